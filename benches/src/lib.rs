@@ -1,0 +1,1 @@
+//! Shared helpers for the benchmark suites (and, later, the `swapin` tool).

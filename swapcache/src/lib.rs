@@ -1,0 +1,1 @@
+//! `swapcache`: under construction (see the open issue for this crate).

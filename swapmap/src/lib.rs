@@ -1,0 +1,1 @@
+//! swapmap: being written.

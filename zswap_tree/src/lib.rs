@@ -1,0 +1,1 @@
+//! `zswap_tree`: under construction (see the open issue for this crate).
