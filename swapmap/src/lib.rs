@@ -1,1 +1,117 @@
-//! swapmap: being written.
+//! `swapmap`: a cluster-locked, reference-counted swap slot map, modelled on
+//! the `swap_map` of Linux `mm/swapfile.c`.
+//!
+//! A swap device is an array of slots; each slot has one byte of state
+//! (`swap_info_struct->swap_map[offset]`). The byte counts the references to
+//! the slot (page-table entries holding the swap entry, shmem), and carries
+//! the `SWAP_HAS_CACHE` flag that says a folio for the slot is in (or on its
+//! way into) the swap cache, or that a swap-in holds the slot pinned.
+//!
+//! # The slot byte
+//!
+//! ```text
+//!  bit   7                6                5..0
+//!        COUNT_CONTINUED  SWAP_HAS_CACHE   count (0x01..=0x3e = SWAP_MAP_MAX)
+//!
+//!  0x00              free
+//!  0x01..=0x3e       count, no cache
+//!  0x3f              SWAP_MAP_BAD (slot 0, the swap header, and marked slots)
+//!  0x40              cache only (count 0): just allocated, or pinned after
+//!                    the last reference went
+//!  0x41..=0x7e       count + cache
+//!  0x7f              SWAP_MAP_SYNC = SWAP_HAS_CACHE | SWAP_MAP_BAD: a
+//!                    synchronous swap-in owns the slot; implies count 1
+//!                    and a cache pin (this model's encoding of the proposal)
+//!  0x80 | ...        count continues in the slot's continuation digit:
+//!                    total = (byte & 0x3f) + 63 * digit
+//! ```
+//!
+//! # Transitions
+//!
+//! ```text
+//!  operation (kernel function)              from              to               lock
+//!  ---------------------------------------  ----------------  ---------------  ---------
+//!  alloc (folio_alloc_swap)                 free              cache only       cluster
+//!  duplicate (swap_duplicate)               count|cache       count+1          cluster
+//!  duplicate_if_single (swap-count prop.)   count 1           count 2          cluster
+//!  swapcache_prepare                        count, no cache   count + cache    none (CAS)
+//!  swapcache_clear (put_swap_folio)         + cache           - cache; free    cluster
+//!                                                             if count 0
+//!  free (swap_free)                         count n           n-1; free if     cluster
+//!                                                             0 and no cache
+//!  free (zap during a sync swap-in)         SYNC              cache only       cluster
+//!  sync_acquire (SWAP_MAP_SYNC proposal)    count 1, no cache SYNC             none (CAS)
+//!  sync_release                             SYNC              count 1          cluster
+//!                                           cache only        free             cluster
+//!  sync_release_free                        SYNC              free             cluster
+//!  mark_bad (setup_swap_map)                free              bad              cluster
+//! ```
+//!
+//! Every other (state, operation) pair is refused with a [`SwapError`] and
+//! leaves the map unchanged: a double free, clearing a flag that is not set,
+//! duplicating a free or bad slot, an out-of-range slot.
+//!
+//! # Locking and atomicity
+//!
+//! Slots are grouped in clusters of [`SWAPFILE_CLUSTER`] (512) slots; tests
+//! and loom use clusters of 2-4. Each cluster has a lock (`ci->lock`) that
+//! serialises the count changes of its slots, its used count and its move
+//! between the free / nonfull / full lists (the lists themselves are under a
+//! map-wide lock, `si->lock`; lock order: cluster, then lists).
+//!
+//! `swapcache_prepare` and `sync_acquire` take no lock: each is one
+//! compare-and-swap on the slot byte. They never free or allocate a slot
+//! (they refuse a free byte), so the cluster accounting stays under the
+//! cluster lock. Because they can run while a locked path is updating the
+//! same byte, the locked paths also update the byte with a compare-and-swap
+//! loop (`update_locked`), never a plain store: no `SWAP_HAS_CACHE` bit set
+//! by a racing prepare can be lost. The loom suite (`tests/loom.rs`) checks
+//! this. The only plain stores are to free bytes (alloc, mark_bad), which
+//! the lock-free paths never touch.
+//!
+//! The transition of a byte to free is made by exactly one successful CAS,
+//! under the cluster lock, and the free-notify hook ([`FreeNotify`]) runs
+//! right after it under the same lock: exactly once per freeing, and before
+//! an allocator (which needs that lock) can hand the slot out again. This is
+//! where zram discards the slot's data (`swap_slot_free_notify`) and zswap
+//! invalidates its entry.
+//!
+//! Allocation hands out slots with `SWAP_HAS_CACHE` already set, from the
+//! calling thread's current cluster (`percpu_swap_cluster`; threads are
+//! spread round-robin over a fixed number of "CPUs"), so a freshly allocated
+//! slot cannot be raced by swap-in readahead: that is the fix of the two
+//! contrary uses of `add_to_swap_cache` (seed 002).
+//!
+//! # Where the model differs from the kernel on purpose
+//!
+//! - Continuation counts are one `u32` digit per slot instead of chains of
+//!   continuation pages; the digit is allocated per cluster on first use.
+//!   The limit is configurable so that the out-of-memory case can be tested.
+//! - `SWAP_MAP_SYNC` was never merged; its encoding and its release
+//!   operations are this model's (see [`SWAP_MAP_SYNC`]).
+//! - There is one swap device, so a slot is just its offset (`u64`).
+//! - Large (multi-order) allocations and the swap slots cache are not
+//!   modelled.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_debug_implementations)]
+
+mod error;
+mod lists;
+mod map;
+pub mod reference;
+mod slot;
+mod sync;
+
+pub use error::{ConfigError, SwapError};
+pub use map::{
+    FreeNotify, Freed, MAX_SLOTS, SWAPFILE_CLUSTER, SYNC_SPIN_LIMIT, SwapMap, SwapMapBuilder,
+    SwapMapStats, SyncWait, UsedSlots,
+};
+pub use slot::{
+    COUNT_CONTINUED, SWAP_FREE, SWAP_HAS_CACHE, SWAP_MAP_BAD, SWAP_MAP_MAX, SWAP_MAP_SYNC,
+    SlotState,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! Error values. Every error leaves the map exactly as it was.
+
+use std::fmt;
+
+/// Why a slot operation was refused. The kernel's errno is given where the
+/// kernel has one; the map is unchanged whenever an error is returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwapError {
+    /// The slot is beyond the end of the map (`get_swap_device` fails).
+    OutOfRange {
+        /// The slot asked for.
+        slot: u64,
+        /// Slots in the map.
+        nr_slots: u64,
+    },
+    /// The slot is `SWAP_MAP_BAD` (`-ENOENT` in `__swap_duplicate`).
+    Bad {
+        /// The slot.
+        slot: u64,
+    },
+    /// The slot is free: no reference and no cache (`-ENOENT`; a double
+    /// free in `swap_free`).
+    NoEntry {
+        /// The slot.
+        slot: u64,
+    },
+    /// `swap_free` on a slot that only holds the cache flag: there is no
+    /// reference left to drop (the kernel warns "Unused swap offset").
+    NoCount {
+        /// The slot.
+        slot: u64,
+    },
+    /// `SWAP_HAS_CACHE` is already set (`-EEXIST`): another task pinned the
+    /// slot or holds its folio in the swap cache.
+    Exists {
+        /// The slot.
+        slot: u64,
+    },
+    /// `swapcache_clear` of a slot whose cache flag is not set.
+    NotCached {
+        /// The slot.
+        slot: u64,
+    },
+    /// The slot is owned by a synchronous swap-in (`SWAP_MAP_SYNC`); wait
+    /// with [`SwapMap::sync_wait`](crate::SwapMap::sync_wait) and retry.
+    Sync {
+        /// The slot.
+        slot: u64,
+    },
+    /// `sync_release` of a slot that is not in the SYNC state.
+    NotSync {
+        /// The slot.
+        slot: u64,
+    },
+    /// The operation needs a count of exactly 1 without a cache pin (the
+    /// `SWP_SYNCHRONOUS_IO` bypass condition `__swap_count(entry) == 1`).
+    NotSingle {
+        /// The slot.
+        slot: u64,
+    },
+    /// The continuation count is exhausted (`-ENOMEM` from
+    /// `add_swap_count_continuation`).
+    CountOverflow {
+        /// The slot.
+        slot: u64,
+    },
+    /// `mark_bad` of a slot that is in use.
+    InUse {
+        /// The slot.
+        slot: u64,
+    },
+}
+
+impl fmt::Display for SwapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SwapError::OutOfRange { slot, nr_slots } => {
+                write!(
+                    f,
+                    "swap slot {slot} out of range (map has {nr_slots} slots)"
+                )
+            }
+            SwapError::Bad { slot } => write!(f, "swap slot {slot} is bad"),
+            SwapError::NoEntry { slot } => write!(f, "swap slot {slot} is free"),
+            SwapError::NoCount { slot } => {
+                write!(f, "swap slot {slot} has no reference to drop")
+            }
+            SwapError::Exists { slot } => write!(f, "swap slot {slot} already has a cache pin"),
+            SwapError::NotCached { slot } => write!(f, "swap slot {slot} has no cache flag"),
+            SwapError::Sync { slot } => {
+                write!(f, "swap slot {slot} is owned by a synchronous swap-in")
+            }
+            SwapError::NotSync { slot } => write!(f, "swap slot {slot} is not in the SYNC state"),
+            SwapError::NotSingle { slot } => {
+                write!(f, "swap slot {slot} is not singly referenced and unpinned")
+            }
+            SwapError::CountOverflow { slot } => {
+                write!(f, "swap slot {slot}: continuation count exhausted")
+            }
+            SwapError::InUse { slot } => write!(f, "swap slot {slot} is in use"),
+        }
+    }
+}
+
+impl std::error::Error for SwapError {}
+
+/// Why a [`SwapMap`](crate::SwapMap) could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// Fewer than two slots: slot 0 is the header, so nothing could be
+    /// allocated.
+    TooFewSlots(u64),
+    /// More slots than the model supports (`MAX_SLOTS`).
+    TooManySlots(u64),
+    /// The cluster size must be a power of two in `2..=65536`.
+    ClusterSize(u32),
+    /// At least one per-CPU cluster slot is needed.
+    NoPercpu,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ConfigError::TooFewSlots(n) => write!(f, "{n} slots: a map needs at least 2"),
+            ConfigError::TooManySlots(n) => write!(f, "{n} slots: more than the model supports"),
+            ConfigError::ClusterSize(n) => {
+                write!(f, "cluster size {n}: must be a power of two in 2..=65536")
+            }
+            ConfigError::NoPercpu => write!(f, "at least one per-CPU cluster is needed"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,941 @@
+//! [`SwapMap`]: the slot bytes, the clusters and their locks.
+
+use std::cell::Cell;
+use std::fmt;
+
+use crossbeam_utils::CachePadded;
+
+use crate::error::{ConfigError, SwapError};
+use crate::lists::{ClusterLists, ListId};
+use crate::slot::{
+    self, COUNT_CONTINUED, SWAP_FREE, SWAP_HAS_CACHE, SWAP_MAP_BAD, SWAP_MAP_SYNC, SlotState,
+};
+use crate::sync::{AtomicU8, AtomicU32, AtomicU64, Mutex, MutexGuard, Ordering, lock};
+
+/// Slots in a cluster by default (`SWAPFILE_CLUSTER`).
+pub const SWAPFILE_CLUSTER: u32 = 512;
+
+/// The largest map the model accepts: 2^36 slots (256 TiB of 4 KiB pages),
+/// far beyond anything that fits the slot bytes in memory, and small enough
+/// that cluster indices fit in a `u32` for every cluster size.
+pub const MAX_SLOTS: u64 = 1 << 36;
+
+/// Spins in [`SwapMap::sync_wait`] before the waiter starts yielding.
+pub const SYNC_SPIN_LIMIT: u32 = 128;
+
+/// "No current cluster" in a per-CPU slot.
+const NO_CLUSTER: u32 = u32::MAX;
+
+/// Called exactly once each time a slot becomes free, as the kernel's
+/// `swap_range_free` calls the block device's `swap_slot_free_notify` (zram
+/// discards the slot's data) and `zswap_invalidate`.
+///
+/// Context: called with the slot's cluster lock held, after the slot byte is
+/// already free and before any allocator can hand the slot out again. The
+/// hook must not call back into the same [`SwapMap`] (the cluster lock is not
+/// re-entrant); it may take its own locks.
+pub trait FreeNotify: Send + Sync {
+    /// `slot` has just become free.
+    fn slot_freed(&self, slot: u64);
+}
+
+impl<F: Fn(u64) + Send + Sync> FreeNotify for F {
+    fn slot_freed(&self, slot: u64) {
+        self(slot)
+    }
+}
+
+/// Whether a put ([`SwapMap::free`], [`SwapMap::swapcache_clear`], ...)
+/// freed the slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Freed {
+    /// The last reference and the cache flag are gone: the slot is free and
+    /// the free-notify hook has run.
+    Yes,
+    /// The slot is still in use (other references or the cache flag remain).
+    No,
+}
+
+/// How a [`SwapMap::sync_wait`] call waited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncWait {
+    /// Iterations of the bounded spin.
+    pub spins: u32,
+    /// Yields to the scheduler after the spin budget ran out.
+    pub yields: u64,
+}
+
+/// A snapshot of the map's accounting, from [`SwapMap::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwapMapStats {
+    /// Slots in the map, header and bad slots included (`si->max`).
+    pub nr_slots: u64,
+    /// Slots per cluster.
+    pub cluster_size: u32,
+    /// Slots in use: a reference or the cache flag (`si->inuse_pages`).
+    pub inuse_slots: u64,
+    /// Free slots that can be allocated.
+    pub free_slots: u64,
+    /// Bad slots, slot 0 included.
+    pub bad_slots: u64,
+    /// In-use slots with `SWAP_HAS_CACHE` set (SYNC slots included).
+    pub cached_slots: u64,
+    /// Slots in the SYNC state.
+    pub sync_slots: u64,
+    /// Slots whose count continues past `SWAP_MAP_MAX`.
+    pub continued_slots: u64,
+    /// Clusters on the free list.
+    pub free_clusters: u32,
+    /// Clusters on the nonfull list.
+    pub nonfull_clusters: u32,
+    /// Clusters on the full list.
+    pub full_clusters: u32,
+    /// Successful allocations since the map was built.
+    pub allocs: u64,
+    /// Slots freed since the map was built (free-notify calls).
+    pub frees: u64,
+    /// Allocations that found the map full.
+    pub alloc_failures: u64,
+}
+
+/// Per-cluster state under the cluster lock (`swap_cluster_info`).
+struct ClusterInfo {
+    /// Non-free slots: in use, bad, and padding past the end of the map.
+    used: u32,
+    /// Bad slots (padding excluded).
+    bad: u32,
+    /// Padding slots past the end of the map (only in the last cluster).
+    padding: u32,
+    /// Where the next scan starts (the per-CPU `next` offset).
+    next: u32,
+    /// Continuation digits, allocated on first use, like the kernel's
+    /// continuation pages.
+    cont: Option<Box<[u32]>>,
+    allocs: u64,
+    frees: u64,
+}
+
+impl ClusterInfo {
+    fn cont(&self, off: usize) -> u32 {
+        self.cont.as_ref().map_or(0, |c| c[off])
+    }
+
+    fn set_cont(&mut self, off: usize, v: u32, size: u32) {
+        if v == 0 && self.cont.is_none() {
+            return;
+        }
+        self.cont
+            .get_or_insert_with(|| vec![0; size as usize].into_boxed_slice())[off] = v;
+    }
+}
+
+/// Builder for a [`SwapMap`] (the parameters of `swapon`).
+pub struct SwapMapBuilder {
+    nr_slots: u64,
+    cluster_size: u32,
+    percpu: usize,
+    cont_limit: u32,
+    notify: Option<Box<dyn FreeNotify>>,
+}
+
+impl fmt::Debug for SwapMapBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SwapMapBuilder")
+            .field("nr_slots", &self.nr_slots)
+            .field("cluster_size", &self.cluster_size)
+            .field("percpu", &self.percpu)
+            .field("cont_limit", &self.cont_limit)
+            .field("free_notify", &self.notify.is_some())
+            .finish()
+    }
+}
+
+impl SwapMapBuilder {
+    /// Slots per cluster: a power of two in `2..=65536`; default
+    /// [`SWAPFILE_CLUSTER`]. Tests and loom use 2-4.
+    pub fn cluster_size(mut self, n: u32) -> Self {
+        self.cluster_size = n;
+        self
+    }
+
+    /// Number of per-CPU current-cluster slots (`percpu_swap_cluster`);
+    /// threads are spread over them round-robin. Default 64.
+    pub fn percpu_clusters(mut self, n: usize) -> Self {
+        self.percpu = n;
+        self
+    }
+
+    /// The largest continuation digit a slot may reach; a duplicate beyond
+    /// it fails with [`SwapError::CountOverflow`], as the kernel does when a
+    /// continuation page cannot be allocated. Default `u32::MAX` (counts up to
+    /// about 2.7e11).
+    pub fn continuation_limit(mut self, n: u32) -> Self {
+        self.cont_limit = n;
+        self
+    }
+
+    /// The hook called exactly once each time a slot becomes free.
+    pub fn free_notify(mut self, hook: impl FreeNotify + 'static) -> Self {
+        self.notify = Some(Box::new(hook));
+        self
+    }
+
+    /// Builds the map: every slot free except slot 0 (the swap header),
+    /// which is bad, as `setup_swap_map` does.
+    pub fn build(self) -> Result<SwapMap, ConfigError> {
+        let cs = self.cluster_size;
+        if !(2..=65536).contains(&cs) || !cs.is_power_of_two() {
+            return Err(ConfigError::ClusterSize(cs));
+        }
+        if self.nr_slots < 2 {
+            return Err(ConfigError::TooFewSlots(self.nr_slots));
+        }
+        if self.nr_slots > MAX_SLOTS {
+            return Err(ConfigError::TooManySlots(self.nr_slots));
+        }
+        if self.percpu == 0 {
+            return Err(ConfigError::NoPercpu);
+        }
+        let nr_clusters = self.nr_slots.div_ceil(u64::from(cs));
+        let padded = nr_clusters * u64::from(cs);
+        // Slot 0 and the padding past the end are SWAP_MAP_BAD in the byte
+        // array, so that no scan ever hands them out.
+        let slots: Box<[AtomicU8]> = (0..padded)
+            .map(|s| {
+                AtomicU8::new(if s == 0 || s >= self.nr_slots {
+                    SWAP_MAP_BAD
+                } else {
+                    SWAP_FREE
+                })
+            })
+            .collect();
+        let last = nr_clusters - 1;
+        let padding = (padded - self.nr_slots) as u32;
+        let info = |c: u64| {
+            let pad = if c == last { padding } else { 0 };
+            let bad = u32::from(c == 0);
+            ClusterInfo {
+                used: pad + bad,
+                bad,
+                padding: pad,
+                next: 0,
+                cont: None,
+                allocs: 0,
+                frees: 0,
+            }
+        };
+        let clusters: Box<[CachePadded<Mutex<ClusterInfo>>]> = (0..nr_clusters)
+            .map(|c| CachePadded::new(Mutex::new(info(c))))
+            .collect();
+        let lists = ClusterLists::new(nr_clusters as u32, |c| {
+            let i = info(u64::from(c));
+            ListId::classify(i.used, cs)
+        });
+        Ok(SwapMap {
+            slots,
+            clusters,
+            lists: Mutex::new(lists),
+            percpu: (0..self.percpu)
+                .map(|_| CachePadded::new(AtomicU32::new(NO_CLUSTER)))
+                .collect(),
+            nr_slots: self.nr_slots,
+            cluster_shift: cs.trailing_zeros(),
+            cont_limit: self.cont_limit,
+            notify: self.notify,
+            alloc_failures: AtomicU64::new(0),
+        })
+    }
+}
+
+/// The swap map of one swap device: one state byte per slot, grouped in
+/// locked clusters. See the [crate documentation](crate) for the state
+/// machine and the locking.
+pub struct SwapMap {
+    slots: Box<[AtomicU8]>,
+    clusters: Box<[CachePadded<Mutex<ClusterInfo>>]>,
+    /// `si->lock` for the list heads. Lock order: cluster, then lists.
+    lists: Mutex<ClusterLists>,
+    percpu: Box<[CachePadded<AtomicU32>]>,
+    nr_slots: u64,
+    cluster_shift: u32,
+    cont_limit: u32,
+    notify: Option<Box<dyn FreeNotify>>,
+    alloc_failures: AtomicU64,
+}
+
+impl fmt::Debug for SwapMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SwapMap")
+            .field("nr_slots", &self.nr_slots)
+            .field("cluster_size", &self.cluster_size())
+            .finish_non_exhaustive()
+    }
+}
+
+std::thread_local! {
+    /// This thread's "CPU": an index into the per-CPU current clusters.
+    static THIS_CPU: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Round-robin CPU numbers for threads. Only a placement hint: correctness
+/// never depends on which per-CPU slot a thread uses, so this is plain std.
+static NEXT_CPU: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[inline]
+fn this_cpu() -> usize {
+    THIS_CPU.with(|c| {
+        let v = c.get();
+        if v != usize::MAX {
+            return v;
+        }
+        let v = NEXT_CPU.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        c.set(v);
+        v
+    })
+}
+
+impl SwapMap {
+    /// A map of `nr_slots` slots with the default configuration.
+    pub fn new(nr_slots: u64) -> Result<SwapMap, ConfigError> {
+        SwapMap::builder(nr_slots).build()
+    }
+
+    /// A builder for a map of `nr_slots` slots.
+    pub fn builder(nr_slots: u64) -> SwapMapBuilder {
+        SwapMapBuilder {
+            nr_slots,
+            cluster_size: SWAPFILE_CLUSTER,
+            percpu: 64,
+            cont_limit: u32::MAX,
+            notify: None,
+        }
+    }
+
+    /// Slots in the map, slot 0 included.
+    pub fn nr_slots(&self) -> u64 {
+        self.nr_slots
+    }
+
+    /// Slots per cluster.
+    pub fn cluster_size(&self) -> u32 {
+        1 << self.cluster_shift
+    }
+
+    #[inline]
+    fn check(&self, slot: u64) -> Result<(), SwapError> {
+        if slot < self.nr_slots {
+            Ok(())
+        } else {
+            Err(SwapError::OutOfRange {
+                slot,
+                nr_slots: self.nr_slots,
+            })
+        }
+    }
+
+    #[inline]
+    fn byte(&self, slot: u64) -> &AtomicU8 {
+        &self.slots[slot as usize]
+    }
+
+    #[inline]
+    fn offset(&self, slot: u64) -> usize {
+        (slot & ((1 << self.cluster_shift) - 1)) as usize
+    }
+
+    #[inline]
+    fn lock_cluster_of(&self, slot: u64) -> MutexGuard<'_, ClusterInfo> {
+        lock(&self.clusters[(slot >> self.cluster_shift) as usize])
+    }
+
+    /// Allocates a free slot for a folio being swapped out, handing it out
+    /// with `SWAP_HAS_CACHE` set and a count of 0, so that swap-in readahead
+    /// cannot race the folio's `add_to_swap_cache` (seed 002). Returns `None`
+    /// when no slot is free.
+    ///
+    /// Models `folio_alloc_swap` / `get_swap_pages` →
+    /// `cluster_alloc_swap_entry`: the calling thread's current cluster
+    /// (`percpu_swap_cluster`) first, then a cluster from the free list,
+    /// then one from the nonfull list.
+    ///
+    /// Context: takes one cluster lock; takes the lists lock (`si->lock`)
+    /// when it needs a new cluster or fills one up.
+    pub fn alloc(&self) -> Option<u64> {
+        let pcp = &self.percpu[this_cpu() % self.percpu.len()];
+        loop {
+            // Relaxed: the current cluster is a hint, re-validated under the
+            // cluster lock.
+            let mut ci = pcp.load(Ordering::Relaxed);
+            if ci == NO_CLUSTER {
+                match self.pick_cluster() {
+                    Some(c) => {
+                        pcp.store(c, Ordering::Relaxed);
+                        ci = c;
+                    }
+                    None => {
+                        self.alloc_failures.fetch_add(1, Ordering::Relaxed);
+                        return None;
+                    }
+                }
+            }
+            let mut c = lock(&self.clusters[ci as usize]);
+            if let Some(slot) = self.scan_cluster(ci, &mut c) {
+                if c.used == self.cluster_size() {
+                    let _ =
+                        pcp.compare_exchange(ci, NO_CLUSTER, Ordering::Relaxed, Ordering::Relaxed);
+                }
+                return Some(slot);
+            }
+            // Filled by another CPU since we picked it: drop it and retry.
+            // Every retry follows another thread's successful allocation.
+            let _ = pcp.compare_exchange(ci, NO_CLUSTER, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// A cluster with room: the free list first, then the nonfull list.
+    fn pick_cluster(&self) -> Option<u32> {
+        let mut l = lock(&self.lists);
+        l.take_rotate(ListId::Free)
+            .or_else(|| l.take_rotate(ListId::Nonfull))
+    }
+
+    /// `alloc_swap_scan_cluster`: finds a free slot in cluster `ci` and
+    /// marks it `SWAP_HAS_CACHE`.
+    fn scan_cluster(&self, ci: u32, c: &mut ClusterInfo) -> Option<u64> {
+        let size = self.cluster_size();
+        if c.used == size {
+            return None;
+        }
+        let base = u64::from(ci) << self.cluster_shift;
+        for i in 0..size {
+            let off = (c.next + i) & (size - 1);
+            let slot = base + u64::from(off);
+            let b = self.byte(slot);
+            // Relaxed: a free byte only changes under this cluster's lock,
+            // which we hold (lock-free paths refuse free slots).
+            if b.load(Ordering::Relaxed) == SWAP_FREE {
+                // Release: pairs with the Acquire loads of lock-free readers
+                // (swapcache_prepare, has_cache) so they see an in-use slot
+                // only after the cluster accounting that precedes it.
+                b.store(SWAP_HAS_CACHE, Ordering::Release);
+                c.next = (off + 1) & (size - 1);
+                c.allocs += 1;
+                self.set_used(ci, c, c.used + 1);
+                return Some(slot);
+            }
+        }
+        unreachable_used_mismatch(ci)
+    }
+
+    /// Updates a cluster's used count and, on crossing a boundary, its list.
+    /// Context: cluster lock held; takes the lists lock on a boundary.
+    fn set_used(&self, ci: u32, c: &mut ClusterInfo, used: u32) {
+        let size = self.cluster_size();
+        let (from, to) = (ListId::classify(c.used, size), ListId::classify(used, size));
+        c.used = used;
+        if from != to {
+            lock(&self.lists).move_to(ci, to);
+        }
+    }
+
+    /// The slot byte has just gone to free: account and notify.
+    /// Context: cluster lock held.
+    fn slot_freed(&self, slot: u64, c: &mut ClusterInfo) {
+        let ci = (slot >> self.cluster_shift) as u32;
+        c.frees += 1;
+        self.set_used(ci, c, c.used - 1);
+        if let Some(hook) = &self.notify {
+            hook.slot_freed(slot);
+        }
+    }
+
+    /// Adds a reference to an in-use slot (a page-table entry copied by
+    /// fork, a shmem mapping). Past `SWAP_MAP_MAX` the count continues in the
+    /// slot's continuation digit.
+    ///
+    /// Models `swap_duplicate` → `__swap_duplicate(entry, 1)` and
+    /// `swap_count_continued`.
+    ///
+    /// Errors: [`SwapError::NoEntry`] for a free slot, [`SwapError::Bad`],
+    /// [`SwapError::Sync`] while a synchronous swap-in owns the slot,
+    /// [`SwapError::CountOverflow`], [`SwapError::OutOfRange`].
+    ///
+    /// Context: takes the slot's cluster lock.
+    pub fn duplicate(&self, slot: u64) -> Result<(), SwapError> {
+        self.check(slot)?;
+        let off = self.offset(slot);
+        let mut c = self.lock_cluster_of(slot);
+        let cont = c.cont(off);
+        let (_, nc) = self.update_locked(slot, |b| match b {
+            SWAP_FREE => Err(SwapError::NoEntry { slot }),
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
+            _ => slot::inc(b, cont, self.cont_limit).ok_or(SwapError::CountOverflow { slot }),
+        })?;
+        if nc != cont {
+            c.set_cont(off, nc, self.cluster_size());
+        }
+        Ok(())
+    }
+
+    /// Raises the count of a singly referenced slot from 1 to 2, so that
+    /// racing swap-ins see a shared slot and take the swap-cache path: the
+    /// `swap-count` proposal of the SWP_SYNCHRONOUS_IO race thread ("lock the
+    /// cluster; check the count is still 1, bail out if not; set it to 2").
+    /// Never merged upstream.
+    ///
+    /// Errors: [`SwapError::NotSingle`] when the count is not exactly 1 (the
+    /// cache flag may be set), and the errors of [`SwapMap::duplicate`].
+    ///
+    /// Context: takes the slot's cluster lock.
+    pub fn duplicate_if_single(&self, slot: u64) -> Result<(), SwapError> {
+        self.check(slot)?;
+        let _c = self.lock_cluster_of(slot);
+        self.update_locked(slot, |b| match b {
+            SWAP_FREE => Err(SwapError::NoEntry { slot }),
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
+            _ if b & !SWAP_HAS_CACHE == 1 => Ok((b + 1, 0)),
+            _ => Err(SwapError::NotSingle { slot }),
+        })
+        .map(|_| ())
+    }
+
+    /// Sets `SWAP_HAS_CACHE` on an in-use slot: the pin taken before a folio
+    /// is added to the swap cache, and by the SWP_SYNCHRONOUS_IO swap-in
+    /// since 13ddaf26be32. Lock-free: one compare-and-swap on the slot byte.
+    ///
+    /// Models `swapcache_prepare` → `__swap_duplicate(entry,
+    /// SWAP_HAS_CACHE)`.
+    ///
+    /// Errors: [`SwapError::Exists`] when the flag is already set (including
+    /// the SYNC state, which carries the pin), [`SwapError::NoEntry`] for a
+    /// free slot, [`SwapError::Bad`], [`SwapError::OutOfRange`].
+    ///
+    /// Context: any; takes no lock.
+    pub fn swapcache_prepare(&self, slot: u64) -> Result<(), SwapError> {
+        self.check(slot)?;
+        let a = self.byte(slot);
+        // Relaxed: only the starting guess for the CAS.
+        let mut cur = a.load(Ordering::Relaxed);
+        loop {
+            match cur {
+                SWAP_FREE => return Err(SwapError::NoEntry { slot }),
+                SWAP_MAP_BAD => return Err(SwapError::Bad { slot }),
+                _ if cur & SWAP_HAS_CACHE != 0 => return Err(SwapError::Exists { slot }),
+                _ => {}
+            }
+            // AcqRel: Acquire pairs with the Release of the put that dropped
+            // the previous pin (swapcache_clear, sync_release), so the new
+            // pin holder sees everything the previous one did; Release
+            // orders this pin before what the holder does next for the
+            // locked paths' CAS loops that read it.
+            match a.compare_exchange_weak(
+                cur,
+                cur | SWAP_HAS_CACHE,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Clears `SWAP_HAS_CACHE`: the folio left the swap cache, or a
+    /// swap-in drops its pin. Frees the slot when no reference remains.
+    ///
+    /// Models `swapcache_clear` / `put_swap_folio` →
+    /// `__swap_entry_free_locked(si, offset, SWAP_HAS_CACHE)`.
+    ///
+    /// Errors: [`SwapError::NotCached`] when the flag is not set,
+    /// [`SwapError::Sync`] for a SYNC slot (use [`SwapMap::sync_release`]),
+    /// [`SwapError::NoEntry`], [`SwapError::Bad`], [`SwapError::OutOfRange`].
+    ///
+    /// Context: takes the slot's cluster lock; may run the free-notify hook.
+    pub fn swapcache_clear(&self, slot: u64) -> Result<Freed, SwapError> {
+        self.check(slot)?;
+        let mut c = self.lock_cluster_of(slot);
+        let (nb, _) = self.update_locked(slot, |b| match b {
+            SWAP_FREE => Err(SwapError::NoEntry { slot }),
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
+            _ if b & SWAP_HAS_CACHE == 0 => Err(SwapError::NotCached { slot }),
+            _ => Ok((b & !SWAP_HAS_CACHE, 0)),
+        })?;
+        Ok(self.finish_put(slot, nb, &mut c))
+    }
+
+    /// Drops one reference. Frees the slot when no reference and no cache
+    /// flag remain. Dropping the reference of a SYNC slot (a zap during the
+    /// synchronous swap-in) leaves the owner's pin: the slot becomes
+    /// cache-only and the owner's [`SwapMap::sync_release`] frees it.
+    ///
+    /// Models `swap_free` → `__swap_entry_free` →
+    /// `__swap_entry_free_locked(si, offset, 1)` (with
+    /// `swap_count_continued` borrowing from the continuation).
+    ///
+    /// Errors: [`SwapError::NoEntry`] for a free slot (double free),
+    /// [`SwapError::NoCount`] for a cache-only slot, [`SwapError::Bad`],
+    /// [`SwapError::OutOfRange`].
+    ///
+    /// Context: takes the slot's cluster lock; may run the free-notify hook.
+    pub fn free(&self, slot: u64) -> Result<Freed, SwapError> {
+        self.check(slot)?;
+        let off = self.offset(slot);
+        let mut c = self.lock_cluster_of(slot);
+        let cont = c.cont(off);
+        let (nb, nc) = self.update_locked(slot, |b| match b {
+            SWAP_FREE => Err(SwapError::NoEntry { slot }),
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            SWAP_MAP_SYNC => Ok((SWAP_HAS_CACHE, 0)),
+            _ if !slot::has_count(b) => Err(SwapError::NoCount { slot }),
+            _ => Ok(slot::dec(b, cont)),
+        })?;
+        if nc != cont {
+            c.set_cont(off, nc, self.cluster_size());
+        }
+        Ok(self.finish_put(slot, nb, &mut c))
+    }
+
+    fn finish_put(&self, slot: u64, nb: u8, c: &mut ClusterInfo) -> Freed {
+        if nb == SWAP_FREE {
+            self.slot_freed(slot, c);
+            Freed::Yes
+        } else {
+            Freed::No
+        }
+    }
+
+    /// Takes a slot for a synchronous swap-in: moves a slot with count 1
+    /// and no cache flag to `SWAP_MAP_SYNC` in one compare-and-swap. Racing
+    /// swap-ins get [`SwapError::Sync`] and wait with [`SwapMap::sync_wait`]
+    /// instead of faulting again.
+    ///
+    /// Models the `SWAP_MAP_SYNC` (also called `SWAP_MAP_LOCK`) slot state
+    /// proposed by Kairui Song in the "fix race when skipping swapcache"
+    /// thread. Never merged upstream.
+    ///
+    /// Errors: [`SwapError::Sync`] when another swap-in owns it,
+    /// [`SwapError::Exists`] when the cache flag is set,
+    /// [`SwapError::NotSingle`] when the count is not 1,
+    /// [`SwapError::NoEntry`], [`SwapError::Bad`], [`SwapError::OutOfRange`].
+    ///
+    /// Context: any; takes no lock.
+    pub fn sync_acquire(&self, slot: u64) -> Result<(), SwapError> {
+        self.check(slot)?;
+        // AcqRel on success: Acquire pairs with the Release of the previous
+        // owner's sync_release; Release publishes the state to waiters.
+        match self.byte(slot).compare_exchange(
+            1,
+            SWAP_MAP_SYNC,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => Ok(()),
+            Err(SWAP_FREE) => Err(SwapError::NoEntry { slot }),
+            Err(SWAP_MAP_BAD) => Err(SwapError::Bad { slot }),
+            Err(SWAP_MAP_SYNC) => Err(SwapError::Sync { slot }),
+            Err(b) if b & SWAP_HAS_CACHE != 0 => Err(SwapError::Exists { slot }),
+            Err(_) => Err(SwapError::NotSingle { slot }),
+        }
+    }
+
+    /// Ends a synchronous swap-in that keeps its reference (the folio was
+    /// not installed): SYNC goes back to count 1 and waiters are released.
+    /// If the reference was dropped meanwhile (a zap freed it), the slot is
+    /// cache-only and this drops the pin, freeing the slot.
+    ///
+    /// Models the release half of the `SWAP_MAP_SYNC` proposal; the second
+    /// case is `swapcache_clear` after a concurrent `free_swap_and_cache`.
+    ///
+    /// Errors: [`SwapError::NotSync`] when the slot is neither SYNC nor
+    /// pinned, [`SwapError::NoEntry`], [`SwapError::Bad`],
+    /// [`SwapError::OutOfRange`].
+    ///
+    /// Context: takes the slot's cluster lock; may run the free-notify hook.
+    pub fn sync_release(&self, slot: u64) -> Result<Freed, SwapError> {
+        self.check(slot)?;
+        let mut c = self.lock_cluster_of(slot);
+        let (nb, _) = self.update_locked(slot, |b| match b {
+            SWAP_FREE => Err(SwapError::NoEntry { slot }),
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            SWAP_MAP_SYNC => Ok((1, 0)),
+            _ if b & SWAP_HAS_CACHE != 0 => Ok((b & !SWAP_HAS_CACHE, 0)),
+            _ => Err(SwapError::NotSync { slot }),
+        })?;
+        Ok(self.finish_put(slot, nb, &mut c))
+    }
+
+    /// Ends a synchronous swap-in that installed its folio and so drops the
+    /// slot's last reference as well: SYNC goes straight to free, the hook
+    /// runs, and waiters are released (they find the PTE changed).
+    ///
+    /// Models the success path of `do_swap_page` under the `SWAP_MAP_SYNC`
+    /// proposal: `swap_free` and the release of the SYNC state in one
+    /// cluster-locked step.
+    ///
+    /// Errors: [`SwapError::NotSync`] unless the slot is exactly SYNC (a
+    /// zapped SYNC slot has no reference to drop: use
+    /// [`SwapMap::sync_release`]), [`SwapError::OutOfRange`].
+    ///
+    /// Context: takes the slot's cluster lock; runs the free-notify hook.
+    pub fn sync_release_free(&self, slot: u64) -> Result<(), SwapError> {
+        self.check(slot)?;
+        let mut c = self.lock_cluster_of(slot);
+        self.update_locked(slot, |b| match b {
+            SWAP_MAP_SYNC => Ok((SWAP_FREE, 0)),
+            _ => Err(SwapError::NotSync { slot }),
+        })?;
+        self.slot_freed(slot, &mut c);
+        Ok(())
+    }
+
+    /// Waits until the slot leaves the SYNC state: a bounded spin of
+    /// [`SYNC_SPIN_LIMIT`] iterations, then yields to the scheduler, so a
+    /// waiter never burns a CPU while the owner is descheduled. Returns at
+    /// once when the slot is not SYNC.
+    ///
+    /// Models the racer's wait of the `SWAP_MAP_SYNC` proposal ("any racer
+    /// can just spin on it").
+    ///
+    /// Context: any; takes no lock. Must not be called by the owner.
+    pub fn sync_wait(&self, slot: u64) -> Result<SyncWait, SwapError> {
+        self.check(slot)?;
+        let a = self.byte(slot);
+        let mut w = SyncWait::default();
+        // Acquire: pairs with the Release CAS in sync_release /
+        // sync_release_free / free, so after the wait the waiter sees
+        // everything the owner did before releasing (the installed PTE).
+        while a.load(Ordering::Acquire) == SWAP_MAP_SYNC {
+            if w.spins < SYNC_SPIN_LIMIT {
+                w.spins += 1;
+                crate::sync::spin_loop();
+            } else {
+                w.yields += 1;
+                crate::sync::yield_now();
+            }
+        }
+        Ok(w)
+    }
+
+    /// Marks a free slot bad, as `swapon` does for the bad pages listed in
+    /// the swap header (`setup_swap_map`). A bad slot is never allocated and
+    /// every operation on it fails with [`SwapError::Bad`].
+    ///
+    /// Errors: [`SwapError::InUse`], [`SwapError::Bad`] (already bad),
+    /// [`SwapError::OutOfRange`].
+    ///
+    /// Context: takes the slot's cluster lock.
+    pub fn mark_bad(&self, slot: u64) -> Result<(), SwapError> {
+        self.check(slot)?;
+        let ci = (slot >> self.cluster_shift) as u32;
+        let mut c = self.lock_cluster_of(slot);
+        let a = self.byte(slot);
+        // Relaxed: a free byte only changes under the cluster lock we hold.
+        match a.load(Ordering::Relaxed) {
+            SWAP_FREE => {
+                // Release: pairs with the Acquire loads of lock-free readers.
+                a.store(SWAP_MAP_BAD, Ordering::Release);
+                c.bad += 1;
+                let used = c.used + 1;
+                self.set_used(ci, &mut c, used);
+                Ok(())
+            }
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            _ => Err(SwapError::InUse { slot }),
+        }
+    }
+
+    /// The slot's reference count (`__swap_count` / `swp_swapcount`,
+    /// continuation included): 0 when free, 1 when SYNC.
+    ///
+    /// Errors: [`SwapError::Bad`], [`SwapError::OutOfRange`].
+    ///
+    /// Context: lock-free unless the count is continued, then takes the
+    /// cluster lock to read the continuation digit.
+    pub fn count(&self, slot: u64) -> Result<u64, SwapError> {
+        match self.state(slot)? {
+            SlotState::Bad => Err(SwapError::Bad { slot }),
+            s => Ok(s.count()),
+        }
+    }
+
+    /// Whether `SWAP_HAS_CACHE` is set (SYNC included).
+    ///
+    /// Errors: [`SwapError::Bad`], [`SwapError::OutOfRange`].
+    ///
+    /// Context: any; takes no lock.
+    pub fn has_cache(&self, slot: u64) -> Result<bool, SwapError> {
+        self.check(slot)?;
+        // Acquire: pairs with the Release RMWs that set or clear the flag.
+        match self.byte(slot).load(Ordering::Acquire) {
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            b => Ok(b & SWAP_HAS_CACHE != 0),
+        }
+    }
+
+    /// The decoded state of a slot.
+    ///
+    /// Context: lock-free unless the count is continued, then takes the
+    /// cluster lock.
+    pub fn state(&self, slot: u64) -> Result<SlotState, SwapError> {
+        self.check(slot)?;
+        // Acquire: pairs with the Release RMWs of every transition.
+        let b = self.byte(slot).load(Ordering::Acquire);
+        if b & COUNT_CONTINUED == 0 || b == SWAP_MAP_SYNC {
+            return Ok(slot::decode(b, || 0));
+        }
+        let c = self.lock_cluster_of(slot);
+        // Re-read under the lock: the digit and the byte change together.
+        let b = self.byte(slot).load(Ordering::Acquire);
+        Ok(slot::decode(b, || c.cont(self.offset(slot))))
+    }
+
+    /// Iterates over the in-use slots (neither free nor bad) in slot order,
+    /// one cluster at a time: each cluster is read under its lock, so a
+    /// slot's count is consistent, but the walk is not a snapshot of the
+    /// whole map.
+    ///
+    /// Models the scans of `swap_map` done by `swapoff`'s `unuse_mm` /
+    /// `find_next_to_unuse`.
+    pub fn iter_used(&self) -> UsedSlots<'_> {
+        UsedSlots {
+            map: self,
+            cluster: 0,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// A snapshot of the accounting, read cluster by cluster.
+    ///
+    /// Context: takes every cluster lock in turn, then the lists lock.
+    pub fn stats(&self) -> SwapMapStats {
+        let mut s = SwapMapStats {
+            nr_slots: self.nr_slots,
+            cluster_size: self.cluster_size(),
+            alloc_failures: self.alloc_failures.load(Ordering::Relaxed),
+            ..SwapMapStats::default()
+        };
+        let size = u64::from(self.cluster_size());
+        for (ci, cl) in self.clusters.iter().enumerate() {
+            let c = lock(cl);
+            s.inuse_slots += u64::from(c.used - c.bad - c.padding);
+            s.bad_slots += u64::from(c.bad);
+            s.free_slots += size - u64::from(c.used);
+            s.allocs += c.allocs;
+            s.frees += c.frees;
+            let base = ci as u64 * size;
+            for slot in base..(base + size).min(self.nr_slots) {
+                let b = self.byte(slot).load(Ordering::Relaxed);
+                if b == SWAP_FREE || b == SWAP_MAP_BAD {
+                    continue;
+                }
+                s.cached_slots += u64::from(b & SWAP_HAS_CACHE != 0);
+                s.sync_slots += u64::from(b == SWAP_MAP_SYNC);
+                s.continued_slots += u64::from(b != SWAP_MAP_SYNC && b & COUNT_CONTINUED != 0);
+            }
+        }
+        let l = lock(&self.lists);
+        s.free_clusters = l.len(ListId::Free);
+        s.nonfull_clusters = l.len(ListId::Nonfull);
+        s.full_clusters = l.len(ListId::Full);
+        s
+    }
+
+    /// Applies `f` to the slot byte with a CAS loop: the transition is one
+    /// atomic read-modify-write, so a concurrent lock-free
+    /// `swapcache_prepare` / `sync_acquire` is never overwritten. Returns the
+    /// new byte and what `f` returned beside it.
+    ///
+    /// Context: the caller holds the slot's cluster lock, so only the
+    /// lock-free transitions (which never free or allocate) can interleave.
+    fn update_locked<E>(
+        &self,
+        slot: u64,
+        mut f: impl FnMut(u8) -> Result<(u8, u32), E>,
+    ) -> Result<(u8, u32), E> {
+        let a = self.byte(slot);
+        // Relaxed: the starting guess for the CAS.
+        let mut cur = a.load(Ordering::Relaxed);
+        loop {
+            let (nb, extra) = f(cur)?;
+            // AcqRel: Release publishes this transition (and, for a put, the
+            // owner's work before it) to the Acquire of swapcache_prepare,
+            // sync_acquire and sync_wait; Acquire pairs with their Release so
+            // the locked path sees the pin it is building on.
+            match a.compare_exchange_weak(cur, nb, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return Ok((nb, extra)),
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Checks the internal accounting against the slot bytes (tests).
+    #[cfg(test)]
+    pub(crate) fn check_consistency(&self) {
+        let size = self.cluster_size();
+        let l = lock(&self.lists);
+        l.check();
+        for (ci, cl) in self.clusters.iter().enumerate() {
+            let c = lock(cl);
+            let base = ci as u64 * u64::from(size);
+            let used = (base..base + u64::from(size))
+                .filter(|&s| self.byte(s).load(Ordering::Relaxed) != SWAP_FREE)
+                .count() as u32;
+            assert_eq!(c.used, used, "cluster {ci} used count");
+            assert_eq!(
+                l.on(ci as u32),
+                ListId::classify(c.used, size),
+                "cluster {ci} list"
+            );
+        }
+    }
+}
+
+#[cold]
+fn unreachable_used_mismatch(ci: u32) -> Option<u64> {
+    // The used count said there was room but no free byte was found. Only a
+    // bug in this crate can get here; report "no slot" rather than corrupt.
+    debug_assert!(false, "cluster {ci}: used count disagrees with slot bytes");
+    None
+}
+
+/// Iterator over the in-use slots, from [`SwapMap::iter_used`].
+#[derive(Debug)]
+pub struct UsedSlots<'a> {
+    map: &'a SwapMap,
+    cluster: usize,
+    buf: Vec<(u64, SlotState)>,
+    pos: usize,
+}
+
+impl Iterator for UsedSlots<'_> {
+    type Item = (u64, SlotState);
+
+    fn next(&mut self) -> Option<(u64, SlotState)> {
+        while self.pos == self.buf.len() {
+            if self.cluster == self.map.clusters.len() {
+                return None;
+            }
+            self.buf.clear();
+            self.pos = 0;
+            let size = u64::from(self.map.cluster_size());
+            let base = self.cluster as u64 * size;
+            let c = lock(&self.map.clusters[self.cluster]);
+            for slot in base..(base + size).min(self.map.nr_slots) {
+                let b = self.map.byte(slot).load(Ordering::Acquire);
+                let st = slot::decode(b, || c.cont(self.map.offset(slot)));
+                if !matches!(st, SlotState::Free | SlotState::Bad) {
+                    self.buf.push((slot, st));
+                }
+            }
+            self.cluster += 1;
+        }
+        let item = self.buf[self.pos];
+        self.pos += 1;
+        Some(item)
+    }
+}

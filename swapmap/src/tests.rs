@@ -1,0 +1,464 @@
+//! Unit tests: every transition and every error of the slot state machine.
+
+use std::sync::{Arc, Mutex as StdMutex};
+
+use crate::*;
+
+fn map_with_log(n: u64, cs: u32) -> (SwapMap, Arc<StdMutex<Vec<u64>>>) {
+    let log = Arc::new(StdMutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    let m = SwapMap::builder(n)
+        .cluster_size(cs)
+        .free_notify(move |s| sink.lock().unwrap().push(s))
+        .build()
+        .unwrap();
+    (m, log)
+}
+
+fn taken(log: &StdMutex<Vec<u64>>) -> Vec<u64> {
+    std::mem::take(&mut *log.lock().unwrap())
+}
+
+/// A slot with count 1 and no cache, as after page-out.
+fn swapped_out(m: &SwapMap) -> u64 {
+    let s = m.alloc().unwrap();
+    m.duplicate(s).unwrap();
+    assert_eq!(m.swapcache_clear(s), Ok(Freed::No));
+    s
+}
+
+#[test]
+fn config_errors() {
+    assert_eq!(SwapMap::new(0).unwrap_err(), ConfigError::TooFewSlots(0));
+    assert_eq!(SwapMap::new(1).unwrap_err(), ConfigError::TooFewSlots(1));
+    assert_eq!(
+        SwapMap::new(MAX_SLOTS + 1).unwrap_err(),
+        ConfigError::TooManySlots(MAX_SLOTS + 1)
+    );
+    for cs in [0, 1, 3, 100, 1 << 17] {
+        assert_eq!(
+            SwapMap::builder(16).cluster_size(cs).build().unwrap_err(),
+            ConfigError::ClusterSize(cs)
+        );
+    }
+    assert_eq!(
+        SwapMap::builder(16).percpu_clusters(0).build().unwrap_err(),
+        ConfigError::NoPercpu
+    );
+    assert!(
+        ConfigError::ClusterSize(3)
+            .to_string()
+            .contains("power of two")
+    );
+}
+
+#[test]
+fn fresh_map_slot0_is_bad() {
+    let m = SwapMap::builder(10).cluster_size(4).build().unwrap();
+    assert_eq!(m.state(0), Ok(SlotState::Bad));
+    assert_eq!(m.state(1), Ok(SlotState::Free));
+    let s = m.stats();
+    assert_eq!(
+        (s.nr_slots, s.bad_slots, s.free_slots, s.inuse_slots),
+        (10, 1, 9, 0)
+    );
+    // 3 clusters: [0 bad,1,2,3] nonfull, [4..8] free, [8,9 + 2 padding] nonfull.
+    assert_eq!(
+        (s.free_clusters, s.nonfull_clusters, s.full_clusters),
+        (1, 2, 0)
+    );
+    m.check_consistency();
+}
+
+#[test]
+fn alloc_sets_cache_with_count_zero_and_exhausts() {
+    let (m, log) = map_with_log(10, 4);
+    let mut got = Vec::new();
+    while let Some(s) = m.alloc() {
+        assert_eq!(
+            m.state(s),
+            Ok(SlotState::Used {
+                count: 0,
+                has_cache: true
+            })
+        );
+        got.push(s);
+    }
+    got.sort();
+    assert_eq!(got, (1..10).collect::<Vec<_>>());
+    let st = m.stats();
+    assert_eq!((st.free_slots, st.inuse_slots, st.cached_slots), (0, 9, 9));
+    assert_eq!((st.full_clusters, st.allocs, st.alloc_failures), (3, 9, 1));
+    m.check_consistency();
+    // Dropping the cache of an unreferenced slot frees it, and it is reused.
+    assert_eq!(m.swapcache_clear(5), Ok(Freed::Yes));
+    assert_eq!(taken(&log), vec![5]);
+    assert_eq!(m.alloc(), Some(5));
+    m.check_consistency();
+}
+
+#[test]
+fn out_of_range_everywhere() {
+    let m = SwapMap::builder(8).cluster_size(4).build().unwrap();
+    let e = Err(SwapError::OutOfRange {
+        slot: 8,
+        nr_slots: 8,
+    });
+    assert_eq!(m.duplicate(8), e);
+    assert_eq!(m.duplicate_if_single(8), e);
+    assert_eq!(m.swapcache_prepare(8), e);
+    assert_eq!(m.swapcache_clear(8).map(|_| ()), e);
+    assert_eq!(
+        m.free(u64::MAX).map(|_| ()),
+        Err(SwapError::OutOfRange {
+            slot: u64::MAX,
+            nr_slots: 8
+        })
+    );
+    assert_eq!(m.sync_acquire(8), e);
+    assert_eq!(m.sync_release(8).map(|_| ()), e);
+    assert_eq!(m.sync_release_free(8), e);
+    assert_eq!(m.sync_wait(8).map(|_| ()), e);
+    assert_eq!(m.mark_bad(8), e);
+    assert_eq!(m.count(8).map(|_| ()), e);
+    assert_eq!(m.has_cache(8).map(|_| ()), e);
+    assert_eq!(m.state(8).map(|_| ()), e);
+}
+
+#[test]
+fn free_slot_is_refused_and_unchanged() {
+    let (m, log) = map_with_log(8, 4);
+    let before = m.stats();
+    assert_eq!(m.free(3), Err(SwapError::NoEntry { slot: 3 }));
+    assert_eq!(m.swapcache_clear(3), Err(SwapError::NoEntry { slot: 3 }));
+    assert_eq!(m.duplicate(3), Err(SwapError::NoEntry { slot: 3 }));
+    assert_eq!(
+        m.duplicate_if_single(3),
+        Err(SwapError::NoEntry { slot: 3 })
+    );
+    assert_eq!(m.swapcache_prepare(3), Err(SwapError::NoEntry { slot: 3 }));
+    assert_eq!(m.sync_acquire(3), Err(SwapError::NoEntry { slot: 3 }));
+    assert_eq!(m.sync_release(3), Err(SwapError::NoEntry { slot: 3 }));
+    assert_eq!(m.sync_release_free(3), Err(SwapError::NotSync { slot: 3 }));
+    assert_eq!(m.count(3), Ok(0));
+    assert_eq!(m.has_cache(3), Ok(false));
+    assert_eq!(m.stats(), before);
+    assert!(taken(&log).is_empty());
+}
+
+#[test]
+fn bad_slots_are_refused() {
+    let m = SwapMap::builder(8).cluster_size(4).build().unwrap();
+    assert_eq!(m.mark_bad(5), Ok(()));
+    for s in [0, 5] {
+        let e = SwapError::Bad { slot: s };
+        assert_eq!(m.duplicate(s), Err(e));
+        assert_eq!(m.duplicate_if_single(s), Err(e));
+        assert_eq!(m.swapcache_prepare(s), Err(e));
+        assert_eq!(m.swapcache_clear(s), Err(e));
+        assert_eq!(m.free(s), Err(e));
+        assert_eq!(m.sync_acquire(s), Err(e));
+        assert_eq!(m.sync_release(s), Err(e));
+        assert_eq!(m.sync_release_free(s), Err(SwapError::NotSync { slot: s }));
+        assert_eq!(m.mark_bad(s), Err(e));
+        assert_eq!(m.count(s), Err(e));
+        assert_eq!(m.has_cache(s), Err(e));
+    }
+    assert_eq!(m.stats().bad_slots, 2);
+    // A bad slot is never handed out.
+    let mut got: Vec<u64> = std::iter::from_fn(|| m.alloc()).collect();
+    got.sort();
+    assert_eq!(got, vec![1, 2, 3, 4, 6, 7]);
+    assert_eq!(m.mark_bad(6), Err(SwapError::InUse { slot: 6 }));
+    m.check_consistency();
+}
+
+#[test]
+fn pageout_lifecycle_and_notify_once() {
+    let (m, log) = map_with_log(16, 4);
+    let s = m.alloc().unwrap(); // folio_alloc_swap: cache only
+    m.duplicate(s).unwrap(); // try_to_unmap: one PTE
+    m.duplicate(s).unwrap(); // a second mapping (fork)
+    assert_eq!(
+        m.state(s),
+        Ok(SlotState::Used {
+            count: 2,
+            has_cache: true
+        })
+    );
+    assert_eq!(m.swapcache_clear(s), Ok(Freed::No)); // writeback done, folio dropped
+    assert_eq!(m.swapcache_clear(s), Err(SwapError::NotCached { slot: s }));
+    assert_eq!(m.free(s), Ok(Freed::No));
+    assert_eq!(m.count(s), Ok(1));
+    assert!(taken(&log).is_empty());
+    assert_eq!(m.free(s), Ok(Freed::Yes));
+    assert_eq!(taken(&log), vec![s]);
+    assert_eq!(m.free(s), Err(SwapError::NoEntry { slot: s }));
+    assert!(taken(&log).is_empty());
+    m.check_consistency();
+}
+
+#[test]
+fn cache_only_slot_has_no_count_to_free() {
+    let m = SwapMap::builder(8).cluster_size(4).build().unwrap();
+    let s = m.alloc().unwrap();
+    assert_eq!(m.free(s), Err(SwapError::NoCount { slot: s }));
+    assert_eq!(
+        m.state(s),
+        Ok(SlotState::Used {
+            count: 0,
+            has_cache: true
+        })
+    );
+}
+
+#[test]
+fn prepare_and_clear() {
+    let (m, log) = map_with_log(8, 4);
+    let s = swapped_out(&m);
+    assert_eq!(m.swapcache_prepare(s), Ok(()));
+    assert_eq!(m.swapcache_prepare(s), Err(SwapError::Exists { slot: s }));
+    assert_eq!(m.has_cache(s), Ok(true));
+    // The last reference goes while the cache pin is held: not freed yet.
+    assert_eq!(m.free(s), Ok(Freed::No));
+    assert_eq!(
+        m.state(s),
+        Ok(SlotState::Used {
+            count: 0,
+            has_cache: true
+        })
+    );
+    assert!(taken(&log).is_empty());
+    assert_eq!(m.swapcache_clear(s), Ok(Freed::Yes));
+    assert_eq!(taken(&log), vec![s]);
+}
+
+#[test]
+fn continuation_counts_to_a_million_and_back() {
+    let (m, log) = map_with_log(8, 4);
+    let s = swapped_out(&m);
+    const N: u64 = if cfg!(miri) { 500 } else { 1_000_000 };
+    for _ in 1..N {
+        m.duplicate(s).unwrap();
+    }
+    assert_eq!(m.count(s), Ok(N));
+    assert_eq!(m.stats().continued_slots, 1);
+    // The cache flag rides along with a continued count.
+    m.swapcache_prepare(s).unwrap();
+    assert_eq!(
+        m.state(s),
+        Ok(SlotState::Used {
+            count: N,
+            has_cache: true
+        })
+    );
+    assert_eq!(m.swapcache_clear(s), Ok(Freed::No));
+    for i in (1..N).rev() {
+        assert_eq!(m.free(s), Ok(Freed::No));
+        if i % 997 == 0 || i < 130 {
+            assert_eq!(m.count(s), Ok(i));
+        }
+    }
+    assert_eq!(m.stats().continued_slots, 0);
+    assert_eq!(m.free(s), Ok(Freed::Yes));
+    assert_eq!(taken(&log), vec![s]);
+    m.check_consistency();
+}
+
+#[test]
+fn continuation_overflow_leaves_map_unchanged() {
+    let m = SwapMap::builder(8)
+        .cluster_size(4)
+        .continuation_limit(2)
+        .build()
+        .unwrap();
+    let s = swapped_out(&m);
+    // Largest count with digit limit 2: 62 + 63 * 2 = 188.
+    for _ in 1..188 {
+        m.duplicate(s).unwrap();
+    }
+    assert_eq!(m.count(s), Ok(188));
+    assert_eq!(m.duplicate(s), Err(SwapError::CountOverflow { slot: s }));
+    assert_eq!(m.count(s), Ok(188));
+    assert_eq!(m.free(s), Ok(Freed::No));
+    assert_eq!(m.duplicate(s), Ok(()));
+    assert_eq!(m.count(s), Ok(188));
+}
+
+#[test]
+fn duplicate_if_single() {
+    let m = SwapMap::builder(8).cluster_size(4).build().unwrap();
+    let s = swapped_out(&m);
+    assert_eq!(m.duplicate_if_single(s), Ok(()));
+    assert_eq!(m.count(s), Ok(2));
+    assert_eq!(
+        m.duplicate_if_single(s),
+        Err(SwapError::NotSingle { slot: s })
+    );
+    let t = m.alloc().unwrap();
+    assert_eq!(
+        m.duplicate_if_single(t),
+        Err(SwapError::NotSingle { slot: t })
+    );
+    m.duplicate(t).unwrap();
+    // count 1 with the cache flag still qualifies.
+    assert_eq!(m.duplicate_if_single(t), Ok(()));
+    assert_eq!(
+        m.state(t),
+        Ok(SlotState::Used {
+            count: 2,
+            has_cache: true
+        })
+    );
+}
+
+#[test]
+fn sync_acquire_release_keep() {
+    let (m, log) = map_with_log(8, 4);
+    let s = swapped_out(&m);
+    assert_eq!(m.sync_acquire(s), Ok(()));
+    assert_eq!(m.state(s), Ok(SlotState::Sync));
+    assert_eq!(m.count(s), Ok(1));
+    assert_eq!(m.has_cache(s), Ok(true));
+    assert_eq!(m.sync_acquire(s), Err(SwapError::Sync { slot: s }));
+    assert_eq!(m.swapcache_prepare(s), Err(SwapError::Exists { slot: s }));
+    assert_eq!(m.duplicate(s), Err(SwapError::Sync { slot: s }));
+    assert_eq!(m.duplicate_if_single(s), Err(SwapError::Sync { slot: s }));
+    assert_eq!(m.swapcache_clear(s), Err(SwapError::Sync { slot: s }));
+    assert_eq!(m.mark_bad(s), Err(SwapError::InUse { slot: s }));
+    assert_eq!(m.stats().sync_slots, 1);
+    assert_eq!(m.sync_release(s), Ok(Freed::No));
+    assert_eq!(
+        m.state(s),
+        Ok(SlotState::Used {
+            count: 1,
+            has_cache: false
+        })
+    );
+    assert_eq!(m.sync_wait(s), Ok(SyncWait::default()));
+    assert_eq!(m.sync_release(s), Err(SwapError::NotSync { slot: s }));
+    assert_eq!(m.sync_release_free(s), Err(SwapError::NotSync { slot: s }));
+    assert!(taken(&log).is_empty());
+}
+
+#[test]
+fn sync_release_free_and_zap_during_sync() {
+    let (m, log) = map_with_log(8, 4);
+    let s = swapped_out(&m);
+    m.sync_acquire(s).unwrap();
+    assert_eq!(m.sync_release_free(s), Ok(()));
+    assert_eq!(m.state(s), Ok(SlotState::Free));
+    assert_eq!(taken(&log), vec![s]);
+
+    // A zap (free) while the swap-in owns the slot keeps the pin; the
+    // owner's release then frees the slot, exactly once.
+    let t = swapped_out(&m);
+    m.sync_acquire(t).unwrap();
+    assert_eq!(m.free(t), Ok(Freed::No));
+    assert_eq!(
+        m.state(t),
+        Ok(SlotState::Used {
+            count: 0,
+            has_cache: true
+        })
+    );
+    assert_eq!(m.sync_release_free(t), Err(SwapError::NotSync { slot: t }));
+    assert!(taken(&log).is_empty());
+    assert_eq!(m.sync_release(t), Ok(Freed::Yes));
+    assert_eq!(taken(&log), vec![t]);
+    m.check_consistency();
+}
+
+#[test]
+fn sync_acquire_needs_single_unpinned() {
+    let m = SwapMap::builder(8).cluster_size(4).build().unwrap();
+    let s = m.alloc().unwrap();
+    assert_eq!(m.sync_acquire(s), Err(SwapError::Exists { slot: s }));
+    m.duplicate(s).unwrap();
+    m.duplicate(s).unwrap();
+    assert_eq!(m.swapcache_clear(s), Ok(Freed::No));
+    assert_eq!(m.sync_acquire(s), Err(SwapError::NotSingle { slot: s }));
+}
+
+#[test]
+fn sync_wait_spins_then_yields_until_released() {
+    let m = Arc::new(SwapMap::builder(8).cluster_size(4).build().unwrap());
+    let s = swapped_out(&m);
+    m.sync_acquire(s).unwrap();
+    let m2 = Arc::clone(&m);
+    let waiter = std::thread::spawn(move || m2.sync_wait(s).unwrap());
+    // No timing assertion: only give the waiter a chance to exhaust its
+    // spin budget before the release.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(m.sync_release(s), Ok(Freed::No));
+    let w = waiter.join().unwrap();
+    assert!(w.spins <= SYNC_SPIN_LIMIT);
+    assert!(w.yields == 0 || w.spins == SYNC_SPIN_LIMIT);
+}
+
+#[test]
+fn iter_used_and_stats() {
+    let m = SwapMap::builder(12).cluster_size(4).build().unwrap();
+    let a = swapped_out(&m);
+    let b = m.alloc().unwrap();
+    let c = swapped_out(&m);
+    m.sync_acquire(c).unwrap();
+    let mut want = vec![
+        (
+            a,
+            SlotState::Used {
+                count: 1,
+                has_cache: false,
+            },
+        ),
+        (
+            b,
+            SlotState::Used {
+                count: 0,
+                has_cache: true,
+            },
+        ),
+        (c, SlotState::Sync),
+    ];
+    want.sort_by_key(|x| x.0);
+    assert_eq!(m.iter_used().collect::<Vec<_>>(), want);
+    let st = m.stats();
+    assert_eq!((st.inuse_slots, st.cached_slots, st.sync_slots), (3, 2, 1));
+    assert_eq!(st.inuse_slots + st.free_slots + st.bad_slots, st.nr_slots);
+}
+
+#[test]
+fn clusters_move_between_lists() {
+    let m = SwapMap::builder(8)
+        .cluster_size(4)
+        .percpu_clusters(1)
+        .build()
+        .unwrap();
+    let slots: Vec<u64> = std::iter::from_fn(|| m.alloc()).collect();
+    assert_eq!(slots.len(), 7);
+    let st = m.stats();
+    assert_eq!(
+        (st.free_clusters, st.nonfull_clusters, st.full_clusters),
+        (0, 0, 2)
+    );
+    for &s in &slots {
+        assert_eq!(m.swapcache_clear(s), Ok(Freed::Yes));
+        m.check_consistency();
+    }
+    let st = m.stats();
+    // Cluster 0 keeps the bad header slot: nonfull, never free.
+    assert_eq!(
+        (st.free_clusters, st.nonfull_clusters, st.full_clusters),
+        (1, 1, 0)
+    );
+}
+
+#[test]
+fn slot_state_helpers() {
+    assert_eq!(SlotState::Free.count(), 0);
+    assert_eq!(SlotState::Sync.count(), 1);
+    assert!(SlotState::Sync.has_cache());
+    assert!(!SlotState::Bad.has_cache());
+    assert_eq!(SWAP_MAP_SYNC, 0x7f);
+    assert!(SwapError::Exists { slot: 3 }.to_string().contains('3'));
+}
