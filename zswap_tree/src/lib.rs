@@ -1,1 +1,128 @@
-//! `zswap_tree`: under construction (see the open issue for this crate).
+//! `zswap_tree`: a user-space model of zswap as it was in Linux 6.5-6.9
+//! (`mm/zswap.c`): a compressed in-memory store for swapped-out pages, one
+//! red-black tree per 64 MiB region of a swap device, each under its own
+//! lock, keyed by swap offset.
+//!
+//! # Design notes
+//!
+//! ## Entry lifecycle
+//!
+//! ```text
+//!  state            | how it is entered                       | who owns the data
+//! ------------------+-----------------------------------------+---------------------------------
+//!  (absent)         | start; or any erase below               | nobody (loads miss: read device)
+//!  stored           | store (same-filled word, or compressed) | the tree (the erase owns it next)
+//!  stored, loaded   | load Optimistic: Arc clone under lock,  | tree + reader (bytes live until
+//!  optimistically   |   decompress after unlock               |   the reader drops its clone)
+//!  loaded           | load Exclusive: erased under lock,      | the caller's page (swap cache),
+//!  exclusively      |   decompress after unlock               |   which must be marked dirty
+//!  invalidated      | invalidate / invalidate_all / a store   | nobody: freed
+//!                   |   replacing it / a rejected store       |
+//!  written back     | writeback: off the LRU under lock,      | the backing device
+//!                   |   written, erased if still the same     |
+//! ```
+//!
+//! Every transition out of "stored" is an erase from the tree under the
+//! region lock, and only the thread whose erase succeeds holds the entry
+//! afterwards; so exactly one of a racing exclusive load, invalidation,
+//! replacing store or writeback frees it. The compressed bytes are an
+//! `Arc`-shared allocation (zswap 6.5-6.8 refcounted `zswap_entry` for the
+//! same reason): an optimistic load or a writeback holds a clone while it
+//! decompresses without the lock, and the bytes are freed (and leave
+//! [`Stats::pool_bytes`], and count in [`Stats::compressed_frees`]) exactly
+//! once, when the last clone drops. The loom suite checks both.
+//!
+//! ## Locking
+//!
+//! One mutex per region of [`REGION_SLOTS`] = 16384 slots (zswap's
+//! `tree->lock` spin lock per `SWAP_ADDRESS_SPACE_PAGES`). The region's
+//! red-black tree and its LRU list live under that lock; nothing else does.
+//! Statistics are relaxed atomics.
+//!
+//! | operation | lock held | for |
+//! |---|---|---|
+//! | [`ZswapTree::store`] | its region's, once | the insert (and erase of the old entry); compression runs before, unlocked |
+//! | [`ZswapTree::load`] | its region's, once | lookup, then erase (exclusive) or `Arc` clone (optimistic); decompression after |
+//! | [`ZswapTree::invalidate`] | its region's, once | the erase; the free after |
+//! | [`ZswapTree::writeback`] | every region's briefly per entry (to find the oldest), then the chosen one twice | LRU pop; then the "still the same entry?" check and erase. The callback runs unlocked |
+//! | [`ZswapTree::invalidate_all`] | each region's in turn | draining the tree |
+//!
+//! No operation holds two locks at once, and no user callback runs under a
+//! lock, so there is no lock order to respect.
+//!
+//! ## Kernel functions modelled
+//!
+//! | here | `mm/zswap.c` |
+//! |---|---|
+//! | [`ZswapTree::new`] | `zswap_swapon` |
+//! | [`ZswapTree::store`] | `zswap_store` (`zswap_is_full`, `zswap_can_accept`, `zswap_is_page_same_filled`, `zswap_compress`, `zswap_rb_insert`) |
+//! | [`ZswapTree::load`] | `zswap_load` (`zswap_rb_search`, `zswap_rb_erase`, `zswap_decompress`, `zswap_fill_page`, `zswap_entry_free`) |
+//! | [`ZswapTree::invalidate`] | `zswap_invalidate` |
+//! | [`ZswapTree::invalidate_all`] | `zswap_swapoff` |
+//! | [`ZswapTree::writeback`] | `shrink_worker` → `zswap_reclaim_entry` → `zswap_writeback_entry` |
+//! | [`same_filled`], [`fill_page`] | `zswap_is_page_same_filled`, `zswap_fill_page` |
+//! | [`rbtree::RbTree`] | `lib/rbtree.c` as used by `zswap_rb_*` |
+//! | [`Stats`] | the debugfs counters (`stored_pages`, `pool_total_size`, `same_filled_pages`, `reject_*`, `pool_limit_hit`, `written_back_pages`, `duplicate_entry`) |
+//!
+//! ## Where the model differs on purpose
+//!
+//! - **Pool limit**: zswap rejects the store and queues an asynchronous
+//!   shrink; here a store over the limit first writes back synchronously
+//!   (through the writeback target given to [`ZswapTree::with_writeback`])
+//!   down to the accept threshold, and is rejected only if that fails. The
+//!   limit counts compressed payload bytes, not zpool pages.
+//! - **Replacing store**: zswap 6.7-6.9 invalidates a duplicate before
+//!   compressing; here the old entry stays visible until the new one is
+//!   inserted (one lock acquisition), so a concurrent optimistic load sees the
+//!   old page or the new one, never a miss. A rejected store still
+//!   invalidates the stale entry, as zswap does.
+//! - **Writeback order**: zswap puts a locked folio in the swap cache first,
+//!   which hides the slot from loads, then erases and writes. The model has
+//!   no swap cache of its own, so it writes first and erases after, if the
+//!   tree still holds the same entry: the data is always in zswap or on the
+//!   device, and a racing load, invalidation or store wins.
+//! - **Corrupt data**: zswap `BUG()`s when decompression fails; here it is a
+//!   [`LoadError`]. [`ZswapTree::store_compressed`] injects such data.
+//! - **No zpool, no memcg, no per-CPU buffers**: compressed bytes are a boxed
+//!   slice; the compression buffer is on the stack.
+//!
+//! # Compressors: measurement and choice
+//!
+//! [`Backend::Lz4`] (liblz4 via the `lz4` crate) is the default. A first
+//! probe (decompression of one page, ns): zero-tail lz4 209 / lz4_flex 3968
+//! (3957 with `safe-decode`); half-random 133 / 649 (895). The full table
+//! from the criterion bench follows.
+//!
+//! # Example
+//!
+//! ```
+//! use zswap_tree::{Config, ContentClass, LoadMode, PAGE_SIZE, ZswapTree};
+//!
+//! let zswap = ZswapTree::new(1 << 16, Config::default());
+//! let page = ContentClass::Text.page(1);
+//! zswap.store(42, &page).unwrap();
+//! let mut out = [0u8; PAGE_SIZE];
+//! assert!(zswap.load(42, &mut out, LoadMode::Optimistic).unwrap());
+//! assert_eq!(out, *page);
+//! assert!(zswap.load(42, &mut out, LoadMode::Exclusive).unwrap());
+//! assert!(!zswap.load(42, &mut out, LoadMode::Exclusive).unwrap());
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod compress;
+pub mod rbtree;
+mod sync;
+mod tree;
+
+pub use compress::{
+    Backend, CompressError, Compressor, ContentClass, DecompressError, Deflate, Lz4, Lz4Flex,
+    MAX_COMPRESSED, PAGE_SIZE, Page, fill_page, same_filled,
+};
+pub use tree::{
+    Config, LoadError, LoadMode, REGION_SHIFT, REGION_SLOTS, Stats, StoreError, TreeError,
+    WritebackFn, ZswapTree,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,498 @@
+//! Compressors, same-filled page detection, and the four page content
+//! classes the backends are measured on.
+//!
+//! zswap compresses through the crypto API (`crypto_acomp`) into a two-page
+//! buffer and then copies the result into a zpool allocation. A
+//! [`Compressor`] here does the same: [`Compressor::compress`] writes into a
+//! caller buffer of [`MAX_COMPRESSED`] bytes and returns the length.
+//! [`Compressor::decompress`] must validate its input: corrupt or truncated
+//! data, or output that is not exactly one page long, is a
+//! [`DecompressError`], never a panic and never a write outside the page.
+
+use std::fmt;
+
+/// Size of a page, as `PAGE_SIZE` on x86-64.
+pub const PAGE_SIZE: usize = 4096;
+
+/// A page of memory.
+pub type Page = [u8; PAGE_SIZE];
+
+/// Size of the compression buffer handed to [`Compressor::compress`]: two
+/// pages, as zswap's per-CPU `acomp_ctx->buffer`.
+pub const MAX_COMPRESSED: usize = 2 * PAGE_SIZE;
+
+const WORD: usize = std::mem::size_of::<u64>();
+
+/// A compressor failed (zswap counts these in `reject_compress_fail`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompressError {
+    /// The output did not fit in the buffer.
+    OutputTooSmall,
+    /// The backend reported another failure.
+    Backend(String),
+}
+
+impl fmt::Display for CompressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutputTooSmall => f.write_str("compressed output does not fit the buffer"),
+            Self::Backend(e) => write!(f, "compressor failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CompressError {}
+
+/// Compressed data could not be turned back into a page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecompressError {
+    /// The input ended in the middle of a sequence.
+    Truncated,
+    /// The input is malformed (bad offset, bad header, bad code).
+    Corrupt,
+    /// The input decodes to something other than exactly one page.
+    WrongLength {
+        /// Bytes produced before decoding stopped (at most a page; more
+        /// output than a page is reported as `PAGE_SIZE + 1`).
+        len: usize,
+    },
+}
+
+impl fmt::Display for DecompressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Truncated => f.write_str("compressed data is truncated"),
+            Self::Corrupt => f.write_str("compressed data is corrupt"),
+            Self::WrongLength { len } => {
+                write!(f, "compressed data decodes to {len} bytes, not {PAGE_SIZE}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecompressError {}
+
+/// A page compressor (zswap's `zswap_compressor`, driven through
+/// `zswap_compress` / `zswap_decompress`).
+pub trait Compressor: Send + Sync + fmt::Debug {
+    /// Short name, as zswap's `compressor` parameter (`"lz4"`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Compresses `page` into `dst` (at least [`MAX_COMPRESSED`] bytes long)
+    /// and returns the compressed length.
+    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError>;
+
+    /// Decompresses `src` into `page`. `src` may be arbitrary bytes: the
+    /// implementation must return an error rather than panic, and succeed
+    /// only if exactly [`PAGE_SIZE`] bytes were produced. On error the
+    /// page's contents are unspecified.
+    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError>;
+}
+
+/// LZ4 through liblz4 (the `lz4` crate's block API: `LZ4_compress_default`,
+/// `LZ4_decompress_safe`). The default backend: see the crate docs for the
+/// measurement.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Lz4;
+
+impl Compressor for Lz4 {
+    fn name(&self) -> &'static str {
+        "lz4"
+    }
+
+    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
+        lz4::block::compress_to_buffer(page, None, false, dst).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Other {
+                CompressError::OutputTooSmall
+            } else {
+                CompressError::Backend(e.to_string())
+            }
+        })
+    }
+
+    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
+        // LZ4_decompress_safe never writes past the page (capacity is the
+        // page) and fails on malformed input; it cannot tell a truncated
+        // block from a corrupt one.
+        match lz4::block::decompress_to_buffer(src, Some(PAGE_SIZE as i32), page) {
+            Ok(PAGE_SIZE) => Ok(()),
+            Ok(len) => Err(DecompressError::WrongLength { len }),
+            Err(_) => Err(DecompressError::Corrupt),
+        }
+    }
+}
+
+/// LZ4 in pure Rust (`lz4_flex`, built with `safe-encode` and `safe-decode`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Lz4Flex;
+
+impl Compressor for Lz4Flex {
+    fn name(&self) -> &'static str {
+        "lz4_flex"
+    }
+
+    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
+        lz4_flex::block::compress_into(page, dst).map_err(|e| match e {
+            lz4_flex::block::CompressError::OutputTooSmall => CompressError::OutputTooSmall,
+            other => CompressError::Backend(other.to_string()),
+        })
+    }
+
+    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
+        use lz4_flex::block::DecompressError as E;
+        match lz4_flex::block::decompress_into(src, page) {
+            Ok(PAGE_SIZE) => Ok(()),
+            Ok(len) => Err(DecompressError::WrongLength { len }),
+            Err(E::OutputTooSmall { .. }) => {
+                Err(DecompressError::WrongLength { len: PAGE_SIZE + 1 })
+            }
+            Err(E::ExpectedAnotherByte | E::LiteralOutOfBounds) => Err(DecompressError::Truncated),
+            Err(_) => Err(DecompressError::Corrupt),
+        }
+    }
+}
+
+/// Raw deflate in pure Rust (`miniz_oxide`, level 1): the best ratio of the
+/// three and by far the slowest.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Deflate;
+
+impl Compressor for Deflate {
+    fn name(&self) -> &'static str {
+        "deflate"
+    }
+
+    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
+        let out = miniz_oxide::deflate::compress_to_vec(page, 1);
+        let slot = dst
+            .get_mut(..out.len())
+            .ok_or(CompressError::OutputTooSmall)?;
+        slot.copy_from_slice(&out);
+        Ok(out.len())
+    }
+
+    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
+        use miniz_oxide::inflate::TINFLStatus as S;
+        match miniz_oxide::inflate::decompress_slice_iter_to_slice(
+            page,
+            std::iter::once(src),
+            false,
+            true,
+        ) {
+            Ok(PAGE_SIZE) => Ok(()),
+            Ok(len) => Err(DecompressError::WrongLength { len }),
+            Err(S::HasMoreOutput) => Err(DecompressError::WrongLength { len: PAGE_SIZE + 1 }),
+            Err(S::NeedsMoreInput | S::FailedCannotMakeProgress) => Err(DecompressError::Truncated),
+            Err(_) => Err(DecompressError::Corrupt),
+        }
+    }
+}
+
+/// The built-in backends, for choosing one at run time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// [`Lz4`]: liblz4. The default.
+    #[default]
+    Lz4,
+    /// [`Lz4Flex`]: pure-Rust LZ4.
+    Lz4Flex,
+    /// [`Deflate`]: pure-Rust deflate.
+    Deflate,
+}
+
+impl Backend {
+    /// Every backend, default first.
+    pub const ALL: [Backend; 3] = [Backend::Lz4, Backend::Lz4Flex, Backend::Deflate];
+
+    /// The backend's compressor.
+    pub fn compressor(self) -> &'static dyn Compressor {
+        match self {
+            Backend::Lz4 => &Lz4,
+            Backend::Lz4Flex => &Lz4Flex,
+            Backend::Deflate => &Deflate,
+        }
+    }
+
+    /// The backend's name.
+    pub fn name(self) -> &'static str {
+        self.compressor().name()
+    }
+}
+
+/// If every 64-bit word of `page` holds the same value, returns it
+/// (`zswap_is_page_same_filled`). Words are read in native byte order, as
+/// the kernel reads `unsigned long`s; [`fill_page`] writes them back the
+/// same way. Like the kernel, compares the first and last word before the
+/// rest, so that most pages are refused after two loads.
+pub fn same_filled(page: &Page) -> Option<u64> {
+    let first = u64::from_ne_bytes(page[..WORD].try_into().ok()?);
+    let last = u64::from_ne_bytes(page[PAGE_SIZE - WORD..].try_into().ok()?);
+    if first != last {
+        return None;
+    }
+    // Compare in 64-byte blocks so the loop vectorises.
+    let pattern = first.to_ne_bytes();
+    let all = page.chunks_exact(64).all(|block| {
+        block
+            .chunks_exact(WORD)
+            .fold(true, |eq, w| eq & (w == pattern))
+    });
+    all.then_some(first)
+}
+
+/// Fills `page` with the repeated word `value` (`zswap_fill_page`).
+pub fn fill_page(page: &mut Page, value: u64) {
+    let bytes = value.to_ne_bytes();
+    if bytes.iter().all(|&b| b == bytes[0]) {
+        page.fill(bytes[0]);
+    } else {
+        for w in page.chunks_exact_mut(WORD) {
+            w.copy_from_slice(&bytes);
+        }
+    }
+}
+
+/// The page content classes the backends are measured on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ContentClass {
+    /// As the stress reproducer writes: word 0 a counter, word 1 the page
+    /// index, the rest zeros.
+    ZeroTail,
+    /// Text: log-like lines from a few templates with varying numbers.
+    Text,
+    /// The first half random bytes, the second half zeros: about 2:1.
+    HalfRandom,
+    /// Random bytes: incompressible.
+    Random,
+}
+
+impl ContentClass {
+    /// Every class, in the order of the crate docs' table.
+    pub const ALL: [ContentClass; 4] = [
+        ContentClass::ZeroTail,
+        ContentClass::Text,
+        ContentClass::HalfRandom,
+        ContentClass::Random,
+    ];
+
+    /// Short name for tables and bench ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            ContentClass::ZeroTail => "zero-tail",
+            ContentClass::Text => "text",
+            ContentClass::HalfRandom => "half-random",
+            ContentClass::Random => "random",
+        }
+    }
+
+    /// Writes a page of this class into `page`; `seed` varies the content
+    /// (for `ZeroTail` it is the page index and the counter).
+    pub fn fill(self, seed: u64, page: &mut Page) {
+        let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        match self {
+            ContentClass::ZeroTail => {
+                page.fill(0);
+                page[..WORD].copy_from_slice(&seed.wrapping_add(1).to_ne_bytes());
+                page[WORD..2 * WORD].copy_from_slice(&seed.to_ne_bytes());
+            }
+            ContentClass::Text => {
+                // Log-like lines: a few templates with varying numbers.
+                const LINES: [&str; 6] = [
+                    "kernel: zswap: stored page at offset ",
+                    "kernel: swap_read_folio: reading slot ",
+                    "the swap cache holds the folio for entry ",
+                    "do_swap_page: pte changed under us, retry at ",
+                    "Adding 33554428k swap on /dev/zram0. Priority:100 extents:1 across:",
+                    "a lost increment is data loss; a wrong index is a misload, page ",
+                ];
+                let mut pos = 0;
+                while pos < PAGE_SIZE {
+                    let r = rng.next();
+                    let line = format!("{}{}\n", LINES[(r % 6) as usize], (r >> 8) % 100_000);
+                    let n = line.len().min(PAGE_SIZE - pos);
+                    page[pos..pos + n].copy_from_slice(&line.as_bytes()[..n]);
+                    pos += n;
+                }
+            }
+            ContentClass::HalfRandom => {
+                rng.fill(&mut page[..PAGE_SIZE / 2]);
+                page[PAGE_SIZE / 2..].fill(0);
+            }
+            ContentClass::Random => rng.fill(page),
+        }
+    }
+
+    /// A freshly allocated page of this class.
+    pub fn page(self, seed: u64) -> Box<Page> {
+        let mut page = Box::new([0u8; PAGE_SIZE]);
+        self.fill(seed, &mut page);
+        page
+    }
+}
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn fill(&mut self, bytes: &mut [u8]) {
+        for chunk in bytes.chunks_mut(WORD) {
+            let r = self.next().to_ne_bytes();
+            chunk.copy_from_slice(&r[..chunk.len()]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn compress(b: Backend, page: &Page) -> Vec<u8> {
+        let mut buf = vec![0u8; MAX_COMPRESSED];
+        let n = b.compressor().compress(page, &mut buf).expect("compress");
+        buf.truncate(n);
+        buf
+    }
+
+    #[test]
+    fn round_trip_every_class_and_backend() {
+        for b in Backend::ALL {
+            for class in ContentClass::ALL {
+                for seed in [0u64, 1, 77] {
+                    let page = class.page(seed);
+                    let c = compress(b, &page);
+                    let mut out = [0xAAu8; PAGE_SIZE];
+                    b.compressor().decompress(&c, &mut out).unwrap();
+                    assert_eq!(&out[..], &page[..], "{} {}", b.name(), class.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn classes_compress_as_described() {
+        for b in Backend::ALL {
+            let len = |c: ContentClass| compress(b, &c.page(3)).len();
+            assert!(len(ContentClass::ZeroTail) < 100, "{}", b.name());
+            assert!(len(ContentClass::Text) < PAGE_SIZE / 2, "{}", b.name());
+            let half = len(ContentClass::HalfRandom);
+            assert!(
+                (PAGE_SIZE / 2..PAGE_SIZE / 2 + 200).contains(&half),
+                "{} {half}",
+                b.name()
+            );
+            assert!(len(ContentClass::Random) >= PAGE_SIZE, "{}", b.name());
+        }
+    }
+
+    #[test]
+    fn truncated_and_wrong_length_are_errors() {
+        for b in Backend::ALL {
+            for class in ContentClass::ALL {
+                let c = compress(b, &class.page(5));
+                let mut out = [0u8; PAGE_SIZE];
+                for cut in [0, 1, c.len() / 2, c.len() - 1] {
+                    assert!(
+                        b.compressor().decompress(&c[..cut], &mut out).is_err(),
+                        "{} {cut}",
+                        b.name()
+                    );
+                }
+            }
+            // Valid data that decodes to half a page is a wrong length.
+            let mut half = vec![0u8; MAX_COMPRESSED];
+            let n = match b {
+                Backend::Lz4 => {
+                    lz4::block::compress_to_buffer(&[7u8; 2048], None, false, &mut half).unwrap()
+                }
+                Backend::Lz4Flex => {
+                    lz4_flex::block::compress_into(&[7u8; 2048], &mut half).unwrap()
+                }
+                Backend::Deflate => {
+                    let v = miniz_oxide::deflate::compress_to_vec(&[7u8; 2048], 1);
+                    half[..v.len()].copy_from_slice(&v);
+                    v.len()
+                }
+            };
+            let mut out = [0u8; PAGE_SIZE];
+            let err = b.compressor().decompress(&half[..n], &mut out).unwrap_err();
+            assert_eq!(
+                err,
+                DecompressError::WrongLength { len: 2048 },
+                "{}",
+                b.name()
+            );
+            // Two pages' worth of data is refused too.
+            let mut two = vec![0u8; 3 * PAGE_SIZE];
+            let n = match b {
+                Backend::Lz4 => {
+                    lz4::block::compress_to_buffer(&[1u8; 8192], None, false, &mut two).unwrap()
+                }
+                Backend::Lz4Flex => lz4_flex::block::compress_into(&[1u8; 8192], &mut two).unwrap(),
+                Backend::Deflate => {
+                    let v = miniz_oxide::deflate::compress_to_vec(&[1u8; 8192], 1);
+                    two[..v.len()].copy_from_slice(&v);
+                    v.len()
+                }
+            };
+            assert!(
+                b.compressor().decompress(&two[..n], &mut out).is_err(),
+                "{}",
+                b.name()
+            );
+        }
+    }
+
+    #[test]
+    fn same_filled_detection_and_fill() {
+        let mut page = [0u8; PAGE_SIZE];
+        assert_eq!(same_filled(&page), Some(0));
+        for v in [0u64, u64::MAX, 0x0101_0101_0101_0101, 0xDEAD_BEEF_0BAD_F00D] {
+            fill_page(&mut page, v);
+            assert_eq!(same_filled(&page), Some(v));
+            assert!(page.chunks_exact(8).all(|w| w == v.to_ne_bytes()));
+        }
+        // A single different byte anywhere defeats it: first, middle, last word.
+        for pos in [0, 7, 8, 2048, 4087, 4088, 4095] {
+            fill_page(&mut page, 0x1234);
+            page[pos] ^= 0x40;
+            assert_eq!(same_filled(&page), None, "byte {pos}");
+        }
+        assert_eq!(same_filled(&ContentClass::ZeroTail.page(9)), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 256 }))]
+
+        /// Arbitrary input never panics, and success means a full page.
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            for b in Backend::ALL {
+                let mut out = [0u8; PAGE_SIZE];
+                let _ = b.compressor().decompress(&data, &mut out);
+            }
+        }
+
+        /// Flipping bytes of valid data gives an error or some page, never a panic.
+        #[test]
+        fn corrupted_never_panics(class in 0usize..4, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+            for b in Backend::ALL {
+                let mut c = compress(b, &ContentClass::ALL[class].page(11));
+                for &(pos, x) in &flips {
+                    let n = c.len();
+                    c[pos % n] ^= x | 1;
+                }
+                let mut out = [0u8; PAGE_SIZE];
+                let _ = b.compressor().decompress(&c, &mut out);
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Synchronisation facade: std's primitives normally, loom's under
+//! `RUSTFLAGS="--cfg loom"`. Only this module names `loom`.
+//!
+//! [`Mutex::lock`] ignores poisoning: no critical section in this crate calls
+//! user code, so a poisoned lock can only follow a bug in the crate itself,
+//! and the tree invariants are re-checked by the tests.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::Arc;
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
+#[cfg(loom)]
+use loom::sync::{Mutex as Inner, MutexGuard};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(loom))]
+use std::sync::{Mutex as Inner, MutexGuard};
+
+/// A mutex whose `lock` returns the guard directly (poisoning is ignored).
+pub(crate) struct Mutex<T>(Inner<T>);
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(Inner::new(value))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        match self.0.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! Unit tests of `ZswapTree` (single-threaded semantics; the concurrent
+//! stress test is `tests/stress.rs`, the loom models `tests/loom.rs`).
+
+use std::sync::Mutex as StdMutex;
+
+use super::*;
+
+const SLOTS: u64 = 4 * REGION_SLOTS;
+
+fn check(z: &ZswapTree) {
+    if let Err(e) = z.check_invariants() {
+        panic!("invariant violated: {e}");
+    }
+}
+
+fn cfg(backend: Backend) -> Config {
+    Config {
+        backend,
+        ..Config::default()
+    }
+}
+
+/// Offsets spread over several regions.
+fn offsets() -> Vec<u64> {
+    vec![
+        0,
+        1,
+        7,
+        REGION_SLOTS - 1,
+        REGION_SLOTS,
+        2 * REGION_SLOTS + 5,
+        SLOTS - 1,
+    ]
+}
+
+#[test]
+fn round_trip_every_class_and_backend_both_modes() {
+    for backend in Backend::ALL {
+        let z = ZswapTree::new(SLOTS, cfg(backend));
+        for (i, &off) in offsets().iter().enumerate() {
+            for class in [
+                ContentClass::ZeroTail,
+                ContentClass::Text,
+                ContentClass::HalfRandom,
+            ] {
+                let page = class.page(off ^ i as u64);
+                z.store(off, &page).unwrap();
+                check(&z);
+                let mut out = [0u8; PAGE_SIZE];
+                assert!(z.load(off, &mut out, LoadMode::Optimistic).unwrap());
+                assert_eq!(out, *page, "{} {}", backend.name(), class.name());
+                out.fill(0xEE);
+                assert!(z.load(off, &mut out, LoadMode::Exclusive).unwrap());
+                assert_eq!(out, *page, "{} {}", backend.name(), class.name());
+                assert!(!z.contains(off));
+                check(&z);
+            }
+        }
+        let s = z.stats();
+        assert_eq!((s.stored_pages, s.pool_bytes), (0, 0), "{s:?}");
+        assert_eq!(s.loads_exclusive, s.loads_optimistic);
+    }
+}
+
+#[test]
+fn random_page_is_rejected_as_poor_and_threshold_is_configurable() {
+    let z = ZswapTree::new(SLOTS, Config::default());
+    let random = ContentClass::Random.page(3);
+    let err = z.store(5, &random).unwrap_err();
+    assert!(
+        matches!(err, StoreError::CompressPoor { offset: 5, len } if len >= PAGE_SIZE),
+        "{err:?}"
+    );
+    assert_eq!(z.stats().reject_compress_poor, 1);
+    assert!(!z.contains(5));
+
+    // A threshold of 2048 rejects the half-random (~2:1) page but not text.
+    let z = ZswapTree::new(
+        SLOTS,
+        Config {
+            reject_len: 2048,
+            ..Config::default()
+        },
+    );
+    assert!(matches!(
+        z.store(1, &ContentClass::HalfRandom.page(1)),
+        Err(StoreError::CompressPoor { .. })
+    ));
+    z.store(2, &ContentClass::Text.page(1)).unwrap();
+    // A threshold above the worst case accepts random pages.
+    let z = ZswapTree::new(
+        SLOTS,
+        Config {
+            reject_len: MAX_COMPRESSED,
+            ..Config::default()
+        },
+    );
+    z.store(3, &random).unwrap();
+    let mut out = [0u8; PAGE_SIZE];
+    assert!(z.load(3, &mut out, LoadMode::Exclusive).unwrap());
+    assert_eq!(out, *random);
+}
+
+#[test]
+fn rejected_store_invalidates_the_stale_entry() {
+    let z = ZswapTree::new(SLOTS, Config::default());
+    z.store(9, &ContentClass::Text.page(1)).unwrap();
+    assert!(z.store(9, &ContentClass::Random.page(1)).is_err());
+    assert!(
+        !z.contains(9),
+        "a stale entry must not survive a rejected store"
+    );
+    let s = z.stats();
+    assert_eq!(
+        (
+            s.stored_pages,
+            s.pool_bytes,
+            s.invalidations,
+            s.compressed_frees
+        ),
+        (0, 0, 1, 1)
+    );
+}
+
+#[test]
+fn same_filled_pages_skip_the_compressor() {
+    let z = ZswapTree::new(SLOTS, Config::default());
+    let mut page = [0u8; PAGE_SIZE];
+    fill_page(&mut page, 0xABCD_0000_1234_5678);
+    z.store(100, &page).unwrap();
+    z.store(101, &[0u8; PAGE_SIZE]).unwrap();
+    let s = z.stats();
+    assert_eq!(
+        (s.stored_pages, s.same_filled_pages, s.pool_bytes),
+        (2, 2, 0)
+    );
+    let mut out = [1u8; PAGE_SIZE];
+    assert!(z.load(100, &mut out, LoadMode::Optimistic).unwrap());
+    assert_eq!(out, page);
+    assert!(z.load(101, &mut out, LoadMode::Exclusive).unwrap());
+    assert_eq!(out, [0u8; PAGE_SIZE]);
+    assert_eq!(z.stats().same_filled_pages, 1);
+    // Same-filled entries are not written back.
+    assert_eq!(
+        z.writeback(10, |_, _| panic!("same-filled page written back")),
+        0
+    );
+
+    // Disabled: the page goes through the compressor.
+    let z = ZswapTree::new(
+        SLOTS,
+        Config {
+            same_filled_pages: false,
+            ..Config::default()
+        },
+    );
+    z.store(1, &page).unwrap();
+    let s = z.stats();
+    assert_eq!(s.same_filled_pages, 0);
+    assert!(s.pool_bytes > 0);
+}
+
+#[test]
+fn exclusive_erases_optimistic_keeps() {
+    let z = ZswapTree::new(SLOTS, Config::default());
+    let page = ContentClass::ZeroTail.page(77);
+    let mut out = [0u8; PAGE_SIZE];
+    z.store(3, &page).unwrap();
+    for _ in 0..3 {
+        assert!(z.load(3, &mut out, LoadMode::Optimistic).unwrap());
+        assert_eq!(out, *page);
+    }
+    assert!(z.contains(3));
+    assert!(z.load(3, &mut out, LoadMode::Exclusive).unwrap());
+    assert_eq!(out, *page);
+    // The double swap-in of seed 001: a second exclusive load finds nothing.
+    assert!(!z.load(3, &mut out, LoadMode::Exclusive).unwrap());
+    assert!(!z.load(3, &mut out, LoadMode::Optimistic).unwrap());
+    let s = z.stats();
+    assert_eq!(
+        (s.loads_optimistic, s.loads_exclusive, s.load_misses),
+        (3, 1, 2)
+    );
+    assert_eq!(
+        (s.stored_pages, s.pool_bytes, s.compressed_frees),
+        (0, 0, 1)
+    );
+    // An optimistically loaded entry is removed by invalidate (swap_free).
+    z.store(4, &page).unwrap();
+    assert!(z.load(4, &mut out, LoadMode::Optimistic).unwrap());
+    assert!(z.invalidate(4));
+    assert!(!z.invalidate(4));
+    assert!(!z.load(4, &mut out, LoadMode::Optimistic).unwrap());
+}
+
+#[test]
+fn store_replaces_and_accounts() {
+    let z = ZswapTree::new(SLOTS, Config::default());
+    let a = ContentClass::Text.page(1);
+    let b = ContentClass::HalfRandom.page(2);
+    z.store(8, &a).unwrap();
+    let after_a = z.stats().pool_bytes;
+    z.store(8, &b).unwrap();
+    check(&z);
+    let s = z.stats();
+    assert_eq!(
+        (s.stored_pages, s.duplicates, s.stores, s.compressed_frees),
+        (1, 1, 2, 1)
+    );
+    assert_ne!(s.pool_bytes, after_a);
+    let mut out = [0u8; PAGE_SIZE];
+    assert!(z.load(8, &mut out, LoadMode::Exclusive).unwrap());
+    assert_eq!(out, *b);
+}
+
+#[test]
+fn writeback_takes_lru_oldest_first() {
+    let z = ZswapTree::new(SLOTS, Config::default());
+    // Store order deliberately unlike offset order and across regions.
+    let order = [
+        2 * REGION_SLOTS + 5,
+        1,
+        REGION_SLOTS,
+        7,
+        SLOTS - 1,
+        0,
+        REGION_SLOTS - 1,
+    ];
+    for (i, &off) in order.iter().enumerate() {
+        z.store(off, &ContentClass::ZeroTail.page(i as u64))
+            .unwrap();
+    }
+    // Re-storing moves an entry to the young end.
+    z.store(1, &ContentClass::ZeroTail.page(1)).unwrap();
+    // A loaded-exclusively entry leaves the LRU.
+    let mut out = [0u8; PAGE_SIZE];
+    assert!(z.load(7, &mut out, LoadMode::Exclusive).unwrap());
+    check(&z);
+    let mut seen = Vec::new();
+    let n = z.writeback(3, |off, page| {
+        seen.push(off);
+        let i = order.iter().position(|&o| o == off).unwrap();
+        assert_eq!(page, &*ContentClass::ZeroTail.page(i as u64));
+    });
+    assert_eq!(n, 3);
+    assert_eq!(seen, [2 * REGION_SLOTS + 5, REGION_SLOTS, SLOTS - 1]);
+    check(&z);
+    let n = z.writeback(10, |off, _| seen.push(off));
+    assert_eq!(n, 3);
+    assert_eq!(seen[3..], [0, REGION_SLOTS - 1, 1]);
+    let s = z.stats();
+    assert_eq!((s.writebacks, s.stored_pages, s.pool_bytes), (6, 0, 0));
+    assert_eq!(z.writeback(1, |_, _| unreachable!()), 0);
+}
+
+#[test]
+fn writeback_leaves_a_concurrently_replaced_entry() {
+    let z = ZswapTree::new(SLOTS, Config::default());
+    z.store(10, &ContentClass::Text.page(1)).unwrap();
+    let newer = ContentClass::Text.page(2);
+    // The callback runs unlocked: replace the entry from inside it.
+    let n = z.writeback(1, |off, _| z.store(off, &newer).unwrap());
+    assert_eq!(n, 0);
+    let s = z.stats();
+    assert_eq!((s.writeback_stale, s.writebacks, s.stored_pages), (1, 0, 1));
+    let mut out = [0u8; PAGE_SIZE];
+    assert!(z.load(10, &mut out, LoadMode::Exclusive).unwrap());
+    assert_eq!(out, *newer);
+    check(&z);
+}
+
+#[test]
+fn pool_limit_writes_back_then_rejects() {
+    let written = std::sync::Arc::new(StdMutex::new(Vec::new()));
+    let w = std::sync::Arc::clone(&written);
+    let text_len = {
+        let mut buf = [0u8; MAX_COMPRESSED];
+        Lz4.compress(&ContentClass::Text.page(0), &mut buf).unwrap() as u64
+    };
+    // Room for about four text pages.
+    let max = 4 * text_len + text_len / 5;
+    let config = Config {
+        max_pool_bytes: Some(max),
+        ..Config::default()
+    };
+    let z = ZswapTree::with_writeback(SLOTS, config.clone(), move |off, _| {
+        w.lock().unwrap().push(off)
+    });
+    for off in 0..12u64 {
+        z.store(off, &ContentClass::Text.page(0)).unwrap();
+        assert!(z.stats().pool_bytes <= max + text_len);
+        check(&z);
+    }
+    let s = z.stats();
+    assert!(s.pool_limit_hit > 0 && s.writebacks > 0, "{s:?}");
+    assert_eq!(s.reject_pool_limit, 0);
+    let written = written.lock().unwrap().clone();
+    assert_eq!(
+        written,
+        (0..written.len() as u64).collect::<Vec<_>>(),
+        "oldest first"
+    );
+    assert_eq!(s.stored_pages as usize + written.len(), 12);
+
+    // Without a writeback target, a store over the limit is rejected, and
+    // stays rejected until the pool is below the accept threshold.
+    let z = ZswapTree::new(SLOTS, config);
+    let mut off = 0;
+    let err = loop {
+        match z.store(off, &ContentClass::Text.page(0)) {
+            Ok(()) => off += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, StoreError::PoolLimit { max_pool_bytes, .. } if max_pool_bytes == max));
+    assert_eq!(z.stats().reject_pool_limit, 1);
+    // Just under the limit but above 90%: still refused (hysteresis).
+    assert!(z.invalidate(0));
+    let bytes = z.stats().pool_bytes;
+    assert!(bytes <= max && bytes > max * 9 / 10, "{bytes} {max}");
+    assert!(matches!(
+        z.store(100, &ContentClass::Text.page(0)),
+        Err(StoreError::PoolLimit { .. })
+    ));
+    assert!(z.invalidate(1));
+    z.store(100, &ContentClass::Text.page(0)).unwrap();
+}
+
+#[test]
+fn corrupt_and_truncated_data_are_errors() {
+    for backend in Backend::ALL {
+        let z = ZswapTree::new(SLOTS, cfg(backend));
+        let mut buf = [0u8; MAX_COMPRESSED];
+        let n = backend
+            .compressor()
+            .compress(&ContentClass::Text.page(4), &mut buf)
+            .unwrap();
+        let mut out = [0u8; PAGE_SIZE];
+        z.store_compressed(1, &buf[..n / 2]).unwrap();
+        let e = z.load(1, &mut out, LoadMode::Optimistic).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LoadError::Truncated { offset: 1 } | LoadError::Corrupt { offset: 1 }
+            ),
+            "{e:?}"
+        );
+        // Exclusive: error, and the unusable entry is gone.
+        assert!(z.load(1, &mut out, LoadMode::Exclusive).is_err());
+        assert!(!z.contains(1));
+        z.store_compressed(2, &[0xFF; 64]).unwrap();
+        assert!(z.load(2, &mut out, LoadMode::Optimistic).is_err());
+        z.store_compressed(3, &[]).unwrap();
+        assert!(z.load(3, &mut out, LoadMode::Optimistic).is_err());
+        // Undecodable entries are dropped by writeback, never written.
+        assert_eq!(
+            z.writeback(10, |_, _| panic!("corrupt page written back")),
+            0
+        );
+        let s = z.stats();
+        assert_eq!(s.load_errors, 6, "{} {s:?}", backend.name());
+        assert_eq!((s.stored_pages, s.pool_bytes), (0, 0));
+    }
+}
+
+#[test]
+fn out_of_range_offsets() {
+    let z = ZswapTree::new(100, Config::default());
+    let page = ContentClass::Text.page(0);
+    assert_eq!(
+        z.store(100, &page),
+        Err(StoreError::OutOfRange {
+            offset: 100,
+            nr_slots: 100
+        })
+    );
+    let mut out = [0u8; PAGE_SIZE];
+    assert!(matches!(
+        z.load(u64::MAX, &mut out, LoadMode::Exclusive),
+        Err(LoadError::OutOfRange { .. })
+    ));
+    assert!(!z.invalidate(100));
+    z.store(99, &page).unwrap();
+    assert_eq!(z.offsets(), [99]);
+}
+
+#[test]
+fn invalidate_all_empties_every_region() {
+    let z = ZswapTree::new(SLOTS, Config::default());
+    for (i, &off) in offsets().iter().enumerate() {
+        let class = ContentClass::ALL[i % 3];
+        z.store(off, &class.page(i as u64)).unwrap();
+    }
+    assert_eq!(z.invalidate_all(), offsets().len());
+    check(&z);
+    let s = z.stats();
+    assert_eq!(
+        (s.stored_pages, s.same_filled_pages, s.pool_bytes),
+        (0, 0, 0)
+    );
+    assert!(z.offsets().is_empty());
+    assert_eq!(z.writeback(5, |_, _| unreachable!()), 0);
+}
+
+#[test]
+fn is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ZswapTree>();
+    assert_send_sync::<rbtree::RbTree<u64>>();
+}

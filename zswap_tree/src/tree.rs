@@ -1,0 +1,951 @@
+//! [`ZswapTree`]: the compressed store, one locked red-black tree per region.
+
+use std::fmt;
+
+use crate::compress::{
+    Backend, CompressError, Compressor, DecompressError, MAX_COMPRESSED, PAGE_SIZE, Page,
+    fill_page, same_filled,
+};
+use crate::rbtree::{InvariantError, NodeId, RbTree};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering::Relaxed};
+
+/// log2 of the slots per region: 14 (16384 slots = 64 MiB of 4 KiB pages,
+/// `SWAP_ADDRESS_SPACE_SHIFT`), shrunk to 1 under loom so that tiny models
+/// span several regions.
+pub const REGION_SHIFT: u32 = if cfg!(loom) { 1 } else { 14 };
+
+/// Slots per region (one tree and one lock each).
+pub const REGION_SLOTS: u64 = 1 << REGION_SHIFT;
+
+/// How [`ZswapTree::load`] treats the entry it finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LoadMode {
+    /// Erase the entry: ownership of the data moves to the caller (the swap
+    /// cache), which must treat the page as dirty. Linux 6.5-6.8 always
+    /// loaded this way; since 25cd241408a2 only folios in the swap cache do.
+    Exclusive,
+    /// Copy the page out and keep the entry (since 25cd241408a2 for
+    /// swap-cache-bypassing synchronous swap-ins). The entry goes when the
+    /// slot is freed ([`ZswapTree::invalidate`]).
+    Optimistic,
+}
+
+/// Configuration of a [`ZswapTree`] (zswap's module parameters).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Compressor (`zswap.compressor`). Default [`Backend::Lz4`].
+    pub backend: Backend,
+    /// Store same-filled pages as their word, without compression
+    /// (`zswap.same_filled_pages_enabled`). Default `true`.
+    pub same_filled_pages: bool,
+    /// A page whose compressed length is at least this many bytes is
+    /// rejected with [`StoreError::CompressPoor`]. Default [`PAGE_SIZE`]: the
+    /// compressed page must be smaller than a page.
+    pub reject_len: usize,
+    /// Pool size limit in compressed bytes (`zswap.max_pool_percent` of RAM).
+    /// `None`: unlimited (the default).
+    pub max_pool_bytes: Option<u64>,
+    /// Once the pool has been full, stores are refused until it shrinks to
+    /// this percentage of the limit (`zswap.accept_threshold_percent`).
+    /// Default 90.
+    pub accept_threshold_percent: u8,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            backend: Backend::default(),
+            same_filled_pages: true,
+            reject_len: PAGE_SIZE,
+            max_pool_bytes: None,
+            accept_threshold_percent: 90,
+        }
+    }
+}
+
+/// Why a store was rejected (zswap's `reject_*` counters). After a rejected
+/// store no entry is left at the offset: an older entry there is stale and
+/// has been invalidated, as zswap does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// The offset is beyond the device.
+    OutOfRange {
+        /// The offset asked for.
+        offset: u64,
+        /// Slots of the device.
+        nr_slots: u64,
+    },
+    /// The page compressed to at least [`Config::reject_len`] bytes
+    /// (`zswap_reject_compress_poor`).
+    CompressPoor {
+        /// The offset.
+        offset: u64,
+        /// The compressed length.
+        len: usize,
+    },
+    /// The compressor failed (`zswap_reject_compress_fail`).
+    CompressFail {
+        /// The offset.
+        offset: u64,
+        /// The compressor's error.
+        error: CompressError,
+    },
+    /// The pool is over its limit even after writeback
+    /// (`zswap_pool_limit_hit`, then a reject).
+    PoolLimit {
+        /// The offset.
+        offset: u64,
+        /// Pool size when the store gave up.
+        pool_bytes: u64,
+        /// The limit.
+        max_pool_bytes: u64,
+    },
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutOfRange { offset, nr_slots } => {
+                write!(f, "offset {offset} beyond the device's {nr_slots} slots")
+            }
+            Self::CompressPoor { offset, len } => {
+                write!(f, "page at {offset} compressed to {len} bytes: rejected")
+            }
+            Self::CompressFail { offset, error } => write!(f, "page at {offset}: {error}"),
+            Self::PoolLimit {
+                offset,
+                pool_bytes,
+                max_pool_bytes,
+            } => write!(
+                f,
+                "page at {offset} rejected: pool {pool_bytes} bytes, limit {max_pool_bytes}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A load found an entry that could not be turned back into a page. The
+/// page's contents are unspecified; in [`LoadMode::Exclusive`] the entry has
+/// been erased (its data is unusable).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// The offset is beyond the device.
+    OutOfRange {
+        /// The offset asked for.
+        offset: u64,
+        /// Slots of the device.
+        nr_slots: u64,
+    },
+    /// The compressed data is malformed.
+    Corrupt {
+        /// The offset.
+        offset: u64,
+    },
+    /// The compressed data ends early.
+    Truncated {
+        /// The offset.
+        offset: u64,
+    },
+    /// The compressed data decodes to something other than one page.
+    WrongLength {
+        /// The offset.
+        offset: u64,
+        /// Bytes decoded (`PAGE_SIZE + 1` for "more than a page").
+        len: usize,
+    },
+}
+
+impl LoadError {
+    fn from_decompress(offset: u64, e: DecompressError) -> Self {
+        match e {
+            DecompressError::Corrupt => Self::Corrupt { offset },
+            DecompressError::Truncated => Self::Truncated { offset },
+            DecompressError::WrongLength { len } => Self::WrongLength { offset, len },
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutOfRange { offset, nr_slots } => {
+                write!(f, "offset {offset} beyond the device's {nr_slots} slots")
+            }
+            Self::Corrupt { offset } => write!(f, "entry at {offset}: corrupt data"),
+            Self::Truncated { offset } => write!(f, "entry at {offset}: truncated data"),
+            Self::WrongLength { offset, len } => {
+                write!(f, "entry at {offset} decodes to {len} bytes")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// A violated invariant of a [`ZswapTree`], from [`ZswapTree::check_invariants`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TreeError {
+    /// A region's red-black tree is broken.
+    RbTree {
+        /// The region.
+        region: usize,
+        /// What is broken.
+        error: InvariantError,
+    },
+    /// A region's LRU list is inconsistent with its tree.
+    Lru {
+        /// The region.
+        region: usize,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// An entry sits in the wrong region.
+    Misplaced {
+        /// The entry's offset.
+        offset: u64,
+    },
+}
+
+impl fmt::Display for TreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RbTree { region, error } => write!(f, "region {region}: {error}"),
+            Self::Lru { region, what } => write!(f, "region {region} LRU: {what}"),
+            Self::Misplaced { offset } => write!(f, "entry {offset} is in the wrong region"),
+        }
+    }
+}
+
+impl std::error::Error for TreeError {}
+
+/// A snapshot of the counters (zswap's debugfs files). Counters are read one
+/// by one without a lock, so under concurrency they need not agree exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Entries in the trees (`stored_pages`).
+    pub stored_pages: u64,
+    /// Of those, same-filled entries (`same_filled_pages`).
+    pub same_filled_pages: u64,
+    /// Compressed bytes allocated (`pool_total_size`, counting payload only).
+    /// Bytes of an erased entry are released when its last reader drops it.
+    pub pool_bytes: u64,
+    /// Successful stores.
+    pub stores: u64,
+    /// Stores that replaced an entry at the same offset (`duplicate_entry`).
+    pub duplicates: u64,
+    /// Rejects: compressed length at least [`Config::reject_len`].
+    pub reject_compress_poor: u64,
+    /// Rejects: the compressor failed.
+    pub reject_compress_fail: u64,
+    /// Rejects: the pool stayed over its limit.
+    pub reject_pool_limit: u64,
+    /// Stores that found the pool over its limit (`pool_limit_hit`).
+    pub pool_limit_hit: u64,
+    /// Successful exclusive loads.
+    pub loads_exclusive: u64,
+    /// Successful optimistic loads.
+    pub loads_optimistic: u64,
+    /// Loads that found no entry.
+    pub load_misses: u64,
+    /// Loads (and writebacks) that met undecodable data.
+    pub load_errors: u64,
+    /// Entries written back and erased (`written_back_pages`).
+    pub writebacks: u64,
+    /// Entries written back but then found replaced or gone, so not erased.
+    pub writeback_stale: u64,
+    /// Entries erased by [`ZswapTree::invalidate`], [`ZswapTree::invalidate_all`]
+    /// or a rejected store over a stale entry.
+    pub invalidations: u64,
+    /// Compressed buffers freed (each exactly once, when the last holder
+    /// drops it).
+    pub compressed_frees: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    stored_pages: AtomicU64,
+    same_filled_pages: AtomicU64,
+    pool_bytes: AtomicU64,
+    stores: AtomicU64,
+    duplicates: AtomicU64,
+    reject_compress_poor: AtomicU64,
+    reject_compress_fail: AtomicU64,
+    reject_pool_limit: AtomicU64,
+    pool_limit_hit: AtomicU64,
+    loads_exclusive: AtomicU64,
+    loads_optimistic: AtomicU64,
+    load_misses: AtomicU64,
+    load_errors: AtomicU64,
+    writebacks: AtomicU64,
+    writeback_stale: AtomicU64,
+    invalidations: AtomicU64,
+    compressed_frees: AtomicU64,
+}
+
+// Every counter is Relaxed: they are statistics, and `pool_bytes` only feeds
+// the pool-limit heuristic, which zswap also reads without ordering.
+fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
+fn dec(c: &AtomicU64) {
+    c.fetch_sub(1, Relaxed);
+}
+
+/// A compressed page: the zpool allocation. Its bytes are counted in
+/// `pool_bytes` from creation to drop, and the drop, which runs exactly once
+/// when the last `Arc` goes, is the free (`zpool_free` in
+/// `zswap_entry_free`).
+struct Compressed {
+    bytes: Box<[u8]>,
+    counters: Arc<Counters>,
+}
+
+impl Compressed {
+    fn new(bytes: &[u8], counters: &Arc<Counters>) -> Arc<Self> {
+        counters.pool_bytes.fetch_add(bytes.len() as u64, Relaxed);
+        Arc::new(Self {
+            bytes: bytes.into(),
+            counters: Arc::clone(counters),
+        })
+    }
+}
+
+impl Drop for Compressed {
+    fn drop(&mut self) {
+        self.counters
+            .pool_bytes
+            .fetch_sub(self.bytes.len() as u64, Relaxed);
+        inc(&self.counters.compressed_frees);
+    }
+}
+
+/// What an entry holds (`zswap_entry`'s `handle`/`length` or `value`).
+#[derive(Clone)]
+enum Payload {
+    /// A same-filled page: the repeated word (`entry->length == 0`).
+    Same(u64),
+    /// Compressed bytes, shared with optimistic readers and writeback.
+    Compressed(Arc<Compressed>),
+}
+
+/// An entry in a region's tree.
+struct Slot {
+    /// Unique per store: tells a writeback whether the entry it wrote is
+    /// still the one in the tree, and orders LRU heads across regions.
+    id: u64,
+    payload: Payload,
+    /// LRU links (oldest at `lru_head`). Same-filled entries are never on
+    /// the LRU, as in zswap: writing them back frees no pool memory.
+    prev: Option<NodeId>,
+    next: Option<NodeId>,
+    on_lru: bool,
+}
+
+/// One region: a tree and its LRU, under the region's lock (`tree->lock`).
+#[derive(Default)]
+struct RegionTree {
+    tree: RbTree<Slot>,
+    lru_head: Option<NodeId>,
+    lru_tail: Option<NodeId>,
+}
+
+impl RegionTree {
+    fn slot(&mut self, id: NodeId) -> &mut Slot {
+        self.tree.node_mut(id).expect("LRU links name live nodes")
+    }
+
+    fn lru_push_tail(&mut self, id: NodeId) {
+        let tail = self.lru_tail;
+        {
+            let s = self.slot(id);
+            s.prev = tail;
+            s.next = None;
+            s.on_lru = true;
+        }
+        match tail {
+            Some(t) => self.slot(t).next = Some(id),
+            None => self.lru_head = Some(id),
+        }
+        self.lru_tail = Some(id);
+    }
+
+    fn lru_unlink(&mut self, id: NodeId) {
+        let (prev, next) = {
+            let s = self.slot(id);
+            if !s.on_lru {
+                return;
+            }
+            s.on_lru = false;
+            (s.prev.take(), s.next.take())
+        };
+        match prev {
+            Some(p) => self.slot(p).next = next,
+            None => self.lru_head = next,
+        }
+        match next {
+            Some(n) => self.slot(n).prev = prev,
+            None => self.lru_tail = prev,
+        }
+    }
+
+    /// Inserts an entry, returning the one it replaces (`zswap_rb_insert`
+    /// plus the duplicate handling of `zswap_store`).
+    fn insert(&mut self, offset: u64, slot: Slot, c: &Counters) -> Option<Slot> {
+        let old = self.erase(offset, c);
+        let same = matches!(slot.payload, Payload::Same(_));
+        let (id, _) = self.tree.insert_node(offset, slot);
+        if !same {
+            self.lru_push_tail(id);
+        }
+        inc(&c.stored_pages);
+        if same {
+            inc(&c.same_filled_pages);
+        }
+        old
+    }
+
+    /// Erases the entry at `offset` (`zswap_rb_erase` + LRU removal). The
+    /// caller owns the returned slot: dropping it is the free.
+    fn erase(&mut self, offset: u64, c: &Counters) -> Option<Slot> {
+        let id = self.tree.find(offset)?;
+        self.lru_unlink(id);
+        let (_, slot) = self.tree.remove_node(id)?;
+        dec(&c.stored_pages);
+        if matches!(slot.payload, Payload::Same(_)) {
+            dec(&c.same_filled_pages);
+        }
+        Some(slot)
+    }
+
+    /// Takes the oldest entry off the LRU, leaving it in the tree
+    /// (`list_lru_walk_one` isolating an entry for `zswap_reclaim_entry`).
+    fn lru_pop_head(&mut self) -> Option<(u64, u64, Payload)> {
+        let head = self.lru_head?;
+        self.lru_unlink(head);
+        let (offset, slot) = self.tree.node(head)?;
+        Some((offset, slot.id, slot.payload.clone()))
+    }
+
+    fn oldest_id(&self) -> Option<u64> {
+        self.lru_head
+            .and_then(|h| self.tree.node(h))
+            .map(|(_, s)| s.id)
+    }
+
+    fn check(&self, region: usize) -> Result<(), TreeError> {
+        self.tree
+            .check_invariants()
+            .map_err(|error| TreeError::RbTree { region, error })?;
+        let lru = |what| TreeError::Lru { region, what };
+        let mut count = 0usize;
+        let mut prev: Option<NodeId> = None;
+        let mut cur = self.lru_head;
+        while let Some(id) = cur {
+            let (_, s) = self.tree.node(id).ok_or(lru("link to a free node"))?;
+            if !s.on_lru {
+                return Err(lru("listed entry not marked on_lru"));
+            }
+            if s.prev != prev {
+                return Err(lru("prev link mismatch"));
+            }
+            if matches!(s.payload, Payload::Same(_)) {
+                return Err(lru("same-filled entry on the LRU"));
+            }
+            count += 1;
+            if count > self.tree.len() {
+                return Err(lru("cycle"));
+            }
+            prev = cur;
+            cur = s.next;
+        }
+        if self.lru_tail != prev {
+            return Err(lru("tail mismatch"));
+        }
+        let marked = self.tree.iter().filter(|(_, s)| s.on_lru).count();
+        if marked != count {
+            return Err(lru("on_lru entries missing from the list"));
+        }
+        Ok(())
+    }
+}
+
+struct Region {
+    inner: Mutex<RegionTree>,
+}
+
+/// The writeback callback: receives the offset and the decompressed page,
+/// and must write the page to the backing device before returning
+/// (`__swap_writepage`).
+pub type WritebackFn = dyn Fn(u64, &Page) + Send + Sync;
+
+/// A zswap instance for one swap device: one red-black tree per
+/// [`REGION_SLOTS`] slots, each under its own lock. `Send + Sync`; share it
+/// with `Arc`. See the crate docs for the protocol.
+pub struct ZswapTree {
+    regions: Box<[Region]>,
+    nr_slots: u64,
+    config: Config,
+    compressor: &'static dyn Compressor,
+    writeback: Option<Box<WritebackFn>>,
+    counters: Arc<Counters>,
+    next_id: AtomicU64,
+    /// 1 after the pool hit its limit, until it shrinks below the accept
+    /// threshold (`zswap_pool_reached_full`).
+    reached_full: AtomicU64,
+}
+
+impl fmt::Debug for ZswapTree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZswapTree")
+            .field("nr_slots", &self.nr_slots)
+            .field("regions", &self.regions.len())
+            .field("config", &self.config)
+            .field("writeback", &self.writeback.is_some())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// What one writeback attempt did.
+enum WbOutcome {
+    Empty,
+    Written,
+    Stale,
+}
+
+impl ZswapTree {
+    /// A store for a device of `nr_slots` slots, without a writeback target
+    /// (`zswap_swapon`: allocates the trees). A store over the pool limit is
+    /// then rejected at once.
+    pub fn new(nr_slots: u64, config: Config) -> Self {
+        Self::build(nr_slots, config, None)
+    }
+
+    /// As [`ZswapTree::new`], with a writeback target used when a store
+    /// finds the pool over its limit.
+    pub fn with_writeback(
+        nr_slots: u64,
+        config: Config,
+        writeback: impl Fn(u64, &Page) + Send + Sync + 'static,
+    ) -> Self {
+        Self::build(nr_slots, config, Some(Box::new(writeback)))
+    }
+
+    fn build(nr_slots: u64, config: Config, writeback: Option<Box<WritebackFn>>) -> Self {
+        let nr_regions = nr_slots.div_ceil(REGION_SLOTS).max(1);
+        let regions = (0..nr_regions)
+            .map(|_| Region {
+                inner: Mutex::new(RegionTree::default()),
+            })
+            .collect();
+        Self {
+            regions,
+            nr_slots,
+            compressor: config.backend.compressor(),
+            config,
+            writeback,
+            counters: Arc::new(Counters::default()),
+            next_id: AtomicU64::new(0),
+            reached_full: AtomicU64::new(0),
+        }
+    }
+
+    /// Slots of the device.
+    pub fn nr_slots(&self) -> u64 {
+        self.nr_slots
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The compressor in use.
+    pub fn compressor(&self) -> &'static dyn Compressor {
+        self.compressor
+    }
+
+    fn region(&self, offset: u64) -> Option<&Region> {
+        if offset >= self.nr_slots {
+            return None;
+        }
+        self.regions.get((offset >> REGION_SHIFT) as usize)
+    }
+
+    /// Compresses `page` and stores it at `offset`, replacing any entry
+    /// there (`zswap_store`).
+    ///
+    /// Order, as zswap: the pool limit is checked first (over the limit, the
+    /// oldest entries are written back through the writeback target until
+    /// the pool is below the accept threshold; if that is not possible the
+    /// store is rejected), then same-filled detection, then compression
+    /// (rejected if the result is at least [`Config::reject_len`] bytes).
+    /// A rejected store invalidates the stale entry at `offset`, if any.
+    ///
+    /// Context: takes the region lock once, for the insertion only;
+    /// compression and writeback run without any lock held. May call the
+    /// writeback target.
+    pub fn store(&self, offset: u64, page: &Page) -> Result<(), StoreError> {
+        let region = self.region(offset).ok_or(StoreError::OutOfRange {
+            offset,
+            nr_slots: self.nr_slots,
+        })?;
+        if let Err(e) = self.make_room(offset) {
+            return Err(self.reject(region, offset, e));
+        }
+        let payload = match same_filled(page) {
+            Some(word) if self.config.same_filled_pages => Payload::Same(word),
+            _ => {
+                let mut buf = [0u8; MAX_COMPRESSED];
+                match self.compressor.compress(page, &mut buf) {
+                    Err(error) => {
+                        return Err(self.reject(
+                            region,
+                            offset,
+                            StoreError::CompressFail { offset, error },
+                        ));
+                    }
+                    Ok(len) if len >= self.config.reject_len || len > buf.len() => {
+                        return Err(self.reject(
+                            region,
+                            offset,
+                            StoreError::CompressPoor { offset, len },
+                        ));
+                    }
+                    Ok(len) => Payload::Compressed(Compressed::new(&buf[..len], &self.counters)),
+                }
+            }
+        };
+        self.insert(region, offset, payload);
+        Ok(())
+    }
+
+    /// Stores already-compressed bytes at `offset` as they are, bypassing
+    /// same-filled detection, the reject threshold and the pool limit. For
+    /// fault injection and fuzzing: a later load decompresses `compressed`
+    /// with the configured backend and must report malformed data as a
+    /// [`LoadError`].
+    ///
+    /// Context: takes the region lock once.
+    pub fn store_compressed(&self, offset: u64, compressed: &[u8]) -> Result<(), StoreError> {
+        let region = self.region(offset).ok_or(StoreError::OutOfRange {
+            offset,
+            nr_slots: self.nr_slots,
+        })?;
+        self.insert(
+            region,
+            offset,
+            Payload::Compressed(Compressed::new(compressed, &self.counters)),
+        );
+        Ok(())
+    }
+
+    fn insert(&self, region: &Region, offset: u64, payload: Payload) {
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let slot = Slot {
+            id,
+            payload,
+            prev: None,
+            next: None,
+            on_lru: false,
+        };
+        let old = region.inner.lock().insert(offset, slot, &self.counters);
+        inc(&self.counters.stores);
+        if old.is_some() {
+            inc(&self.counters.duplicates);
+        }
+        // `old` drops here, after the lock: the free of a replaced entry.
+    }
+
+    fn reject(&self, region: &Region, offset: u64, e: StoreError) -> StoreError {
+        let c = &self.counters;
+        inc(match e {
+            StoreError::CompressPoor { .. } => &c.reject_compress_poor,
+            StoreError::CompressFail { .. } => &c.reject_compress_fail,
+            StoreError::PoolLimit { .. } => &c.reject_pool_limit,
+            StoreError::OutOfRange { .. } => return e,
+        });
+        // The old entry is stale: if it stayed, a writeback could overwrite
+        // the newer data the caller now writes to the device.
+        let stale = region.inner.lock().erase(offset, c);
+        if stale.is_some() {
+            inc(&c.invalidations);
+        }
+        e
+    }
+
+    /// The pool-limit check of `zswap_store` (`zswap_is_full`,
+    /// `zswap_can_accept`), with the shrink done synchronously.
+    fn make_room(&self, offset: u64) -> Result<(), StoreError> {
+        let Some(max) = self.config.max_pool_bytes else {
+            return Ok(());
+        };
+        let accept = max / 100 * u64::from(self.config.accept_threshold_percent)
+            + max % 100 * u64::from(self.config.accept_threshold_percent) / 100;
+        let bytes = self.counters.pool_bytes.load(Relaxed);
+        if bytes > max {
+            inc(&self.counters.pool_limit_hit);
+            self.reached_full.store(1, Relaxed);
+        } else if self.reached_full.load(Relaxed) == 0 || bytes <= accept {
+            self.reached_full.store(0, Relaxed);
+            return Ok(());
+        }
+        if let Some(wb) = &self.writeback {
+            while self.counters.pool_bytes.load(Relaxed) > accept {
+                if let WbOutcome::Empty = self.writeback_one(&mut |o, p| wb(o, p)) {
+                    break;
+                }
+            }
+        }
+        let bytes = self.counters.pool_bytes.load(Relaxed);
+        if bytes <= accept {
+            self.reached_full.store(0, Relaxed);
+            Ok(())
+        } else {
+            Err(StoreError::PoolLimit {
+                offset,
+                pool_bytes: bytes,
+                max_pool_bytes: max,
+            })
+        }
+    }
+
+    /// Loads the page at `offset` into `page` (`zswap_load`). Returns
+    /// `Ok(false)` if zswap holds no entry there (the caller reads the
+    /// backing device), `Ok(true)` if `page` now holds the data.
+    ///
+    /// [`LoadMode::Exclusive`] erases the entry under the region lock, then
+    /// decompresses; [`LoadMode::Optimistic`] takes a reference to the
+    /// compressed bytes under the lock and decompresses after it. A
+    /// same-filled page is filled after the lock in both modes.
+    ///
+    /// Context: takes the region lock once, briefly; never calls back.
+    pub fn load(&self, offset: u64, page: &mut Page, mode: LoadMode) -> Result<bool, LoadError> {
+        let region = self.region(offset).ok_or(LoadError::OutOfRange {
+            offset,
+            nr_slots: self.nr_slots,
+        })?;
+        let c = &self.counters;
+        let payload = {
+            let mut tree = region.inner.lock();
+            match mode {
+                LoadMode::Exclusive => tree.erase(offset, c).map(|s| s.payload),
+                LoadMode::Optimistic => tree.tree.get(offset).map(|s| s.payload.clone()),
+            }
+        };
+        let Some(payload) = payload else {
+            inc(&c.load_misses);
+            return Ok(false);
+        };
+        match &payload {
+            Payload::Same(word) => fill_page(page, *word),
+            Payload::Compressed(bytes) => {
+                if let Err(e) = self.compressor.decompress(&bytes.bytes, page) {
+                    inc(&c.load_errors);
+                    return Err(LoadError::from_decompress(offset, e));
+                }
+            }
+        }
+        inc(match mode {
+            LoadMode::Exclusive => &c.loads_exclusive,
+            LoadMode::Optimistic => &c.loads_optimistic,
+        });
+        // In exclusive mode, `payload` is the last reference unless a
+        // writeback still holds one: dropping it frees the bytes.
+        Ok(true)
+    }
+
+    /// Whether an entry is stored at `offset`.
+    ///
+    /// Context: takes the region lock briefly.
+    pub fn contains(&self, offset: u64) -> bool {
+        self.region(offset)
+            .is_some_and(|r| r.inner.lock().tree.contains_key(offset))
+    }
+
+    /// Erases the entry at `offset`, if any (`zswap_invalidate`, called when
+    /// the swap slot is freed). Returns whether there was one.
+    ///
+    /// Context: takes the region lock once; the free happens after it.
+    pub fn invalidate(&self, offset: u64) -> bool {
+        let Some(region) = self.region(offset) else {
+            return false;
+        };
+        let slot = region.inner.lock().erase(offset, &self.counters);
+        if slot.is_some() {
+            inc(&self.counters.invalidations);
+        }
+        slot.is_some()
+    }
+
+    /// Erases every entry (`zswap_swapoff`). Returns how many there were.
+    ///
+    /// Context: takes each region lock in turn.
+    pub fn invalidate_all(&self) -> usize {
+        let mut total = 0;
+        for region in self.regions.iter() {
+            let drained = {
+                let mut tree = region.inner.lock();
+                let drained = tree.tree.drain();
+                tree.lru_head = None;
+                tree.lru_tail = None;
+                for (_, slot) in &drained {
+                    dec(&self.counters.stored_pages);
+                    if matches!(slot.payload, Payload::Same(_)) {
+                        dec(&self.counters.same_filled_pages);
+                    }
+                }
+                drained
+            };
+            self.counters
+                .invalidations
+                .fetch_add(drained.len() as u64, Relaxed);
+            total += drained.len();
+        }
+        total
+    }
+
+    /// Writes back up to `n` of the least recently stored entries, oldest
+    /// first, through `f(offset, &page)` (`shrink_worker` →
+    /// `zswap_reclaim_entry` → `zswap_writeback_entry`). Returns how many
+    /// entries were written back and erased. Same-filled entries are never
+    /// written back.
+    ///
+    /// Each entry is taken off the LRU under its region lock, decompressed
+    /// and passed to `f` with no lock held, then erased under the lock only
+    /// if the tree still holds that same entry (a concurrent load,
+    /// invalidation or replacing store wins; its write is then stale and
+    /// counted in [`Stats::writeback_stale`]). The entry stays visible to
+    /// loads until `f` has returned.
+    ///
+    /// The global LRU order is approximated by per-region lists whose heads
+    /// are compared (`list_lru` is per node and memcg in the kernel).
+    ///
+    /// Context: takes every region lock briefly per entry; calls `f` with no
+    /// lock held.
+    pub fn writeback(&self, n: usize, mut f: impl FnMut(u64, &Page)) -> usize {
+        let mut written = 0;
+        for _ in 0..n {
+            match self.writeback_one(&mut f) {
+                WbOutcome::Empty => break,
+                WbOutcome::Written => written += 1,
+                WbOutcome::Stale => {}
+            }
+        }
+        written
+    }
+
+    fn writeback_one(&self, f: &mut dyn FnMut(u64, &Page)) -> WbOutcome {
+        let (region, offset, id, payload) = loop {
+            let oldest = self
+                .regions
+                .iter()
+                .filter_map(|r| r.inner.lock().oldest_id().map(|id| (id, r)))
+                .min_by_key(|&(id, _)| id);
+            let Some((_, region)) = oldest else {
+                return WbOutcome::Empty;
+            };
+            // Another writeback may have taken that head meanwhile: rescan.
+            if let Some((offset, id, payload)) = region.inner.lock().lru_pop_head() {
+                break (region, offset, id, payload);
+            }
+        };
+        let mut page = [0u8; PAGE_SIZE];
+        let decoded = match &payload {
+            Payload::Same(word) => {
+                fill_page(&mut page, *word);
+                true
+            }
+            Payload::Compressed(bytes) => {
+                self.compressor.decompress(&bytes.bytes, &mut page).is_ok()
+            }
+        };
+        drop(payload);
+        if decoded {
+            f(offset, &page);
+        } else {
+            inc(&self.counters.load_errors);
+        }
+        let erased = {
+            let mut tree = region.inner.lock();
+            if tree.tree.get(offset).is_some_and(|s| s.id == id) {
+                tree.erase(offset, &self.counters)
+            } else {
+                None
+            }
+        };
+        match erased {
+            Some(_) if decoded => {
+                inc(&self.counters.writebacks);
+                WbOutcome::Written
+            }
+            // Undecodable data is dropped: no device can be given it.
+            Some(_) => {
+                inc(&self.counters.invalidations);
+                WbOutcome::Stale
+            }
+            None => {
+                inc(&self.counters.writeback_stale);
+                WbOutcome::Stale
+            }
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let r = |a: &AtomicU64| a.load(Relaxed);
+        Stats {
+            stored_pages: r(&c.stored_pages),
+            same_filled_pages: r(&c.same_filled_pages),
+            pool_bytes: r(&c.pool_bytes),
+            stores: r(&c.stores),
+            duplicates: r(&c.duplicates),
+            reject_compress_poor: r(&c.reject_compress_poor),
+            reject_compress_fail: r(&c.reject_compress_fail),
+            reject_pool_limit: r(&c.reject_pool_limit),
+            pool_limit_hit: r(&c.pool_limit_hit),
+            loads_exclusive: r(&c.loads_exclusive),
+            loads_optimistic: r(&c.loads_optimistic),
+            load_misses: r(&c.load_misses),
+            load_errors: r(&c.load_errors),
+            writebacks: r(&c.writebacks),
+            writeback_stale: r(&c.writeback_stale),
+            invalidations: r(&c.invalidations),
+            compressed_frees: r(&c.compressed_frees),
+        }
+    }
+
+    /// Offsets of the stored entries, in order.
+    ///
+    /// Context: takes each region lock in turn.
+    pub fn offsets(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        for region in self.regions.iter() {
+            out.extend(region.inner.lock().tree.keys());
+        }
+        out
+    }
+
+    /// Checks every region: red-black invariants, LRU links, and that each
+    /// entry sits in its offset's region.
+    ///
+    /// Context: takes each region lock in turn.
+    pub fn check_invariants(&self) -> Result<(), TreeError> {
+        for (i, region) in self.regions.iter().enumerate() {
+            let tree = region.inner.lock();
+            tree.check(i)?;
+            if let Some(offset) = tree
+                .tree
+                .keys()
+                .find(|&o| (o >> REGION_SHIFT) as usize != i)
+            {
+                return Err(TreeError::Misplaced { offset });
+            }
+        }
+        Ok(())
+    }
+}
