@@ -1,1 +1,165 @@
-//! `swapcache`: under construction (see the open issue for this crate).
+//! `swapcache`: an xarray-like radix tree with lock-free reads
+//! ([`XArray`], lib/xarray.c), and the Linux swap cache built on it
+//! ([`SwapCache`], mm/swap_state.c).
+//!
+//! # Design notes
+//!
+//! ## Node layout
+//!
+//! ```text
+//!   XArray { root: AtomicPtr<Node>, collector, CachePadded{ lock, ptrs, values } }
+//!              |
+//!              v   shift = 6 (height 2, indices 0..4096)
+//!   Node { shift, count, slots[64] }          slot of index i: (i >> shift) & 63
+//!              |  slots[0]       ...  slots[k]
+//!              v                         v   shift = 0 (leaves)
+//!   Node { 0, count, slots[64] }   Node { 0, count, slots[64] }
+//!              |  leaf word: null | value entry | *mut Aligned<T>
+//! ```
+//!
+//! Nodes have [`FANOUT`] = 64 slots (6 index bits per level,
+//! `XA_CHUNK_SHIFT`), 4 under `cfg(loom)`. A node's `shift` never changes;
+//! the root's shift gives the height, and a root of shift `s` covers the
+//! indices below `2^(s + 6)`. `count` (non-empty slots) and the tree's
+//! entry counters are touched only under the lock. Unlike the kernel, index
+//! 0 is never stored in the head itself: the root is always a node (or
+//! null), which keeps the reader to one kind of step.
+//!
+//! ## Entry encoding
+//!
+//! A leaf slot is one `AtomicPtr<()>` word, tagged by bit 0, as
+//! `xa_mk_value` does:
+//!
+//! | word | meaning |
+//! |---|---|
+//! | null | empty |
+//! | `(v << 1) \| 1` | value entry `v` ([`ValueEntry`], up to 63 bits; an integer without provenance, never dereferenced) |
+//! | anything else | `*mut Aligned<T>`: a boxed `T` with alignment at least 2, so bit 0 is free whatever `T` is |
+//!
+//! Interior slots hold null or a child node; the level, not a tag, tells
+//! them apart (`xa_is_node` is not needed). Pointer arithmetic uses the
+//! strict-provenance API (`addr`, `without_provenance_mut`), so miri runs
+//! with `-Zmiri-strict-provenance`.
+//!
+//! ## Writers, growing and shrinking
+//!
+//! Every modification takes the tree's lock (`xa_lock`), walks from the root
+//! with `Relaxed` loads (the lock orders them) and then:
+//! - **grow** (`xas_expand`): while the root does not cover the index, a new
+//!   root of shift `s + 6` is allocated with slot 0 = the old root and
+//!   published by a Release store to `root`. A reader that loaded the old
+//!   root keeps walking a subtree that is still current; for an index the
+//!   old root does not cover it answers "absent", which was true when it
+//!   loaded the root.
+//! - **create** (`xas_create`): missing interior nodes and the leaf are
+//!   allocated, initialised, and published by a Release store into their
+//!   parent's slot. The entry is stored last.
+//! - **remove** (`xa_erase`): the leaf slot is set to null; empty nodes are
+//!   unlinked bottom-up (`xas_delete_node`), the root last.
+//! - **shrink** (`xas_shrink`): while the root's only child is in slot 0,
+//!   that child becomes the root. The old root keeps slot 0 pointing at it.
+//!
+//! An unlinked node is never written again, so a reader still inside it
+//! sees the tree as it was at the unlink, a state that existed during the
+//! reader's walk: each read is linearisable at some instant of the call.
+//!
+//! ## Memory ordering and reclamation
+//!
+//! - Every store of a non-null word (`root` or a slot) is **Release**, and
+//!   every reader load of `root` or a slot is **Acquire**. Each reader
+//!   Acquire pairs with the Release store that wrote the word it read: the
+//!   root store in `ensure_leaf` (new or grown root) or in `shrink`, the
+//!   child store in `ensure_leaf`, or the entry store in `store_if`.
+//! - A node or a boxed `T` is fully written (`Box::new`, slot
+//!   initialisation, slot 0 of a grown root) *before* the Release store that
+//!   makes it reachable, so a reader that read the pointer also sees the
+//!   contents: it cannot see a half-initialised node or value. Contents
+//!   written by earlier critical sections (the old root under a grown root,
+//!   the child hoisted by a shrink) reach the reader through the lock's
+//!   happens-before chain followed by the Release store.
+//! - Stores of null are Release too (a uniform rule; they publish nothing).
+//! - Reclamation: a writer retires what it unlinks (replaced or removed
+//!   entries, pruned nodes, the old root of a shrink) with
+//!   `Guard::defer_unchecked`, *after* the unlinking store. crossbeam-epoch
+//!   runs the deferred free only when every thread that was pinned at that
+//!   point has unpinned (two epoch advances, each behind a SeqCst fence), and
+//!   a thread that pins later cannot reach the unlinked object. Readers pin
+//!   before their first load, and every reference they get is bound to both
+//!   the guard and the tree borrow (`load<'g>(&'g self, .., &'g Guard) ->
+//!   Entry<'g, T>`), so it cannot outlive the protection. Dropping the tree
+//!   frees everything still reachable; retired objects are freed by the
+//!   collector (when it advances, or when it is dropped). Retired `T`s may be
+//!   dropped on another thread or after the tree: hence `T: Send + 'static`.
+//! - Guards must come from the tree's own collector (checked, panics
+//!   otherwise): a guard of another collector would not hold back this
+//!   tree's reclamation.
+//!
+//! ## Kernel functions modelled
+//!
+//! | here | kernel |
+//! |---|---|
+//! | [`XArray::load`] | `xa_load` |
+//! | [`XArray::insert`] | `xa_insert` / `__xa_insert` (`-EBUSY` when occupied) |
+//! | [`XArray::store`] | `xa_store` |
+//! | [`XArray::remove`] | `xa_erase` |
+//! | [`XArray::compare_remove`], [`XArray::remove_if`] | `xa_cmpxchg(xa, index, old, NULL)` |
+//! | [`XArray::range`], [`XArray::iter`] | `xa_for_each_range`, `xa_find` / `xa_find_after` |
+//! | [`SwapCache::add`] | `add_to_swap_cache`, with the seed-002 existence check under the lock |
+//! | [`SwapCache::delete`] | `__delete_from_swap_cache` / `delete_from_swap_cache` |
+//! | [`SwapCache::get`] | `swap_cache_get_folio` / `filemap_get_folio` |
+//! | [`SwapCache::get_shadow`], [`SwapCache::clear_shadow`] | `get_shadow_from_swap_cache`, `clear_shadow_from_swap_cache` |
+//! | one tree per [`SWAP_ADDRESS_SPACE_PAGES`] slots | `swap_address_space`, `SWAP_ADDRESS_SPACE_SHIFT = 14` |
+//!
+//! Multi-index entries (large folios, `xa_store_order`) are not modelled:
+//! a large folio is added slot by slot.
+//!
+//! # Loom
+//!
+//! `RUSTFLAGS="--cfg loom"` swaps the tree's atomics and lock for loom's
+//! (through `src/sync.rs`) and shrinks nodes to 4 slots. crossbeam-epoch is
+//! used **unmodified** (no `crossbeam_loom`): each model creates its own
+//! `Collector`, and each model thread registers its own handle of it. loom
+//! then explores every interleaving of the tree's own atomics and lock, and
+//! checks the Release/Acquire publication of nodes and values (the loom
+//! tests read values through `loom::cell::UnsafeCell`, so a pointer
+//! published without a happens-before edge is reported). The epoch
+//! protocol runs for real inside each model: its steps (pin, unpin, defer,
+//! collect) take place atomically between loom's scheduling points, in a
+//! sequentially consistent order. So loom checks *our* use of the collector
+//! (pin before load, unlink before retire, no free while pinned: a value's
+//! `Drop` sets a flag that the reader checks while it holds the reference),
+//! but not crossbeam-epoch's own weak-memory correctness, which is
+//! crossbeam's tested responsibility. Only `--cfg loom` is needed.
+//!
+//! # Example
+//!
+//! ```
+//! use swapcache::{Entry, Item, ValueEntry, XArray};
+//!
+//! let xa = XArray::new();
+//! let guard = xa.pin();
+//! xa.insert(7, String::from("folio"), &guard).unwrap();
+//! assert!(xa.insert(7, String::from("other"), &guard).is_err());
+//! xa.store(9, Item::Value(ValueEntry::new(42).unwrap()), &guard);
+//! assert_eq!(xa.load(7, &guard).and_then(Entry::as_ptr).map(String::as_str), Some("folio"));
+//! assert_eq!(xa.iter(&guard).map(|(i, _)| i).collect::<Vec<_>>(), vec![7, 9]);
+//! ```
+
+mod swap_cache;
+mod sync;
+mod xarray;
+
+#[cfg(test)]
+mod tests;
+
+/// The epoch-based reclamation crate the trees use, re-exported so that
+/// callers can name `Guard` and `Collector` with the right version.
+pub use crossbeam_epoch as epoch;
+
+pub use crate::swap_cache::{
+    AddError, DeleteError, SWAP_ADDRESS_SPACE_PAGES, SWAP_ADDRESS_SPACE_SHIFT, SwapCache,
+    SwapCacheStats,
+};
+pub use crate::xarray::{
+    CompareError, Entry, FANOUT, InsertError, Item, Range, ValueEntry, ValueTooLarge, XArray,
+};

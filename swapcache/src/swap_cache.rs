@@ -1,0 +1,474 @@
+//! `SwapCache<F>`: the swap cache of one swap device (mm/swap_state.c), one
+//! [`XArray`] per 64 MiB of swap.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::ptr;
+
+use crossbeam_epoch::{Collector, Guard};
+use crossbeam_utils::CachePadded;
+
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use crate::xarray::{Entry, PtrItem, ValueEntry, XArray};
+
+/// log2 of the swap slots per address space (`SWAP_ADDRESS_SPACE_SHIFT`).
+pub const SWAP_ADDRESS_SPACE_SHIFT: u32 = 14;
+
+/// Swap slots per address space, i.e. per tree: 16384 slots of 4 KiB is
+/// 64 MiB (`SWAP_ADDRESS_SPACE_PAGES`).
+pub const SWAP_ADDRESS_SPACE_PAGES: u64 = 1 << SWAP_ADDRESS_SPACE_SHIFT;
+
+/// [`SwapCache::add`] failed; the folio is handed back.
+pub enum AddError<F> {
+    /// A folio is already cached for the slot (`-EEXIST`): the existence
+    /// check made inside the tree's lock, as seed 002 asks.
+    Exists {
+        /// The swap offset.
+        offset: u64,
+        /// The folio that was not added.
+        folio: F,
+    },
+    /// The offset is beyond the device (`nr_slots`).
+    OutOfRange {
+        /// The swap offset.
+        offset: u64,
+        /// The folio that was not added.
+        folio: F,
+    },
+}
+
+impl<F> AddError<F> {
+    /// Takes the folio back.
+    pub fn into_folio(self) -> F {
+        match self {
+            AddError::Exists { folio, .. } | AddError::OutOfRange { folio, .. } => folio,
+        }
+    }
+}
+
+impl<F> fmt::Debug for AddError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddError::Exists { offset, .. } => f
+                .debug_struct("Exists")
+                .field("offset", offset)
+                .finish_non_exhaustive(),
+            AddError::OutOfRange { offset, .. } => f
+                .debug_struct("OutOfRange")
+                .field("offset", offset)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl<F> fmt::Display for AddError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddError::Exists { offset, .. } => {
+                write!(
+                    f,
+                    "swap offset {offset} already has a folio in the swap cache"
+                )
+            }
+            AddError::OutOfRange { offset, .. } => {
+                write!(f, "swap offset {offset} is beyond the device")
+            }
+        }
+    }
+}
+
+impl<F> std::error::Error for AddError<F> {}
+
+/// [`SwapCache::delete`] did not delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteError {
+    /// No folio is cached for the slot (it is empty or holds a shadow).
+    NotCached {
+        /// The swap offset.
+        offset: u64,
+    },
+    /// Another folio is cached for the slot; it was left in place.
+    Mismatch {
+        /// The swap offset.
+        offset: u64,
+    },
+    /// The offset is beyond the device.
+    OutOfRange {
+        /// The swap offset.
+        offset: u64,
+    },
+}
+
+impl fmt::Display for DeleteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeleteError::NotCached { offset } => {
+                write!(f, "swap offset {offset} has no cached folio")
+            }
+            DeleteError::Mismatch { offset } => {
+                write!(f, "swap offset {offset} caches a different folio")
+            }
+            DeleteError::OutOfRange { offset } => {
+                write!(f, "swap offset {offset} is beyond the device")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DeleteError {}
+
+/// Counters of a [`SwapCache`] (`total_swapcache_pages`, `swap_cache_info`).
+/// Each is exact when no writer runs concurrently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwapCacheStats {
+    /// Folios in the cache.
+    pub folios: usize,
+    /// Shadow (value) entries in the cache.
+    pub shadows: usize,
+    /// Address spaces (trees) created so far.
+    pub address_spaces: usize,
+    /// Successful adds.
+    pub adds: usize,
+    /// Adds refused because a folio was cached.
+    pub add_exists: usize,
+    /// Successful deletes.
+    pub deletes: usize,
+}
+
+struct Counters {
+    adds: AtomicUsize,
+    add_exists: AtomicUsize,
+    deletes: AtomicUsize,
+}
+
+/// The swap cache of one swap device: folios (or workingset shadows) by swap
+/// offset, split into address spaces of [`SWAP_ADDRESS_SPACE_PAGES`] slots,
+/// each its own [`XArray`] with its own lock (`swapper_spaces[type][]`).
+/// Trees are created when their first folio is added.
+///
+/// Lookups are lock-free; adds and deletes take the lock of one tree. Every
+/// tree is protected by the cache's collector: pin it with
+/// [`SwapCache::pin`] or a handle of [`SwapCache::collector`].
+pub struct SwapCache<F> {
+    /// One pointer per address space: null until created, then a
+    /// `Box<XArray<F>>` freed in `Drop`.
+    spaces: Box<[AtomicPtr<XArray<F>>]>,
+    nr_slots: u64,
+    collector: Collector,
+    counters: CachePadded<Counters>,
+    _marker: PhantomData<(F, *const ())>,
+}
+
+// SAFETY: as for `XArray`, which is what the cache owns.
+unsafe impl<F: Send> Send for SwapCache<F> {}
+// SAFETY: as for `XArray`.
+unsafe impl<F: Send + Sync> Sync for SwapCache<F> {}
+
+impl<F> fmt::Debug for SwapCache<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SwapCache")
+            .field("nr_slots", &self.nr_slots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: Send + 'static> SwapCache<F> {
+    /// The swap cache of a device of `nr_slots` slots
+    /// (`init_swap_address_space`), on crossbeam-epoch's global collector.
+    pub fn new(nr_slots: u64) -> Self {
+        Self::with_collector(nr_slots, crossbeam_epoch::default_collector().clone())
+    }
+
+    /// As [`SwapCache::new`], on a collector of your own.
+    pub fn with_collector(nr_slots: u64, collector: Collector) -> Self {
+        let spaces = nr_slots.div_ceil(SWAP_ADDRESS_SPACE_PAGES);
+        SwapCache {
+            spaces: (0..spaces)
+                .map(|_| AtomicPtr::new(ptr::null_mut()))
+                .collect(),
+            nr_slots,
+            collector,
+            counters: CachePadded::new(Counters {
+                adds: AtomicUsize::new(0),
+                add_exists: AtomicUsize::new(0),
+                deletes: AtomicUsize::new(0),
+            }),
+            _marker: PhantomData,
+        }
+    }
+
+    /// Number of swap slots the cache covers.
+    pub fn nr_slots(&self) -> u64 {
+        self.nr_slots
+    }
+
+    /// The collector protecting every tree of the cache.
+    pub fn collector(&self) -> &Collector {
+        &self.collector
+    }
+
+    /// Pins the current thread on the cache's collector; see
+    /// [`XArray::pin`].
+    pub fn pin(&self) -> Guard {
+        if self.collector == *crossbeam_epoch::default_collector() {
+            crossbeam_epoch::pin()
+        } else {
+            self.collector.register().pin()
+        }
+    }
+
+    /// The tree for `offset` and the index inside it, if it exists
+    /// (`swap_address_space`, `swap_cache_index`).
+    fn space(&self, offset: u64) -> Option<(&XArray<F>, u64)> {
+        if offset >= self.nr_slots {
+            return None;
+        }
+        let slot = &self.spaces[(offset >> SWAP_ADDRESS_SPACE_SHIFT) as usize];
+        // Acquire: pairs with the Release half of the compare_exchange in
+        // `space_or_create`, so the tree is initialised.
+        let tree = slot.load(Ordering::Acquire);
+        // SAFETY: a non-null slot holds a `Box<XArray>` that lives until the
+        // cache is dropped, which cannot happen while `&self` is borrowed.
+        let tree = unsafe { tree.as_ref() }?;
+        Some((tree, offset & (SWAP_ADDRESS_SPACE_PAGES - 1)))
+    }
+
+    /// As `space`, creating the tree if needed. `offset < nr_slots`.
+    fn space_or_create(&self, offset: u64) -> (&XArray<F>, u64) {
+        let index = offset & (SWAP_ADDRESS_SPACE_PAGES - 1);
+        let slot = &self.spaces[(offset >> SWAP_ADDRESS_SPACE_SHIFT) as usize];
+        // Acquire: as in `space`.
+        let tree = slot.load(Ordering::Acquire);
+        if !tree.is_null() {
+            // SAFETY: as in `space`.
+            return (unsafe { &*tree }, index);
+        }
+        let new = Box::into_raw(Box::new(XArray::with_collector(self.collector.clone())));
+        // Success, Release: publishes the new tree; pairs with the Acquire
+        // loads above and in `space` (AcqRel because a success ordering may
+        // not be weaker than the failure one on every checker).
+        // Failure, Acquire: pairs with the winner's Release, so its tree is
+        // initialised before we use it.
+        match slot.compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: we published `new`; it lives as long as the cache.
+            Ok(_) => (unsafe { &*new }, index),
+            Err(winner) => {
+                // SAFETY: `new` lost the race and was never shared.
+                drop(unsafe { Box::from_raw(new) });
+                // SAFETY: as in `space`.
+                (unsafe { &*winner }, index)
+            }
+        }
+    }
+
+    /// Adds `folio` for the swap slot `offset` (`add_to_swap_cache`), unless
+    /// a folio is already cached there. The check is made under the tree's
+    /// lock, so of two racing adders exactly one wins (seed 002: swap-out
+    /// adding an old folio for a new slot against readahead adding a new
+    /// folio for an old slot). A shadow entry in the slot is replaced and
+    /// returned (`shadowp`).
+    ///
+    /// Context: takes the lock of one tree; may allocate (the tree itself,
+    /// the first time).
+    ///
+    /// # Errors
+    /// [`AddError`], handing the folio back.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn add<'g>(
+        &'g self,
+        offset: u64,
+        folio: F,
+        guard: &'g Guard,
+    ) -> Result<Option<ValueEntry>, AddError<F>> {
+        if offset >= self.nr_slots {
+            return Err(AddError::OutOfRange { offset, folio });
+        }
+        let (tree, index) = self.space_or_create(offset);
+        let no_folio = |cur: Option<Entry<'g, F>>| !matches!(cur, Some(Entry::Ptr(_)));
+        match tree.store_if(index, PtrItem(folio), guard, no_folio) {
+            Ok(old) => {
+                self.counters.adds.fetch_add(1, Ordering::Relaxed);
+                Ok(old.and_then(Entry::as_value))
+            }
+            Err((PtrItem(folio), _)) => {
+                self.counters.add_exists.fetch_add(1, Ordering::Relaxed);
+                Err(AddError::Exists { offset, folio })
+            }
+        }
+    }
+
+    /// The folio cached for `offset` (`swap_cache_get_folio`,
+    /// `filemap_get_folio` on `swap_address_space`). A shadow or an offset
+    /// beyond the device gives `None`.
+    ///
+    /// Context: any context; lock-free.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    #[inline]
+    pub fn get<'g>(&'g self, offset: u64, guard: &'g Guard) -> Option<&'g F> {
+        let (tree, index) = self.space(offset)?;
+        tree.load(index, guard)?.as_ptr()
+    }
+
+    /// A clone of the folio cached for `offset`, pinning internally (for
+    /// `F = Arc<Folio>`: `filemap_get_folio` taking a reference).
+    ///
+    /// Context: any context; lock-free.
+    pub fn get_cloned(&self, offset: u64) -> Option<F>
+    where
+        F: Clone,
+    {
+        let guard = self.pin();
+        self.get(offset, &guard).cloned()
+    }
+
+    /// The shadow entry left for `offset` (`get_shadow_from_swap_cache`).
+    ///
+    /// Context: any context; lock-free.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn get_shadow(&self, offset: u64, guard: &Guard) -> Option<ValueEntry> {
+        let (tree, index) = self.space(offset)?;
+        tree.load(index, guard)?.as_value()
+    }
+
+    /// Deletes `folio` from the cache (`__delete_from_swap_cache`,
+    /// `delete_from_swap_cache`) only if it is the very folio cached for
+    /// `offset` (pointer identity, as the kernel's
+    /// `VM_BUG_ON_PAGE(entry != folio)`), leaving `shadow` in its place if
+    /// given. Returns the deleted folio, valid for `'g`, retired through the
+    /// collector.
+    ///
+    /// Context: takes the lock of one tree.
+    ///
+    /// # Errors
+    /// [`DeleteError`]; the cache is unchanged.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn delete<'g>(
+        &'g self,
+        offset: u64,
+        folio: &F,
+        shadow: Option<ValueEntry>,
+        guard: &'g Guard,
+    ) -> Result<&'g F, DeleteError> {
+        self.delete_if(offset, shadow, guard, |cached| ptr::eq(cached, folio))
+    }
+
+    /// As [`SwapCache::delete`], with the identity test supplied by the
+    /// caller, for callers that hold a clone rather than the cached value
+    /// (for `F = Arc<Folio>`: `|cached| Arc::ptr_eq(cached, &mine)`). `is_it`
+    /// runs under the tree's lock and must not touch the cache.
+    ///
+    /// # Errors
+    /// [`DeleteError`]; the cache is unchanged.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn delete_if<'g>(
+        &'g self,
+        offset: u64,
+        shadow: Option<ValueEntry>,
+        guard: &'g Guard,
+        is_it: impl FnOnce(&F) -> bool,
+    ) -> Result<&'g F, DeleteError> {
+        let Some((tree, index)) = self.space(offset) else {
+            return Err(if offset >= self.nr_slots {
+                DeleteError::OutOfRange { offset }
+            } else {
+                DeleteError::NotCached { offset }
+            });
+        };
+        let result = match shadow {
+            Some(shadow) => tree
+                .store_if(index, shadow, guard, |cur| match cur {
+                    Some(Entry::Ptr(cached)) => is_it(cached),
+                    _ => false,
+                })
+                .map_err(|(_, cur)| cur),
+            None => tree
+                .remove_where(index, guard, |cur| match cur {
+                    Entry::Ptr(cached) => is_it(cached),
+                    Entry::Value(_) => false,
+                })
+                .map(Some),
+        };
+        match result {
+            Ok(Some(Entry::Ptr(folio))) => {
+                self.counters.deletes.fetch_add(1, Ordering::Relaxed);
+                Ok(folio)
+            }
+            // The predicates accept only folios, so a success returned one;
+            // a refusal is either "no folio" or "another folio".
+            Ok(_) | Err(None | Some(Entry::Value(_))) => Err(DeleteError::NotCached { offset }),
+            Err(Some(Entry::Ptr(_))) => Err(DeleteError::Mismatch { offset }),
+        }
+    }
+
+    /// Removes the shadow entry of `offset`, if the slot holds one
+    /// (`clear_shadow_from_swap_cache`, called when the slot is freed).
+    ///
+    /// Context: takes the lock of one tree.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn clear_shadow(&self, offset: u64, guard: &Guard) -> Option<ValueEntry> {
+        let (tree, index) = self.space(offset)?;
+        tree.remove_where(index, guard, |cur| cur.as_value().is_some())
+            .ok()
+            .and_then(Entry::as_value)
+    }
+
+    /// Folios in the cache (`total_swapcache_pages`).
+    ///
+    /// Context: any context; lock-free; exact when no writer runs.
+    pub fn nr_folios(&self) -> usize {
+        self.trees().map(XArray::ptr_count).sum()
+    }
+
+    /// The cache's counters.
+    ///
+    /// Context: any context; lock-free; exact when no writer runs.
+    pub fn stats(&self) -> SwapCacheStats {
+        let mut stats = SwapCacheStats {
+            adds: self.counters.adds.load(Ordering::Relaxed),
+            add_exists: self.counters.add_exists.load(Ordering::Relaxed),
+            deletes: self.counters.deletes.load(Ordering::Relaxed),
+            ..SwapCacheStats::default()
+        };
+        for tree in self.trees() {
+            stats.folios += tree.ptr_count();
+            stats.shadows += tree.value_count();
+            stats.address_spaces += 1;
+        }
+        stats
+    }
+
+    fn trees(&self) -> impl Iterator<Item = &XArray<F>> {
+        self.spaces.iter().filter_map(|slot| {
+            // Acquire: as in `space`.
+            let tree = slot.load(Ordering::Acquire);
+            // SAFETY: as in `space`.
+            unsafe { tree.as_ref() }
+        })
+    }
+}
+
+impl<F> Drop for SwapCache<F> {
+    fn drop(&mut self) {
+        for slot in self.spaces.iter() {
+            // Relaxed: `&mut self` orders every earlier access before us.
+            let tree = slot.load(Ordering::Relaxed);
+            if !tree.is_null() {
+                // SAFETY: a non-null slot owns its `Box<XArray>`, freed only
+                // here.
+                drop(unsafe { Box::from_raw(tree) });
+            }
+        }
+    }
+}

@@ -1,0 +1,899 @@
+//! Unit and property tests. Sizes shrink under miri.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use crossbeam_epoch::{Collector, LocalHandle};
+use proptest::prelude::*;
+
+use crate::{
+    AddError, CompareError, DeleteError, Entry, FANOUT, Item, SWAP_ADDRESS_SPACE_PAGES, SwapCache,
+    ValueEntry, XArray,
+};
+
+const F: u64 = FANOUT as u64;
+
+fn val(v: u64) -> ValueEntry {
+    ValueEntry::new(v).unwrap()
+}
+
+/// Drives the collector until nothing more can be freed: each fresh pin
+/// lets the global epoch advance one step, garbage is freed two steps after
+/// it was retired, and one flush frees at most 8 bags (of 64 objects, 4
+/// under miri).
+fn collect(handle: &LocalHandle) {
+    for _ in 0..256 {
+        handle.pin().flush();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// XArray basics
+// ---------------------------------------------------------------------------
+
+#[test]
+fn empty_tree() {
+    let xa: XArray<u32> = XArray::new();
+    let g = xa.pin();
+    assert!(xa.is_empty());
+    assert_eq!(xa.len(), 0);
+    assert_eq!(xa.height(), 0);
+    assert!(xa.load(0, &g).is_none());
+    assert!(xa.load(u64::MAX, &g).is_none());
+    assert!(xa.remove(5, &g).is_none());
+    assert_eq!(xa.iter(&g).count(), 0);
+    xa.check_invariants();
+}
+
+#[test]
+fn insert_load_store_remove() {
+    let xa = XArray::new();
+    let g = xa.pin();
+    xa.insert(3, 30u32, &g).unwrap();
+    assert_eq!(xa.load(3, &g).and_then(Entry::as_ptr), Some(&30));
+    assert!(xa.load(2, &g).is_none());
+    assert!(xa.load(4, &g).is_none());
+
+    let err = xa.insert(3, 31, &g).unwrap_err();
+    assert_eq!(err.index, 3);
+    assert_eq!(err.into_item(), Item::Ptr(31));
+    assert_eq!(xa.load(3, &g).and_then(Entry::as_ptr), Some(&30));
+
+    let old = xa.store(3, 32, &g);
+    assert_eq!(old.and_then(Entry::as_ptr), Some(&30));
+    assert_eq!(xa.load(3, &g).and_then(Entry::as_ptr), Some(&32));
+    assert_eq!(xa.len(), 1);
+
+    assert!(xa.store(4, 40, &g).is_none());
+    assert_eq!(xa.len(), 2);
+    assert_eq!(xa.remove(3, &g).and_then(Entry::as_ptr), Some(&32));
+    assert!(xa.remove(3, &g).is_none());
+    assert_eq!(xa.len(), 1);
+    assert!(!xa.is_empty());
+    assert_eq!(xa.remove(4, &g).and_then(Entry::as_ptr), Some(&40));
+    assert!(xa.is_empty());
+    xa.check_invariants();
+}
+
+#[test]
+fn value_entries() {
+    let xa: XArray<String> = XArray::new();
+    let g = xa.pin();
+    assert_eq!(
+        ValueEntry::new(ValueEntry::MAX).unwrap().get(),
+        ValueEntry::MAX
+    );
+    let err = ValueEntry::new(ValueEntry::MAX + 1).unwrap_err();
+    assert_eq!(err.value, ValueEntry::MAX + 1);
+    assert!(ValueEntry::new(u64::MAX).is_err());
+
+    for v in [0, 1, 2, 12345, ValueEntry::MAX] {
+        xa.store(v % 1000, Item::Value(val(v)), &g);
+        assert_eq!(
+            xa.load(v % 1000, &g).and_then(Entry::as_value),
+            Some(val(v))
+        );
+    }
+    // Indices 0, 1, 2, 345 and 807.
+    assert_eq!(xa.value_count(), 5);
+    xa.check_invariants();
+}
+
+#[test]
+fn value_and_pointer_counts() {
+    let xa = XArray::new();
+    let g = xa.pin();
+    xa.insert(0, Item::Value(val(0)), &g).unwrap();
+    xa.insert(1, Item::Value(val(ValueEntry::MAX)), &g).unwrap();
+    xa.insert(2, 2u64, &g).unwrap();
+    assert_eq!((xa.ptr_count(), xa.value_count(), xa.len()), (1, 2, 3));
+    // Replace a value by a pointer and a pointer by a value.
+    xa.store(0, 100u64, &g);
+    xa.store(2, Item::Value(val(7)), &g);
+    assert_eq!((xa.ptr_count(), xa.value_count()), (1, 2));
+    assert_eq!(xa.load(0, &g).and_then(Entry::as_ptr), Some(&100));
+    assert_eq!(
+        xa.load(1, &g).and_then(Entry::as_value),
+        Some(val(ValueEntry::MAX))
+    );
+    assert_eq!(xa.load(2, &g).and_then(Entry::as_value), Some(val(7)));
+    xa.check_invariants();
+}
+
+#[test]
+fn zero_sized_and_byte_values() {
+    // `T` with alignment 1 (and size 0) must still leave bit 0 for the tag.
+    let units: XArray<()> = XArray::new();
+    let bytes: XArray<u8> = XArray::new();
+    let g = units.pin();
+    for i in 0..10 {
+        units.insert(i, (), &g).unwrap();
+        bytes.insert(i, i as u8, &g).unwrap();
+    }
+    for i in 0..10 {
+        assert!(matches!(units.load(i, &g), Some(Entry::Ptr(()))));
+        assert_eq!(bytes.load(i, &g).and_then(Entry::as_ptr), Some(&(i as u8)));
+    }
+    assert_eq!(units.ptr_count(), 10);
+    assert_eq!(bytes.value_count(), 0);
+}
+
+#[test]
+fn height_grows_and_shrinks() {
+    let xa = XArray::new();
+    let g = xa.pin();
+    xa.insert(0, 0u64, &g).unwrap();
+    assert_eq!(xa.height(), 1);
+    xa.insert(F, 1, &g).unwrap();
+    assert_eq!(xa.height(), 2);
+    xa.insert(F * F, 2, &g).unwrap();
+    assert_eq!(xa.height(), 3);
+    xa.insert(u64::MAX, 3, &g).unwrap();
+    assert_eq!(xa.height(), 64u32.div_ceil(FANOUT.trailing_zeros()));
+    xa.check_invariants();
+    for (i, v) in [(0, 0), (F, 1), (F * F, 2), (u64::MAX, 3)] {
+        assert_eq!(xa.load(i, &g).and_then(Entry::as_ptr), Some(&v));
+    }
+
+    xa.remove(u64::MAX, &g).unwrap();
+    assert_eq!(xa.height(), 3);
+    xa.check_invariants();
+    xa.remove(F * F, &g).unwrap();
+    assert_eq!(xa.height(), 2);
+    xa.remove(F, &g).unwrap();
+    assert_eq!(xa.height(), 1);
+    xa.check_invariants();
+    xa.remove(0, &g).unwrap();
+    assert_eq!(xa.height(), 0);
+    assert!(xa.is_empty());
+
+    // A lone high index gets a root of exactly the needed height, and does
+    // not shrink: its path is not through slot 0.
+    xa.insert(F * F * 5, 9, &g).unwrap();
+    assert_eq!(xa.height(), 3);
+    xa.insert(1, 1, &g).unwrap();
+    xa.remove(F * F * 5, &g).unwrap();
+    assert_eq!(xa.height(), 1);
+    assert_eq!(xa.load(1, &g).and_then(Entry::as_ptr), Some(&1));
+    xa.check_invariants();
+}
+
+#[test]
+fn compare_remove_is_pointer_identity() {
+    let xa = XArray::new();
+    let g = xa.pin();
+    xa.insert(5, String::from("a"), &g).unwrap();
+    let a = xa.load(5, &g).unwrap();
+    let equal = String::from("a");
+    // An equal but distinct `T` is not the entry.
+    let err = xa.compare_remove(5, Entry::Ptr(&equal), &g).unwrap_err();
+    assert!(err.current.is_some_and(|c| c.same(a)));
+    // A value entry is not the pointer either.
+    assert!(xa.compare_remove(5, Entry::Value(val(1)), &g).is_err());
+    // After a replacement, the old pointer no longer matches.
+    xa.store(5, String::from("a"), &g);
+    assert!(xa.compare_remove(5, a, &g).is_err());
+    let b = xa.load(5, &g).unwrap();
+    assert_eq!(
+        xa.compare_remove(5, b, &g)
+            .unwrap()
+            .as_ptr()
+            .map(String::as_str),
+        Some("a")
+    );
+    let err: CompareError<'_, String> = xa.compare_remove(5, b, &g).unwrap_err();
+    assert!(err.current.is_none());
+    assert!(xa.is_empty());
+
+    xa.insert(6, Item::Value(val(3)), &g).unwrap();
+    assert!(xa.compare_remove(6, Entry::Value(val(4)), &g).is_err());
+    assert!(xa.compare_remove(6, Entry::Value(val(3)), &g).is_ok());
+    assert!(xa.remove_if(6, &g, |_| true).is_err());
+}
+
+#[test]
+fn range_iteration() {
+    let xa = XArray::new();
+    let g = xa.pin();
+    let keys = [
+        0,
+        1,
+        F - 1,
+        F,
+        3 * F + 7,
+        F * F,
+        F * F * F + 1,
+        u64::MAX - 1,
+        u64::MAX,
+    ];
+    for &k in &keys {
+        xa.insert(k, k, &g).unwrap();
+    }
+    let all: Vec<u64> = xa
+        .iter(&g)
+        .map(|(i, e)| {
+            assert_eq!(e.as_ptr(), Some(&i));
+            i
+        })
+        .collect();
+    assert_eq!(all, keys);
+    let r = |lo: u64, hi: u64| xa.range(lo..hi, &g).map(|(i, _)| i).collect::<Vec<_>>();
+    assert_eq!(r(1, F), vec![1, F - 1]);
+    assert_eq!(r(2, F + 1), vec![F - 1, F]);
+    assert_eq!(r(F + 1, F * F), vec![3 * F + 7]);
+    assert_eq!(r(5, 5), Vec::<u64>::new());
+    assert_eq!(r(F * F + 1, u64::MAX), vec![F * F * F + 1, u64::MAX - 1]);
+    let incl: Vec<u64> = xa.range(u64::MAX..=u64::MAX, &g).map(|(i, _)| i).collect();
+    assert_eq!(incl, vec![u64::MAX]);
+    let from: Vec<u64> = xa.range(F * F.., &g).map(|(i, _)| i).collect();
+    assert_eq!(from, vec![F * F, F * F * F + 1, u64::MAX - 1, u64::MAX]);
+    #[allow(clippy::reversed_empty_ranges)]
+    let backwards = xa.range(10..=2, &g).count();
+    assert_eq!(backwards, 0);
+    let excluded = xa.range(
+        (
+            std::ops::Bound::Excluded(u64::MAX),
+            std::ops::Bound::Unbounded,
+        ),
+        &g,
+    );
+    assert_eq!(excluded.count(), 0);
+}
+
+#[test]
+#[should_panic(expected = "not pinned from this tree's collector")]
+fn foreign_guard_is_refused() {
+    let xa: XArray<u32> = XArray::with_collector(Collector::new());
+    let other = Collector::new().register();
+    let g = other.pin();
+    let _ = xa.load(0, &g);
+}
+
+#[test]
+fn load_cloned_and_default() {
+    let xa: XArray<Arc<u32>> = XArray::default();
+    let g = xa.pin();
+    let a = Arc::new(5);
+    xa.insert(1, a.clone(), &g).unwrap();
+    xa.insert(2, Item::Value(val(9)), &g).unwrap();
+    drop(g);
+    match xa.load_cloned(1) {
+        Some(Item::Ptr(b)) => assert!(Arc::ptr_eq(&a, &b)),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(xa.load_cloned(2), Some(Item::Value(val(9))));
+    assert_eq!(xa.load_cloned(3), None);
+}
+
+// ---------------------------------------------------------------------------
+// Property test against BTreeMap
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u64, Item<u32>),
+    Store(u64, Item<u32>),
+    Remove(u64),
+    /// Compare-and-remove with the entry currently loaded (must succeed if
+    /// present).
+    RemoveLoaded(u64),
+    /// Compare-and-remove with a freshly made entry (must fail for pointers).
+    RemoveOther(u64, Item<u32>),
+    Load(u64),
+    Range(u64, u64),
+}
+
+fn check_ops(ops: &[Op]) {
+    let collector = Collector::new();
+    let handle = collector.register();
+    let xa: XArray<u32> = XArray::with_collector(collector.clone());
+    let mut model: BTreeMap<u64, Item<u32>> = BTreeMap::new();
+    let as_item = |e: Entry<'_, u32>| e.to_item();
+    for op in ops {
+        let g = handle.pin();
+        match op.clone() {
+            Op::Insert(i, item) => {
+                let res = xa.insert(i, item.clone(), &g);
+                if let std::collections::btree_map::Entry::Vacant(v) = model.entry(i) {
+                    assert!(res.is_ok());
+                    v.insert(item);
+                } else {
+                    let err = res.unwrap_err();
+                    assert_eq!((err.index, err.item), (i, item));
+                }
+            }
+            Op::Store(i, item) => {
+                let old = xa.store(i, item.clone(), &g).map(as_item);
+                assert_eq!(old, model.insert(i, item));
+            }
+            Op::Remove(i) => {
+                assert_eq!(xa.remove(i, &g).map(as_item), model.remove(&i));
+            }
+            Op::RemoveLoaded(i) => match xa.load(i, &g) {
+                Some(e) => {
+                    let removed = xa.compare_remove(i, e, &g).unwrap();
+                    assert!(removed.same(e));
+                    assert_eq!(Some(removed.to_item()), model.remove(&i));
+                }
+                None => assert!(!model.contains_key(&i)),
+            },
+            Op::RemoveOther(i, item) => {
+                let fresh_ptr;
+                let expected = match &item {
+                    Item::Ptr(v) => {
+                        fresh_ptr = *v;
+                        Entry::Ptr(&fresh_ptr)
+                    }
+                    Item::Value(v) => Entry::Value(*v),
+                };
+                let res = xa.compare_remove(i, expected, &g);
+                let matches = matches!((&item, model.get(&i)), (Item::Value(a), Some(Item::Value(b))) if a == b);
+                assert_eq!(res.is_ok(), matches);
+                if matches {
+                    model.remove(&i);
+                } else {
+                    let cur = res.unwrap_err().current.map(as_item);
+                    assert_eq!(cur.as_ref(), model.get(&i));
+                }
+            }
+            Op::Load(i) => {
+                assert_eq!(xa.load(i, &g).map(as_item).as_ref(), model.get(&i));
+            }
+            Op::Range(a, b) => {
+                let (lo, hi) = (a.min(b), a.max(b));
+                let got: Vec<(u64, Item<u32>)> = xa
+                    .range(lo..=hi, &g)
+                    .map(|(i, e)| (i, e.to_item()))
+                    .collect();
+                let want: Vec<(u64, Item<u32>)> =
+                    model.range(lo..=hi).map(|(i, e)| (*i, e.clone())).collect();
+                assert_eq!(got, want);
+            }
+        }
+        assert_eq!(xa.len(), model.len());
+        xa.check_invariants();
+    }
+    let g = handle.pin();
+    let got: Vec<(u64, Item<u32>)> = xa.iter(&g).map(|(i, e)| (i, e.to_item())).collect();
+    let want: Vec<(u64, Item<u32>)> = model.into_iter().collect();
+    assert_eq!(got, want);
+    drop(g);
+    drop(xa);
+    collect(&handle);
+}
+
+fn index_strategy() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        4 => 0..(2 * F),
+        2 => (1u32..11, -2i64..=2).prop_map(|(k, d)| {
+            // Around the coverage boundary of each height: 64^k.
+            let base = 1u64.checked_shl(6 * k).unwrap_or(0);
+            base.wrapping_add_signed(d)
+        }),
+        1 => any::<u64>(),
+        1 => (0u64..4).prop_map(|d| u64::MAX - d),
+    ]
+}
+
+fn item_strategy() -> impl Strategy<Value = Item<u32>> {
+    prop_oneof![
+        3 => any::<u32>().prop_map(Item::Ptr),
+        1 => (0..=ValueEntry::MAX).prop_map(|v| Item::Value(val(v))),
+    ]
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let i = index_strategy;
+    prop_oneof![
+        4 => (i(), item_strategy()).prop_map(|(i, v)| Op::Insert(i, v)),
+        2 => (i(), item_strategy()).prop_map(|(i, v)| Op::Store(i, v)),
+        3 => i().prop_map(Op::Remove),
+        1 => i().prop_map(Op::RemoveLoaded),
+        1 => (i(), item_strategy()).prop_map(|(i, v)| Op::RemoveOther(i, v)),
+        2 => i().prop_map(Op::Load),
+        1 => (i(), i()).prop_map(|(a, b)| Op::Range(a, b)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    #[cfg_attr(miri, ignore = "proptest runs hundreds of cases: far too slow under miri; `random_ops_small` covers the same code")]
+    fn proptest_against_btreemap(ops in proptest::collection::vec(op_strategy(), 1..200)) {
+        check_ops(&ops);
+    }
+}
+
+/// The property test's checker on a fixed pseudo-random sequence, small
+/// enough for miri.
+#[test]
+fn random_ops_small() {
+    let n = if cfg!(miri) { 150 } else { 5000 };
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut ops = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = next();
+        let index = match r % 8 {
+            0 => next(),
+            1 => u64::MAX - next() % 3,
+            2 => (F * F).wrapping_add(next() % 3).wrapping_sub(1),
+            _ => next() % (3 * F),
+        };
+        let item = if r % 5 == 0 {
+            Item::Value(val(next() >> 1))
+        } else {
+            Item::Ptr(next() as u32)
+        };
+        ops.push(match (r >> 8) % 7 {
+            0 | 1 => Op::Insert(index, item),
+            2 => Op::Store(index, item),
+            3 => Op::Remove(index),
+            4 => Op::RemoveLoaded(index),
+            5 => Op::Load(index),
+            _ => Op::Range(index, next() % (4 * F)),
+        });
+    }
+    check_ops(&ops);
+}
+
+// ---------------------------------------------------------------------------
+// Reclamation
+// ---------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct Tracked {
+    id: usize,
+    drops: Arc<Vec<AtomicUsize>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drops[self.id].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn every_value_is_dropped_exactly_once() {
+    let n: usize = if cfg!(miri) { 200 } else { 5000 };
+    // Ids 0..n are inserted first, n..2n replace some of them.
+    let drops: Arc<Vec<AtomicUsize>> = Arc::new((0..2 * n).map(|_| AtomicUsize::new(0)).collect());
+    let make = |id: usize| Tracked {
+        id,
+        drops: drops.clone(),
+    };
+    let collector = Collector::new();
+    let writer = collector.register();
+    let reader = collector.register();
+    let xa = XArray::with_collector(collector.clone());
+    let mut retired = Vec::new();
+    {
+        let g = writer.pin();
+        for id in 0..n {
+            xa.insert(id as u64 * 3, make(id), &g).unwrap();
+        }
+        // Refused inserts hand the value back: it is not retired.
+        let back = xa.insert(0, make(n), &g).unwrap_err().into_item();
+        drop(back);
+        assert_eq!(drops[n].swap(0, Ordering::Relaxed), 1);
+    }
+
+    // A reader pinned before the removals holds a reference across them.
+    let rg = reader.pin();
+    let held = xa.load(0, &rg).and_then(Entry::as_ptr).unwrap();
+    {
+        let g = writer.pin();
+        for id in 0..n {
+            let index = id as u64 * 3;
+            match id % 4 {
+                0 => {
+                    xa.remove(index, &g).unwrap();
+                    retired.push(id);
+                }
+                1 => {
+                    xa.store(index, make(n + id), &g).unwrap();
+                    retired.push(id);
+                }
+                2 => {
+                    let cur = xa.load(index, &g).unwrap();
+                    xa.compare_remove(index, cur, &g).unwrap();
+                    retired.push(id);
+                }
+                _ => {}
+            }
+        }
+    }
+    collect(&writer);
+    // Nothing retired after the reader pinned may be freed yet.
+    assert_eq!(held.id, 0);
+    for &id in &retired {
+        assert_eq!(
+            drops[id].load(Ordering::Relaxed),
+            0,
+            "id {id} freed under a pinned reader"
+        );
+    }
+    drop(rg);
+    collect(&writer);
+    for id in 0..2 * n {
+        let want = usize::from(id < n && id % 4 != 3);
+        assert_eq!(
+            drops[id].load(Ordering::Relaxed),
+            want,
+            "id {id} after collection"
+        );
+    }
+
+    // Dropping the tree frees what is still in it, once.
+    drop(xa);
+    for id in 0..2 * n {
+        let want = usize::from(id < n || (id - n) % 4 == 1);
+        assert_eq!(
+            drops[id].load(Ordering::Relaxed),
+            want,
+            "id {id} after drop"
+        );
+    }
+    drop((writer, reader, collector));
+    for id in 0..2 * n {
+        let want = usize::from(id < n || (id - n) % 4 == 1);
+        assert_eq!(
+            drops[id].load(Ordering::Relaxed),
+            want,
+            "id {id} at the end"
+        );
+    }
+}
+
+#[test]
+fn retired_nodes_and_values_are_freed_with_the_collector() {
+    // Garbage still queued when the collector goes is freed with it.
+    let drops: Arc<Vec<AtomicUsize>> = Arc::new((0..64).map(|_| AtomicUsize::new(0)).collect());
+    let collector = Collector::new();
+    let handle = collector.register();
+    let xa = XArray::with_collector(collector.clone());
+    {
+        let g = handle.pin();
+        for id in 0..64 {
+            xa.insert(
+                id as u64 * F,
+                Tracked {
+                    id,
+                    drops: drops.clone(),
+                },
+                &g,
+            )
+            .unwrap();
+        }
+        for id in 0..32 {
+            xa.remove(id as u64 * F, &g).unwrap();
+        }
+    }
+    drop(xa);
+    for id in 32..64 {
+        assert_eq!(drops[id].load(Ordering::Relaxed), 1);
+    }
+    drop((handle, collector));
+    for id in 0..64 {
+        assert_eq!(drops[id].load(Ordering::Relaxed), 1, "id {id}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency smoke tests (the loom suite is the real check)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn concurrent_readers_and_writers() {
+    let (rounds, span) = if cfg!(miri) {
+        (3, 2 * F)
+    } else {
+        (20, 4 * F * F)
+    };
+    let xa: Arc<XArray<u64>> = Arc::new(XArray::new());
+    let writers = 2u64;
+    let barrier = Arc::new(Barrier::new(4));
+    let mut threads = Vec::new();
+    for w in 0..writers {
+        let (xa, barrier) = (xa.clone(), barrier.clone());
+        threads.push(thread::spawn(move || {
+            barrier.wait();
+            for r in 0..rounds {
+                let g = xa.pin();
+                // Each writer owns the indices congruent to w mod 2; the
+                // stride makes the height change back and forth.
+                let stride = if r % 2 == 0 { 1 } else { F + 1 };
+                let mut i = w;
+                while i < span * stride {
+                    xa.insert(i, i * 7, &g).unwrap();
+                    i += writers * stride;
+                }
+                let mut i = w;
+                while i < span * stride {
+                    assert_eq!(xa.remove(i, &g).and_then(Entry::as_ptr), Some(&(i * 7)));
+                    i += writers * stride;
+                }
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let (xa, barrier) = (xa.clone(), barrier.clone());
+        threads.push(thread::spawn(move || {
+            barrier.wait();
+            for r in 0..rounds * 4 {
+                let g = xa.pin();
+                let i = (r as u64).wrapping_mul(0x9e37_79b9) % ((F + 1) * span);
+                if let Some(e) = xa.load(i, &g) {
+                    assert_eq!(e.as_ptr(), Some(&(i * 7)));
+                }
+                for (i, e) in xa.range(i..i + 3 * F, &g) {
+                    assert_eq!(e.as_ptr(), Some(&(i * 7)));
+                }
+            }
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(xa.is_empty());
+    xa.check_invariants();
+}
+
+#[test]
+fn racing_inserters_exactly_one_wins() {
+    let rounds = if cfg!(miri) { 4 } else { 500 };
+    let xa: Arc<XArray<u64>> = Arc::new(XArray::new());
+    for r in 0..rounds {
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2u64)
+            .map(|t| {
+                let (xa, barrier) = (xa.clone(), barrier.clone());
+                thread::spawn(move || {
+                    let g = xa.pin();
+                    barrier.wait();
+                    xa.insert(r * F * F, t, &g).is_ok()
+                })
+            })
+            .collect();
+        let wins: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(wins.iter().filter(|&&w| w).count(), 1);
+        let g = xa.pin();
+        let winner = wins.iter().position(|&w| w).unwrap() as u64;
+        assert_eq!(
+            xa.load(r * F * F, &g).and_then(Entry::as_ptr),
+            Some(&winner)
+        );
+    }
+    assert_eq!(xa.len(), rounds as usize);
+}
+
+// ---------------------------------------------------------------------------
+// SwapCache
+// ---------------------------------------------------------------------------
+
+#[test]
+fn swap_cache_add_get_delete() {
+    let cache: SwapCache<String> = SwapCache::new(3 * SWAP_ADDRESS_SPACE_PAGES + 10);
+    let g = cache.pin();
+    assert_eq!(cache.stats().address_spaces, 0);
+    assert!(cache.get(5, &g).is_none());
+
+    assert_eq!(cache.add(5, "a".into(), &g).unwrap(), None);
+    assert_eq!(cache.get(5, &g).map(String::as_str), Some("a"));
+    match cache.add(5, "b".into(), &g) {
+        Err(AddError::Exists { offset: 5, folio }) => assert_eq!(folio, "b"),
+        other => panic!("unexpected {other:?}"),
+    }
+    // Offsets in other address spaces, including the last partial one.
+    let last = cache.nr_slots() - 1;
+    cache.add(SWAP_ADDRESS_SPACE_PAGES, "c".into(), &g).unwrap();
+    cache.add(last, "d".into(), &g).unwrap();
+    assert_eq!(cache.get(last, &g).map(String::as_str), Some("d"));
+    assert!(cache.get(SWAP_ADDRESS_SPACE_PAGES + 5, &g).is_none());
+    let stats = cache.stats();
+    assert_eq!(
+        (
+            stats.folios,
+            stats.address_spaces,
+            stats.adds,
+            stats.add_exists
+        ),
+        (3, 3, 3, 1)
+    );
+
+    // Out of range: an error for writers, `None` for readers.
+    let err = cache.add(cache.nr_slots(), "e".into(), &g).unwrap_err();
+    assert!(matches!(err, AddError::OutOfRange { .. }));
+    assert_eq!(err.into_folio(), "e");
+    assert!(cache.get(u64::MAX, &g).is_none());
+    assert_eq!(
+        cache.delete_if(u64::MAX, None, &g, |_| true).unwrap_err(),
+        DeleteError::OutOfRange { offset: u64::MAX }
+    );
+
+    // Delete removes only the folio it is given.
+    let other = String::from("a");
+    assert_eq!(
+        cache.delete(5, &other, None, &g).unwrap_err(),
+        DeleteError::Mismatch { offset: 5 }
+    );
+    let a = cache.get(5, &g).unwrap();
+    assert_eq!(cache.delete(5, a, None, &g).unwrap(), "a");
+    assert_eq!(
+        cache.delete(5, a, None, &g).unwrap_err(),
+        DeleteError::NotCached { offset: 5 }
+    );
+    // A never-created address space: not cached.
+    assert_eq!(
+        cache
+            .delete_if(2 * SWAP_ADDRESS_SPACE_PAGES, None, &g, |_| true)
+            .unwrap_err(),
+        DeleteError::NotCached {
+            offset: 2 * SWAP_ADDRESS_SPACE_PAGES
+        }
+    );
+    assert_eq!(cache.nr_folios(), 2);
+    assert_eq!(cache.stats().deletes, 1);
+}
+
+#[test]
+fn swap_cache_shadows() {
+    let cache: SwapCache<u32> = SwapCache::new(100);
+    let g = cache.pin();
+    cache.add(7, 70, &g).unwrap();
+    let f = cache.get(7, &g).unwrap();
+    // Delete leaving a shadow: the slot now holds a value, not a folio.
+    cache.delete(7, f, Some(val(1234)), &g).unwrap();
+    assert!(cache.get(7, &g).is_none());
+    assert_eq!(cache.get_shadow(7, &g), Some(val(1234)));
+    let stats = cache.stats();
+    assert_eq!((stats.folios, stats.shadows), (0, 1));
+    // A shadow is not a folio: deleting fails, adding replaces it and hands
+    // the shadow to the caller (workingset refault detection).
+    assert_eq!(
+        cache.delete_if(7, None, &g, |_| true).unwrap_err(),
+        DeleteError::NotCached { offset: 7 }
+    );
+    assert_eq!(cache.add(7, 71, &g).unwrap(), Some(val(1234)));
+    assert_eq!(cache.get(7, &g), Some(&71));
+    assert_eq!(cache.get_shadow(7, &g), None);
+    // clear_shadow leaves folios alone.
+    assert_eq!(cache.clear_shadow(7, &g), None);
+    assert_eq!(cache.get(7, &g), Some(&71));
+    let f = cache.get(7, &g).unwrap();
+    cache.delete(7, f, Some(val(5)), &g).unwrap();
+    assert_eq!(cache.clear_shadow(7, &g), Some(val(5)));
+    assert_eq!(cache.get_shadow(7, &g), None);
+    assert_eq!(cache.stats().shadows, 0);
+}
+
+#[test]
+fn swap_cache_with_arc_folios() {
+    // The fault path stores `Arc<Folio>`: it gets clones out and deletes by
+    // `Arc::ptr_eq`.
+    let cache: SwapCache<Arc<u64>> = SwapCache::new(SWAP_ADDRESS_SPACE_PAGES);
+    let mine = Arc::new(1);
+    {
+        let g = cache.pin();
+        cache.add(3, mine.clone(), &g).unwrap();
+    }
+    let got = cache.get_cloned(3).unwrap();
+    assert!(Arc::ptr_eq(&got, &mine));
+    assert!(cache.get_cloned(4).is_none());
+    let g = cache.pin();
+    let impostor = Arc::new(1);
+    assert_eq!(
+        cache
+            .delete_if(3, None, &g, |c| Arc::ptr_eq(c, &impostor))
+            .unwrap_err(),
+        DeleteError::Mismatch { offset: 3 }
+    );
+    assert!(
+        cache
+            .delete_if(3, None, &g, |c| Arc::ptr_eq(c, &mine))
+            .is_ok()
+    );
+    assert!(cache.get(3, &g).is_none());
+}
+
+#[test]
+fn swap_cache_racing_adds_seed_002() {
+    // Swap-out adding an old folio for a new slot against readahead adding
+    // a new folio for the same slot: exactly one gets in.
+    let rounds = if cfg!(miri) { 3 } else { 300 };
+    let cache: Arc<SwapCache<u64>> = Arc::new(SwapCache::new(4 * SWAP_ADDRESS_SPACE_PAGES));
+    for r in 0..rounds {
+        // Spread the rounds over the address spaces, so that the lazy
+        // creation of a tree races too.
+        let offset = (r % 4) * SWAP_ADDRESS_SPACE_PAGES + r;
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2u64)
+            .map(|t| {
+                let (cache, barrier) = (cache.clone(), barrier.clone());
+                thread::spawn(move || {
+                    let g = cache.pin();
+                    barrier.wait();
+                    match cache.add(offset, t, &g) {
+                        Ok(_) => true,
+                        Err(e) => {
+                            assert_eq!(e.into_folio(), t);
+                            false
+                        }
+                    }
+                })
+            })
+            .collect();
+        let wins = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|&w| w)
+            .count();
+        assert_eq!(wins, 1);
+    }
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.folios, stats.adds, stats.add_exists),
+        (rounds as usize, rounds as usize, rounds as usize)
+    );
+    assert_eq!(stats.address_spaces, 4.min(rounds as usize));
+}
+
+#[test]
+fn swap_cache_drop_frees_folios() {
+    let drops: Arc<Vec<AtomicUsize>> = Arc::new((0..10).map(|_| AtomicUsize::new(0)).collect());
+    let collector = Collector::new();
+    let handle = collector.register();
+    let cache = SwapCache::with_collector(2 * SWAP_ADDRESS_SPACE_PAGES, collector.clone());
+    {
+        let g = handle.pin();
+        for id in 0..10 {
+            let offset = id as u64 * 3000;
+            cache
+                .add(
+                    offset,
+                    Tracked {
+                        id,
+                        drops: drops.clone(),
+                    },
+                    &g,
+                )
+                .unwrap();
+        }
+        let f = cache.get(0, &g).unwrap();
+        cache.delete(0, f, None, &g).unwrap();
+    }
+    collect(&handle);
+    assert_eq!(drops[0].load(Ordering::Relaxed), 1);
+    drop(cache);
+    for id in 0..10 {
+        assert_eq!(drops[id].load(Ordering::Relaxed), 1, "id {id}");
+    }
+}

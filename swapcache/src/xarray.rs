@@ -1,0 +1,1267 @@
+//! `XArray<T>`: the radix tree (lib/xarray.c). The design notes are in the
+//! crate documentation; this module documents each step where it happens.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Bound, RangeBounds};
+use core::ptr;
+
+use crossbeam_epoch::{Collector, Guard};
+use crossbeam_utils::CachePadded;
+
+use crate::sync::{AtomicPtr, AtomicUsize, Mutex, Ordering, lock};
+
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!(
+    "swapcache stores 63-bit value entries in pointer-sized slots: it needs a 64-bit target"
+);
+
+/// log2 of the fan-out: index bits consumed per level (`XA_CHUNK_SHIFT`).
+/// 6 normally, as the kernel; 2 under loom so that a handful of indices
+/// produce trees of height 1 to 3.
+pub(crate) const CHUNK_SHIFT: u32 = if cfg!(loom) { 2 } else { 6 };
+
+/// Slots per node (`XA_CHUNK_SIZE`): 64, or 4 under `cfg(loom)`.
+pub const FANOUT: usize = 1 << CHUNK_SHIFT;
+
+const CHUNK_MASK: u64 = FANOUT as u64 - 1;
+
+/// The most levels a tree of `u64` indices can have.
+const MAX_HEIGHT: usize = 64usize.div_ceil(CHUNK_SHIFT as usize);
+
+/// Does a node whose slots are selected by `index >> shift` cover `index`?
+#[inline]
+fn covers(shift: u32, index: u64) -> bool {
+    let top = shift + CHUNK_SHIFT;
+    top >= 64 || index >> top == 0
+}
+
+/// The slot of `index` in a node of the given shift.
+#[inline]
+fn offset(index: u64, shift: u32) -> usize {
+    // The mask keeps the result below FANOUT, so slot indexing needs no
+    // bounds check.
+    ((index >> shift) & CHUNK_MASK) as usize
+}
+
+/// The shift of the smallest root that covers `index`.
+fn min_shift(index: u64) -> u32 {
+    let mut shift = 0;
+    while !covers(shift, index) {
+        shift += CHUNK_SHIFT;
+    }
+    shift
+}
+
+// ---------------------------------------------------------------------------
+// Entries
+// ---------------------------------------------------------------------------
+
+/// A small integer stored in the tree in place of a pointer: the kernel's
+/// value entry (`xa_mk_value`), used by the swap cache for workingset shadow
+/// entries. It holds up to 63 bits ([`ValueEntry::MAX`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueEntry(u64);
+
+impl ValueEntry {
+    /// The largest value an entry can hold: `2^63 - 1` (the kernel's
+    /// `LONG_MAX`), one bit being taken by the tag.
+    pub const MAX: u64 = (1 << 63) - 1;
+
+    /// Makes a value entry (`xa_mk_value`).
+    ///
+    /// # Errors
+    /// [`ValueTooLarge`] when `value > ValueEntry::MAX`.
+    pub const fn new(value: u64) -> Result<Self, ValueTooLarge> {
+        if value > Self::MAX {
+            Err(ValueTooLarge { value })
+        } else {
+            Ok(ValueEntry(value))
+        }
+    }
+
+    /// The integer held (`xa_to_value`).
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// A value does not fit in a [`ValueEntry`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValueTooLarge {
+    /// The rejected value.
+    pub value: u64,
+}
+
+impl fmt::Display for ValueTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "value {:#x} does not fit in a 63-bit value entry",
+            self.value
+        )
+    }
+}
+
+impl std::error::Error for ValueTooLarge {}
+
+/// An owned entry to put into the tree: a `T` (stored behind a pointer, as
+/// the kernel stores a `struct folio *`) or a value entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Item<T> {
+    /// A `T`, boxed by the tree.
+    Ptr(T),
+    /// A value entry.
+    Value(ValueEntry),
+}
+
+impl<T> From<T> for Item<T> {
+    fn from(value: T) -> Self {
+        Item::Ptr(value)
+    }
+}
+
+/// An entry read from the tree. The reference lives as long as both the tree
+/// borrow and the epoch [`Guard`] it was read under.
+pub enum Entry<'g, T> {
+    /// A pointer entry.
+    Ptr(&'g T),
+    /// A value entry.
+    Value(ValueEntry),
+}
+
+impl<T> Clone for Entry<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Entry<'_, T> {}
+
+impl<T: fmt::Debug> fmt::Debug for Entry<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Entry::Ptr(p) => f.debug_tuple("Ptr").field(p).finish(),
+            Entry::Value(v) => f.debug_tuple("Value").field(&v.get()).finish(),
+        }
+    }
+}
+
+impl<'g, T> Entry<'g, T> {
+    /// The pointer, if this is a pointer entry.
+    pub fn as_ptr(self) -> Option<&'g T> {
+        match self {
+            Entry::Ptr(p) => Some(p),
+            Entry::Value(_) => None,
+        }
+    }
+
+    /// The value, if this is a value entry (`xa_is_value`).
+    pub fn as_value(self) -> Option<ValueEntry> {
+        match self {
+            Entry::Ptr(_) => None,
+            Entry::Value(v) => Some(v),
+        }
+    }
+
+    /// Identity: the same pointer (not merely an equal `T`), or the same
+    /// value. This is the comparison [`XArray::compare_remove`] uses.
+    pub fn same(self, other: Entry<'_, T>) -> bool {
+        match (self, other) {
+            (Entry::Ptr(a), Entry::Ptr(b)) => ptr::eq(a, b),
+            (Entry::Value(a), Entry::Value(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// An owned copy: the pointee cloned, or the value.
+    pub fn to_item(self) -> Item<T>
+    where
+        T: Clone,
+    {
+        match self {
+            Entry::Ptr(p) => Item::Ptr(p.clone()),
+            Entry::Value(v) => Item::Value(v),
+        }
+    }
+}
+
+/// Insert-if-absent found the index occupied (the kernel's `-EBUSY` from
+/// `xa_insert`). The rejected item is handed back.
+pub struct InsertError<T> {
+    /// The index that was occupied.
+    pub index: u64,
+    /// The item that was not inserted.
+    pub item: Item<T>,
+}
+
+impl<T> InsertError<T> {
+    /// Takes the rejected item back.
+    pub fn into_item(self) -> Item<T> {
+        self.item
+    }
+}
+
+impl<T> fmt::Debug for InsertError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InsertError")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for InsertError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "index {} is occupied", self.index)
+    }
+}
+
+impl<T> std::error::Error for InsertError<T> {}
+
+/// A conditional removal did not happen: the entry at `index` was absent or
+/// was not the expected one (`xa_cmpxchg` returning something other than
+/// `old`). `current` is what the tree held when the lock was taken.
+pub struct CompareError<'g, T> {
+    /// The index looked at.
+    pub index: u64,
+    /// The entry found there, bound to the guard.
+    pub current: Option<Entry<'g, T>>,
+}
+
+impl<T: fmt::Debug> fmt::Debug for CompareError<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompareError")
+            .field("index", &self.index)
+            .field("current", &self.current)
+            .finish()
+    }
+}
+
+impl<T> fmt::Display for CompareError<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.current {
+            None => write!(f, "index {} is empty", self.index),
+            Some(_) => write!(f, "index {} holds a different entry", self.index),
+        }
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for CompareError<'_, T> {}
+
+// ---------------------------------------------------------------------------
+// Slot encoding
+// ---------------------------------------------------------------------------
+
+/// A `T` as stored: boxed with an alignment of at least 2, so that bit 0 of
+/// its address is free for the value-entry tag whatever `T` is.
+#[repr(align(2))]
+struct Aligned<T>(T);
+
+/// Bit 0 set: a value entry (`xa_mk_value`: `(v << 1) | 1`).
+#[inline]
+fn is_value(raw: *mut ()) -> bool {
+    raw.addr() & 1 == 1
+}
+
+#[inline]
+fn encode_value(v: ValueEntry) -> *mut () {
+    // A value entry is an integer, not a pointer: it carries no provenance
+    // and is never dereferenced (strict provenance holds).
+    ptr::without_provenance_mut(((v.get() as usize) << 1) | 1)
+}
+
+#[inline]
+fn decode_value(raw: *mut ()) -> ValueEntry {
+    ValueEntry((raw.addr() >> 1) as u64)
+}
+
+/// Something the locked core can put into a leaf slot and hand back
+/// unchanged when the caller's condition fails.
+pub(crate) trait Encode<T>: Sized {
+    /// Converts into a slot word, allocating for pointer entries.
+    fn encode(self) -> *mut ();
+    /// Undoes [`Encode::encode`].
+    ///
+    /// # Safety
+    /// `raw` comes from `Self::encode` and has not been published to the tree
+    /// or decoded since.
+    unsafe fn decode(raw: *mut ()) -> Self;
+}
+
+impl<T> Encode<T> for Item<T> {
+    fn encode(self) -> *mut () {
+        match self {
+            Item::Ptr(v) => Box::into_raw(Box::new(Aligned(v))).cast(),
+            Item::Value(v) => encode_value(v),
+        }
+    }
+
+    unsafe fn decode(raw: *mut ()) -> Self {
+        if is_value(raw) {
+            Item::Value(decode_value(raw))
+        } else {
+            // SAFETY: by the contract, `raw` is the unpublished `Box` made by
+            // `encode`, owned by the caller.
+            Item::Ptr(unsafe { Box::from_raw(raw.cast::<Aligned<T>>()) }.0)
+        }
+    }
+}
+
+/// A `T` that must go in as a pointer entry (the swap cache adds folios).
+pub(crate) struct PtrItem<T>(pub(crate) T);
+
+impl<T> Encode<T> for PtrItem<T> {
+    fn encode(self) -> *mut () {
+        Box::into_raw(Box::new(Aligned(self.0))).cast()
+    }
+
+    unsafe fn decode(raw: *mut ()) -> Self {
+        // SAFETY: as for `Item::decode`; `encode` only makes pointer entries.
+        PtrItem(unsafe { Box::from_raw(raw.cast::<Aligned<T>>()) }.0)
+    }
+}
+
+impl<T> Encode<T> for ValueEntry {
+    fn encode(self) -> *mut () {
+        encode_value(self)
+    }
+
+    unsafe fn decode(raw: *mut ()) -> Self {
+        decode_value(raw)
+    }
+}
+
+/// An encoded item not yet published: frees itself if the operation unwinds
+/// (a panicking predicate) before it is either stored or handed back.
+struct Pending<T, N: Encode<T>> {
+    raw: *mut (),
+    _marker: PhantomData<(N, T)>,
+}
+
+impl<T, N: Encode<T>> Pending<T, N> {
+    fn new(item: N) -> Self {
+        Pending {
+            raw: item.encode(),
+            _marker: PhantomData,
+        }
+    }
+
+    /// Gives up ownership: the word is about to be published.
+    fn publish(self) -> *mut () {
+        let raw = self.raw;
+        core::mem::forget(self);
+        raw
+    }
+
+    fn into_item(self) -> N {
+        let raw = self.publish();
+        // SAFETY: `raw` came from `N::encode` in `new` and was not published.
+        unsafe { N::decode(raw) }
+    }
+}
+
+impl<T, N: Encode<T>> Drop for Pending<T, N> {
+    fn drop(&mut self) {
+        // SAFETY: `raw` came from `N::encode` and was neither published nor
+        // decoded (both go through `publish`, which forgets `self`).
+        drop(unsafe { N::decode(self.raw) });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Nodes
+// ---------------------------------------------------------------------------
+
+/// An interior or leaf node (`struct xa_node`).
+struct Node {
+    /// Index bits below this level: the slot of `index` is
+    /// `(index >> shift) & CHUNK_MASK`. 0 for a leaf. Never changes.
+    shift: u32,
+    /// Non-empty slots. Read and written only under the tree's lock, so
+    /// every access is `Relaxed` (the lock orders them).
+    count: AtomicUsize,
+    /// Leaf (`shift == 0`): null, a value entry (bit 0 set) or a
+    /// `*mut Aligned<T>`. Interior: null or a `*mut Node` of shift
+    /// `shift - CHUNK_SHIFT`.
+    slots: [AtomicPtr<()>; FANOUT],
+}
+
+impl Node {
+    /// A new, empty, unpublished node.
+    fn alloc(shift: u32) -> *mut Node {
+        Box::into_raw(Box::new(Node {
+            shift,
+            count: AtomicUsize::new(0),
+            slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+        }))
+    }
+
+    /// `count += delta`, under the tree's lock.
+    fn add_count(&self, delta: isize) {
+        let c = self.count.load(Ordering::Relaxed);
+        self.count
+            .store(c.wrapping_add_signed(delta), Ordering::Relaxed);
+    }
+}
+
+/// The nodes a locked walk went through, root first.
+struct Path {
+    nodes: [*const Node; MAX_HEIGHT],
+    offsets: [usize; MAX_HEIGHT],
+    depth: usize,
+}
+
+impl Path {
+    fn new() -> Self {
+        Path {
+            nodes: [ptr::null(); MAX_HEIGHT],
+            offsets: [0; MAX_HEIGHT],
+            depth: 0,
+        }
+    }
+
+    fn push(&mut self, node: *const Node, offset: usize) {
+        self.nodes[self.depth] = node;
+        self.offsets[self.depth] = offset;
+        self.depth += 1;
+    }
+}
+
+/// Writer-side state, on its own cache line so that writers do not bounce
+/// the line readers load `root` from.
+struct Writer {
+    /// `xa_lock`: serialises every modification of the tree.
+    lock: Mutex<()>,
+    /// Pointer entries stored (written under the lock, read `Relaxed`).
+    ptrs: AtomicUsize,
+    /// Value entries stored (written under the lock, read `Relaxed`).
+    values: AtomicUsize,
+}
+
+/// A radix tree over `u64` indices with lock-free, epoch-protected reads and
+/// a writer lock, modelled on the kernel's XArray (lib/xarray.c). See the
+/// crate documentation for the layout and the memory-ordering argument.
+///
+/// Every method takes a [`Guard`] pinned from the tree's
+/// [collector](XArray::collector) (see [`XArray::pin`]) and panics if it was
+/// pinned from another collector: a foreign guard would not hold back the
+/// reclamation of the entries it is used to read.
+pub struct XArray<T> {
+    /// The root node, or null when the tree is empty. Its `shift` is the
+    /// height: a root of shift `s` covers indices below `2^(s + CHUNK_SHIFT)`.
+    root: AtomicPtr<Node>,
+    collector: Collector,
+    writer: CachePadded<Writer>,
+    /// The tree owns `T`s; the raw marker opts out of the auto traits, which
+    /// are implemented below with the right bounds.
+    _marker: PhantomData<(T, *const ())>,
+}
+
+// SAFETY: moving the tree to another thread moves the `T`s it owns, which
+// needs `T: Send`; the nodes themselves are plain heap memory.
+unsafe impl<T: Send> Send for XArray<T> {}
+// SAFETY: through `&XArray`, one thread can insert a `T` that another thread
+// reads (`&T` crosses threads: `T: Sync`) or that is dropped on whichever
+// thread runs the epoch collection (`T` crosses threads: `T: Send`).
+unsafe impl<T: Send + Sync> Sync for XArray<T> {}
+
+impl<T> fmt::Debug for XArray<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XArray")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Default for XArray<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> XArray<T> {
+    /// Number of entries, pointer and value (the kernel keeps no such
+    /// counter; `xa_empty` is the closest).
+    ///
+    /// Context: any context, lock-free. Exact when no writer runs
+    /// concurrently; otherwise a recent value.
+    pub fn len(&self) -> usize {
+        self.ptr_count() + self.value_count()
+    }
+
+    /// Is the tree empty? (`xa_empty`)
+    ///
+    /// Context: any context, lock-free.
+    pub fn is_empty(&self) -> bool {
+        // Acquire is not needed: only the null-ness is used.
+        self.root.load(Ordering::Relaxed).is_null()
+    }
+
+    /// Number of pointer entries.
+    ///
+    /// Context: any context, lock-free; as [`XArray::len`].
+    pub fn ptr_count(&self) -> usize {
+        self.writer.ptrs.load(Ordering::Relaxed)
+    }
+
+    /// Number of value entries.
+    ///
+    /// Context: any context, lock-free; as [`XArray::len`].
+    pub fn value_count(&self) -> usize {
+        self.writer.values.load(Ordering::Relaxed)
+    }
+
+    /// The epoch collector that protects this tree's readers.
+    pub fn collector(&self) -> &Collector {
+        &self.collector
+    }
+}
+
+impl<T: Send + 'static> XArray<T> {
+    /// An empty tree protected by crossbeam-epoch's global collector
+    /// (`DEFINE_XARRAY`).
+    pub fn new() -> Self {
+        Self::with_collector(crossbeam_epoch::default_collector().clone())
+    }
+
+    /// An empty tree protected by `collector` (`xa_init`). Use a collector of
+    /// your own to control when retired entries are freed (tests, loom).
+    pub fn with_collector(collector: Collector) -> Self {
+        XArray {
+            root: AtomicPtr::new(ptr::null_mut()),
+            collector,
+            writer: CachePadded::new(Writer {
+                lock: Mutex::new(()),
+                ptrs: AtomicUsize::new(0),
+                values: AtomicUsize::new(0),
+            }),
+            _marker: PhantomData,
+        }
+    }
+
+    /// Pins the current thread on the tree's collector (`rcu_read_lock`).
+    ///
+    /// With the global collector this is `crossbeam_epoch::pin()` (a
+    /// thread-local handle); with a collector of your own it registers a
+    /// handle for the guard's lifetime, which is slower: keep a
+    /// `LocalHandle` of your own and pin it instead on hot paths.
+    pub fn pin(&self) -> Guard {
+        if self.collector == *crossbeam_epoch::default_collector() {
+            crossbeam_epoch::pin()
+        } else {
+            self.collector.register().pin()
+        }
+    }
+
+    #[inline]
+    fn check_guard(&self, guard: &Guard) {
+        assert!(
+            guard.collector() == Some(&self.collector),
+            "swapcache: the guard was not pinned from this tree's collector"
+        );
+    }
+
+    /// The leaf slot word for `index`, read without the lock.
+    #[inline]
+    fn lookup(&self, index: u64) -> *mut () {
+        // Acquire: pairs with the Release store of `root` in `ensure_leaf`
+        // (new or grown root) and `shrink` (shrunk root), so the node's
+        // `shift` and slots are initialised when we read them.
+        let root = self.root.load(Ordering::Acquire);
+        if root.is_null() {
+            return ptr::null_mut();
+        }
+        // SAFETY: a node read from the tree under a guard pinned on the
+        // tree's collector (checked by every caller) is retired only after
+        // it is unlinked, and freed only after every guard that was pinned
+        // when it was retired has been dropped; our guard outlives this call.
+        let mut node = unsafe { &*root };
+        let mut shift = node.shift;
+        if !covers(shift, index) {
+            return ptr::null_mut();
+        }
+        loop {
+            // Acquire: pairs with the Release store that published this
+            // word (a child node in `ensure_leaf`, an entry in `store_if`), so
+            // what it points to is fully initialised.
+            let raw = node.slots[offset(index, shift)].load(Ordering::Acquire);
+            if shift == 0 || raw.is_null() {
+                return raw;
+            }
+            shift -= CHUNK_SHIFT;
+            // SAFETY: an interior slot holds null or a node; protected as
+            // the root is, above.
+            node = unsafe { &*raw.cast::<Node>() };
+        }
+    }
+
+    /// Turns a leaf word into an entry bound to `'g`.
+    ///
+    /// # Safety
+    /// `raw` was read from a leaf slot of this tree, either under the lock
+    /// or under `guard`, and `guard` is pinned on the tree's collector.
+    #[inline]
+    unsafe fn entry<'g>(&'g self, raw: *mut (), _guard: &'g Guard) -> Option<Entry<'g, T>> {
+        if raw.is_null() {
+            None
+        } else if is_value(raw) {
+            Some(Entry::Value(decode_value(raw)))
+        } else {
+            // SAFETY: a pointer entry is a `Box<Aligned<T>>` published with
+            // Release after initialisation. It is freed only by a deferred
+            // function retired after it was unlinked, which cannot run while
+            // `_guard` (pinned before the word was read) lives; or by `Drop`,
+            // which needs `&mut self` and so cannot run while `'g` borrows
+            // the tree.
+            Some(Entry::Ptr(unsafe { &(*raw.cast::<Aligned<T>>()).0 }))
+        }
+    }
+
+    /// Reads the entry at `index` (`xa_load`).
+    ///
+    /// Context: any context; lock-free, takes no lock. The entry was the one
+    /// at `index` at some instant during the call.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    #[inline]
+    pub fn load<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, T>> {
+        self.check_guard(guard);
+        let raw = self.lookup(index);
+        // SAFETY: `raw` is a leaf word read under `guard`, which is ours.
+        unsafe { self.entry(raw, guard) }
+    }
+
+    /// Reads the entry at `index` and clones it out, pinning internally
+    /// (`xa_load` followed by taking a reference, as `filemap_get_folio`
+    /// does with `folio_try_get`).
+    ///
+    /// Context: any context; lock-free.
+    pub fn load_cloned(&self, index: u64) -> Option<Item<T>>
+    where
+        T: Clone,
+    {
+        let guard = self.pin();
+        self.load(index, &guard).map(Entry::to_item)
+    }
+
+    /// Inserts `item` at `index` only if the index is empty (`xa_insert` /
+    /// `__xa_insert`). The emptiness check is made inside the lock, which is
+    /// the fix seed 002 asks for in `add_to_swap_cache`.
+    ///
+    /// Context: takes the tree's lock; may allocate. Must not be called from
+    /// a callback that runs under the same tree's lock.
+    ///
+    /// # Errors
+    /// [`InsertError`] with the item handed back if `index` is occupied.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    pub fn insert<'g>(
+        &'g self,
+        index: u64,
+        item: impl Into<Item<T>>,
+        guard: &'g Guard,
+    ) -> Result<(), InsertError<T>> {
+        self.store_if(index, item.into(), guard, |cur| cur.is_none())
+            .map(|_| ())
+            .map_err(|(item, _)| InsertError { index, item })
+    }
+
+    /// Stores `item` at `index`, replacing what was there (`xa_store`). The
+    /// old entry is retired through the collector and returned, valid for
+    /// `'g`.
+    ///
+    /// Context: takes the tree's lock; may allocate.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    pub fn store<'g>(
+        &'g self,
+        index: u64,
+        item: impl Into<Item<T>>,
+        guard: &'g Guard,
+    ) -> Option<Entry<'g, T>> {
+        // The predicate accepts everything, so `Err` does not happen; its
+        // `cur` would be the right answer anyway.
+        self.store_if(index, item.into(), guard, |_| true)
+            .unwrap_or_else(|(_, cur)| cur)
+    }
+
+    /// Removes the entry at `index` (`xa_erase`), shrinking the tree as
+    /// needed. The old entry is retired and returned, valid for `'g`.
+    ///
+    /// Context: takes the tree's lock.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    pub fn remove<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, T>> {
+        // With a predicate that accepts everything, `Err` means "empty".
+        self.remove_where(index, guard, |_| true)
+            .map_or_else(|cur| cur, Some)
+    }
+
+    /// Removes the entry at `index` if `pred` accepts it. `pred` runs under
+    /// the tree's lock on the current entry (never on an empty slot).
+    ///
+    /// Context: takes the tree's lock; `pred` must not touch this tree.
+    ///
+    /// # Errors
+    /// [`CompareError`] with the current entry if the slot is empty or `pred`
+    /// refused.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector, or if `pred`
+    /// panics (the tree is left unchanged).
+    pub fn remove_if<'g>(
+        &'g self,
+        index: u64,
+        guard: &'g Guard,
+        pred: impl FnOnce(Entry<'g, T>) -> bool,
+    ) -> Result<Entry<'g, T>, CompareError<'g, T>> {
+        self.remove_where(index, guard, pred)
+            .map_err(|current| CompareError { index, current })
+    }
+
+    /// Removes the entry at `index` only if it is `expected`: the same
+    /// pointer (not merely an equal `T`) or the same value
+    /// (`xa_cmpxchg(xa, index, old, NULL)`; `__delete_from_swap_cache`).
+    ///
+    /// Context: takes the tree's lock.
+    ///
+    /// # Errors
+    /// [`CompareError`] with the current entry otherwise.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    pub fn compare_remove<'g>(
+        &'g self,
+        index: u64,
+        expected: Entry<'_, T>,
+        guard: &'g Guard,
+    ) -> Result<Entry<'g, T>, CompareError<'g, T>> {
+        self.remove_if(index, guard, |cur| cur.same(expected))
+    }
+
+    /// Iterates over the entries whose index is in `range`, in index order
+    /// (`xa_for_each_range`).
+    ///
+    /// Context: any context; lock-free. Each step walks from the root (as
+    /// `xa_find_after`), so the iteration sees every entry that stays in
+    /// place throughout, never sees an index twice, and may or may not see
+    /// entries inserted or removed concurrently.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    pub fn range<'g>(&'g self, range: impl RangeBounds<u64>, guard: &'g Guard) -> Range<'g, T> {
+        self.check_guard(guard);
+        let next = match range.start_bound() {
+            Bound::Included(&s) => Some(s),
+            Bound::Excluded(&s) => s.checked_add(1),
+            Bound::Unbounded => Some(0),
+        };
+        let last = match range.end_bound() {
+            Bound::Included(&e) => Some(e),
+            Bound::Excluded(&e) => e.checked_sub(1),
+            Bound::Unbounded => Some(u64::MAX),
+        };
+        let (next, last, done) = match (next, last) {
+            (Some(n), Some(l)) if n <= l => (n, l, false),
+            _ => (0, 0, true),
+        };
+        Range {
+            xa: self,
+            guard,
+            next,
+            last,
+            done,
+        }
+    }
+
+    /// Iterates over every entry in index order (`xa_for_each`); see
+    /// [`XArray::range`].
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    pub fn iter<'g>(&'g self, guard: &'g Guard) -> Range<'g, T> {
+        self.range(.., guard)
+    }
+
+    /// The first entry with an index in `start..=last` (`xa_find`), read
+    /// without the lock, under a guard checked by the caller.
+    fn find(&self, start: u64, last: u64) -> Option<(u64, *mut ())> {
+        // Acquire: as in `lookup`.
+        let root = self.root.load(Ordering::Acquire);
+        if root.is_null() {
+            return None;
+        }
+        // SAFETY: as in `lookup`.
+        let node = unsafe { &*root };
+        if !covers(node.shift, start) {
+            return None;
+        }
+        // SAFETY: `node` is a live node of shift `node.shift` covering
+        // `start`, read under the caller's guard.
+        unsafe { find_in(node, node.shift, 0, start, last) }
+    }
+
+    /// Retires a node: frees it once no guard can still see it.
+    ///
+    /// # Safety
+    /// Called under the lock, after `node` was unlinked from the tree, once.
+    unsafe fn retire_node(&self, node: *mut Node, guard: &Guard) {
+        // SAFETY: the deferred function frees `node` only after every guard
+        // pinned before this point is dropped; guards pinned later cannot
+        // reach `node` because it is already unlinked (crossbeam-epoch's
+        // guarantee, given that the unlinking store precedes this call). The
+        // node owns no `T` and no other node (its slots may still point at
+        // live children: freeing it does not follow them).
+        unsafe {
+            guard.defer_unchecked(move || drop(Box::from_raw(node)));
+        }
+    }
+
+    /// Retires the `T` behind a pointer entry.
+    ///
+    /// # Safety
+    /// As `retire_node`, for a pointer (non-value) leaf word.
+    unsafe fn retire_ptr(&self, raw: *mut (), guard: &Guard) {
+        let boxed = raw.cast::<Aligned<T>>();
+        // SAFETY: as in `retire_node`. The `T` may be dropped on whichever
+        // thread runs the collection: `T: Send` (impl bound); and after the
+        // tree is gone: `T: 'static` (impl bound), so it borrows nothing.
+        unsafe {
+            guard.defer_unchecked(move || drop(Box::from_raw(boxed)));
+        }
+    }
+
+    /// The locked core of the storing writers: reads the entry at `index`,
+    /// asks `pred` whether to go on, then stores `new`, growing the tree as
+    /// needed. Returns the old entry (retired), or hands `new` back with the
+    /// current entry if `pred` said no.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn store_if<'g, N: Encode<T>>(
+        &'g self,
+        index: u64,
+        new: N,
+        guard: &'g Guard,
+        pred: impl FnOnce(Option<Entry<'g, T>>) -> bool,
+    ) -> Result<Option<Entry<'g, T>>, (N, Option<Entry<'g, T>>)> {
+        self.check_guard(guard);
+        // Allocate before taking the lock.
+        let new = Pending::<T, N>::new(new);
+        let _lock = lock(&self.writer.lock);
+
+        let mut path = Path::new();
+        let cur = self.walk_locked(index, &mut path);
+        // SAFETY: `cur` was read from a leaf under the lock; `guard` checked.
+        let cur_entry = unsafe { self.entry(cur, guard) };
+        if !pred(cur_entry) {
+            return Err((new.into_item(), cur_entry));
+        }
+        let leaf = if cur.is_null() {
+            self.ensure_leaf(index)
+        } else {
+            path.nodes[path.depth - 1]
+        };
+        // SAFETY: `ensure_leaf` and the walk return live leaves of this tree;
+        // we hold the lock, so nothing unlinks them.
+        let leaf = unsafe { &*leaf };
+        let raw = new.publish();
+        // Release: publishes the entry (the `T` written by `Box::new` in
+        // `encode`). Pairs with the Acquire loads of leaf slots in `lookup`
+        // and `find_in`.
+        leaf.slots[offset(index, 0)].store(raw, Ordering::Release);
+        self.count_entry(raw, 1);
+        if cur.is_null() {
+            leaf.add_count(1);
+        } else {
+            self.count_entry(cur, -1);
+            if !is_value(cur) {
+                // SAFETY: `cur` was just unlinked (overwritten), under the
+                // lock, and is retired once.
+                unsafe { self.retire_ptr(cur, guard) };
+            }
+        }
+        Ok(cur_entry)
+    }
+
+    /// The locked core of the removing writers: removes the entry at `index`
+    /// if there is one and `pred` accepts it, then prunes and shrinks the
+    /// tree. Returns the removed entry (retired), or the current one.
+    pub(crate) fn remove_where<'g>(
+        &'g self,
+        index: u64,
+        guard: &'g Guard,
+        pred: impl FnOnce(Entry<'g, T>) -> bool,
+    ) -> Result<Entry<'g, T>, Option<Entry<'g, T>>> {
+        self.check_guard(guard);
+        let _lock = lock(&self.writer.lock);
+
+        let mut path = Path::new();
+        let cur = self.walk_locked(index, &mut path);
+        // SAFETY: `cur` was read from a leaf under the lock; `guard` checked.
+        let Some(cur_entry) = (unsafe { self.entry(cur, guard) }) else {
+            return Err(None);
+        };
+        if !pred(cur_entry) {
+            return Err(Some(cur_entry));
+        }
+        let depth = path.depth;
+        // SAFETY: the walk found `cur`, so `path` holds live nodes down to
+        // the leaf; we hold the lock.
+        let leaf = unsafe { &*path.nodes[depth - 1] };
+        // Release: null publishes nothing; kept so that every slot store is
+        // Release (a uniform rule) and the unlink is ordered before the
+        // retirement below.
+        leaf.slots[path.offsets[depth - 1]].store(ptr::null_mut(), Ordering::Release);
+        leaf.add_count(-1);
+        self.count_entry(cur, -1);
+        if !is_value(cur) {
+            // SAFETY: unlinked just above, under the lock, once.
+            unsafe { self.retire_ptr(cur, guard) };
+        }
+        // SAFETY: `path` is the full walk to `index`; lock held.
+        unsafe { self.prune(&path, guard) };
+        // SAFETY: lock held.
+        unsafe { self.shrink(guard) };
+        Ok(cur_entry)
+    }
+
+    /// Adjusts the pointer or value counter for one leaf word.
+    fn count_entry(&self, raw: *mut (), delta: isize) {
+        let counter = if is_value(raw) {
+            &self.writer.values
+        } else {
+            &self.writer.ptrs
+        };
+        // Relaxed: under the lock (see `Writer`).
+        let c = counter.load(Ordering::Relaxed);
+        counter.store(c.wrapping_add_signed(delta), Ordering::Relaxed);
+    }
+
+    /// Walks to the leaf slot of `index` under the lock, recording the path.
+    /// Returns the slot's word, or null if the slot or its path is missing.
+    fn walk_locked(&self, index: u64, path: &mut Path) -> *mut () {
+        // Relaxed: under the lock every node and entry was published by an
+        // earlier critical section, which happens-before ours.
+        let mut raw = self.root.load(Ordering::Relaxed);
+        if raw.is_null() {
+            return ptr::null_mut();
+        }
+        // SAFETY: under the lock, nodes reachable from the root are live:
+        // only lock holders unlink and retire them.
+        let mut node = unsafe { &*raw };
+        if !covers(node.shift, index) {
+            return ptr::null_mut();
+        }
+        loop {
+            let off = offset(index, node.shift);
+            path.push(node, off);
+            let word = node.slots[off].load(Ordering::Relaxed);
+            if node.shift == 0 || word.is_null() {
+                return word;
+            }
+            raw = word.cast();
+            // SAFETY: as above.
+            node = unsafe { &*raw };
+        }
+    }
+
+    /// Makes sure the leaf for `index` exists, growing the tree and creating
+    /// interior nodes as needed (`xas_expand`, `xas_create`); returns it.
+    /// Called under the lock.
+    fn ensure_leaf(&self, index: u64) -> *const Node {
+        let mut root = self.root.load(Ordering::Relaxed);
+        if root.is_null() {
+            root = Node::alloc(min_shift(index));
+            // Release: publishes the new (empty) root; pairs with the
+            // Acquire load of `root` in `lookup` and `find`.
+            self.root.store(root, Ordering::Release);
+        }
+        loop {
+            // SAFETY: under the lock the root is live (see `walk_locked`).
+            let r = unsafe { &*root };
+            if covers(r.shift, index) {
+                break;
+            }
+            // Grow: a new root whose slot 0 is the old root. Readers that
+            // loaded the old root keep walking a valid (and current) subtree.
+            let grown = Node::alloc(r.shift + CHUNK_SHIFT);
+            // SAFETY: `grown` was just allocated and is not shared yet.
+            let g = unsafe { &*grown };
+            g.slots[0].store(root.cast(), Ordering::Relaxed);
+            g.add_count(1);
+            // Release: publishes `grown` with its slot 0 (and, through the
+            // lock's happens-before chain, the old root's contents). Pairs
+            // with the Acquire load of `root` in `lookup` and `find`.
+            self.root.store(grown, Ordering::Release);
+            root = grown;
+        }
+        let mut node = root;
+        loop {
+            // SAFETY: live node under the lock.
+            let n = unsafe { &*node };
+            if n.shift == 0 {
+                return node;
+            }
+            let slot = &n.slots[offset(index, n.shift)];
+            let mut child = slot.load(Ordering::Relaxed).cast::<Node>();
+            if child.is_null() {
+                child = Node::alloc(n.shift - CHUNK_SHIFT);
+                // Release: publishes the new node; pairs with the Acquire
+                // slot loads in `lookup` and `find_in`.
+                slot.store(child.cast(), Ordering::Release);
+                n.add_count(1);
+            }
+            node = child;
+        }
+    }
+
+    /// Unlinks and retires the empty nodes at the bottom of `path`
+    /// (`xas_delete_node`). An unlinked node is never written again: a
+    /// reader still inside it sees it as it was when it was unlinked.
+    ///
+    /// # Safety
+    /// Under the lock; `path` is a full walk of the current tree.
+    unsafe fn prune(&self, path: &Path, guard: &Guard) {
+        let mut level = path.depth - 1;
+        loop {
+            let node = path.nodes[level];
+            // SAFETY: live node under the lock.
+            let n = unsafe { &*node };
+            if n.count.load(Ordering::Relaxed) != 0 {
+                return;
+            }
+            if level == 0 {
+                // Release: by the rule that every store to `root` is Release
+                // (null publishes nothing).
+                self.root.store(ptr::null_mut(), Ordering::Release);
+                // SAFETY: just unlinked, under the lock.
+                unsafe { self.retire_node(node.cast_mut(), guard) };
+                return;
+            }
+            // SAFETY: live node under the lock.
+            let parent = unsafe { &*path.nodes[level - 1] };
+            parent.slots[path.offsets[level - 1]].store(ptr::null_mut(), Ordering::Release);
+            parent.add_count(-1);
+            // SAFETY: just unlinked, under the lock.
+            unsafe { self.retire_node(node.cast_mut(), guard) };
+            level -= 1;
+        }
+    }
+
+    /// Lowers the height while the root's only child is in slot 0
+    /// (`xas_shrink`). The old root is retired with its slot 0 still
+    /// pointing at the new root, so a reader inside it walks on into the
+    /// current tree, and finds every other slot empty, which is true.
+    ///
+    /// # Safety
+    /// Under the lock.
+    unsafe fn shrink(&self, guard: &Guard) {
+        loop {
+            let root = self.root.load(Ordering::Relaxed);
+            if root.is_null() {
+                return;
+            }
+            // SAFETY: live node under the lock.
+            let r = unsafe { &*root };
+            if r.shift == 0 || r.count.load(Ordering::Relaxed) != 1 {
+                return;
+            }
+            let child = r.slots[0].load(Ordering::Relaxed);
+            if child.is_null() {
+                return;
+            }
+            // Release: the child was published earlier (by a Release store
+            // into the old root, in an earlier critical section); this store
+            // extends that chain to readers who now find it at the root.
+            // Pairs with the Acquire load of `root` in `lookup` and `find`.
+            self.root.store(child.cast(), Ordering::Release);
+            // SAFETY: the old root was just unlinked, under the lock.
+            unsafe { self.retire_node(root, guard) };
+        }
+    }
+
+    /// Checks the structural invariants (tests only): counts match the
+    /// slots, no interior node is empty, the root is as low as it can be,
+    /// and the counters match the entries.
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) {
+        fn walk(node: &Node, expect_shift: u32, ptrs: &mut usize, values: &mut usize) {
+            assert_eq!(node.shift, expect_shift);
+            let mut count = 0;
+            for slot in &node.slots {
+                let raw = slot.load(Ordering::Relaxed);
+                if raw.is_null() {
+                    continue;
+                }
+                count += 1;
+                if node.shift == 0 {
+                    if is_value(raw) {
+                        *values += 1;
+                    } else {
+                        *ptrs += 1;
+                    }
+                } else {
+                    // SAFETY: tests call this with no concurrent writer.
+                    walk(
+                        unsafe { &*raw.cast::<Node>() },
+                        expect_shift - CHUNK_SHIFT,
+                        ptrs,
+                        values,
+                    );
+                }
+            }
+            assert_eq!(count, node.count.load(Ordering::Relaxed));
+            assert!(count > 0, "empty node left in the tree");
+        }
+        let root = self.root.load(Ordering::Relaxed);
+        let (mut ptrs, mut values) = (0, 0);
+        if !root.is_null() {
+            // SAFETY: as above.
+            let r = unsafe { &*root };
+            if r.shift > 0 {
+                let only_slot0 = r.count.load(Ordering::Relaxed) == 1
+                    && !r.slots[0].load(Ordering::Relaxed).is_null();
+                assert!(!only_slot0, "root should have been shrunk");
+            }
+            walk(r, r.shift, &mut ptrs, &mut values);
+        }
+        assert_eq!(ptrs, self.ptr_count());
+        assert_eq!(values, self.value_count());
+    }
+
+    /// The height of the tree: 0 when empty (tests only).
+    #[cfg(test)]
+    pub(crate) fn height(&self) -> u32 {
+        let root = self.root.load(Ordering::Relaxed);
+        if root.is_null() {
+            0
+        } else {
+            // SAFETY: tests call this with no concurrent writer.
+            unsafe { (*root).shift / CHUNK_SHIFT + 1 }
+        }
+    }
+}
+
+/// The first entry in `node` (of the given shift, covering indices from
+/// `base`) with an index in `start..=last`.
+///
+/// # Safety
+/// `node` is a node of the tree read under a guard the caller holds, and
+/// `start` is at least `base` and inside the node's range.
+unsafe fn find_in(
+    node: &Node,
+    shift: u32,
+    base: u64,
+    start: u64,
+    last: u64,
+) -> Option<(u64, *mut ())> {
+    let first = ((start - base) >> shift) as usize;
+    // A top-level node may have slots beyond `u64::MAX`: never visit them.
+    let max_off = if shift + CHUNK_SHIFT > 64 {
+        (u64::MAX >> shift) as usize
+    } else {
+        FANOUT - 1
+    };
+    for off in first..=max_off {
+        let index = base + ((off as u64) << shift);
+        if index > last {
+            return None;
+        }
+        // Acquire: as in `lookup`.
+        let raw = node.slots[off].load(Ordering::Acquire);
+        if raw.is_null() {
+            continue;
+        }
+        if shift == 0 {
+            return Some((index, raw));
+        }
+        // SAFETY: an interior slot holds a node, protected by the caller's
+        // guard; the child covers `index..` and `start.max(index)` is in it.
+        let hit = unsafe {
+            find_in(
+                &*raw.cast::<Node>(),
+                shift - CHUNK_SHIFT,
+                index,
+                start.max(index),
+                last,
+            )
+        };
+        if hit.is_some() {
+            return hit;
+        }
+    }
+    None
+}
+
+/// The iterator of [`XArray::range`] and [`XArray::iter`]: yields
+/// `(index, entry)` pairs in index order.
+pub struct Range<'g, T> {
+    xa: &'g XArray<T>,
+    guard: &'g Guard,
+    next: u64,
+    last: u64,
+    done: bool,
+}
+
+impl<'g, T: Send + 'static> Iterator for Range<'g, T> {
+    type Item = (u64, Entry<'g, T>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let Some((index, raw)) = self.xa.find(self.next, self.last) else {
+            self.done = true;
+            return None;
+        };
+        match index.checked_add(1) {
+            Some(n) if n <= self.last => self.next = n,
+            _ => self.done = true,
+        }
+        // SAFETY: `raw` is a non-null leaf word read under `self.guard`,
+        // which `range` checked against the tree's collector.
+        let entry = unsafe { self.xa.entry(raw, self.guard) };
+        entry.map(|e| (index, e))
+    }
+}
+
+impl<T> Drop for XArray<T> {
+    fn drop(&mut self) {
+        // Relaxed: `&mut self` means every writer's critical section
+        // happens-before this point, and no reader holds a reference
+        // (entries are bound to a borrow of the tree).
+        let root = self.root.load(Ordering::Relaxed);
+        if !root.is_null() {
+            // SAFETY: the root and everything below it are owned by the tree
+            // and reachable once; retired nodes and entries are not
+            // reachable from it and are freed by the collector instead.
+            unsafe { free_subtree::<T>(root) };
+        }
+    }
+}
+
+/// Frees `node`, its descendants and the `T`s below it.
+///
+/// # Safety
+/// Exclusive access; every node and pointer entry below `node` is owned by
+/// the tree and freed nowhere else.
+unsafe fn free_subtree<T>(node: *mut Node) {
+    // SAFETY: `node` came from `Node::alloc` and is owned (contract).
+    let node = unsafe { Box::from_raw(node) };
+    for slot in &node.slots {
+        let raw = slot.load(Ordering::Relaxed);
+        if raw.is_null() {
+            continue;
+        }
+        if node.shift > 0 {
+            // SAFETY: an interior slot owns its child node.
+            unsafe { free_subtree::<T>(raw.cast()) };
+        } else if !is_value(raw) {
+            // SAFETY: a leaf pointer entry owns its boxed `T`.
+            drop(unsafe { Box::from_raw(raw.cast::<Aligned<T>>()) });
+        }
+    }
+}
