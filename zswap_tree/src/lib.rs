@@ -18,8 +18,8 @@
 //!  exclusively      |   decompress after unlock               |   which must be marked dirty
 //!  invalidated      | invalidate / invalidate_all / a store   | nobody: freed
 //!                   |   replacing it / a rejected store       |
-//!  written back     | writeback: off the LRU under lock,      | the backing device
-//!                   |   written, erased if still the same     |
+//!  written back     | writeback: erased, decompressed and     | the backing device
+//!                   |   written, all under the region lock    |
 //! ```
 //!
 //! Every transition out of "stored" is an erase from the tree under the
@@ -44,11 +44,12 @@
 //! | [`ZswapTree::store`] | its region's, once | the insert (and erase of the old entry); compression runs before, unlocked |
 //! | [`ZswapTree::load`] | its region's, once | lookup, then erase (exclusive) or `Arc` clone (optimistic); decompression after |
 //! | [`ZswapTree::invalidate`] | its region's, once | the erase; the free after |
-//! | [`ZswapTree::writeback`] | every region's briefly per entry (to find the oldest), then the chosen one twice | LRU pop; then the "still the same entry?" check and erase. The callback runs unlocked |
+//! | [`ZswapTree::writeback`] | every region's briefly per entry (to find the oldest), then the chosen one | erase, decompression and the writeback callback (the device write) |
 //! | [`ZswapTree::invalidate_all`] | each region's in turn | draining the tree |
 //!
-//! No operation holds two locks at once, and no user callback runs under a
-//! lock, so there is no lock order to respect.
+//! No operation holds two locks at once. The only user code that runs under
+//! a lock is the writeback callback, which must not call back into the
+//! `ZswapTree`.
 //!
 //! ## Kernel functions modelled
 //!
@@ -76,11 +77,13 @@
 //!   inserted (one lock acquisition), so a concurrent optimistic load sees the
 //!   old page or the new one, never a miss. A rejected store still
 //!   invalidates the stale entry, as zswap does.
-//! - **Writeback order**: zswap puts a locked folio in the swap cache first,
-//!   which hides the slot from loads, then erases and writes. The model has
-//!   no swap cache of its own, so it writes first and erases after, if the
-//!   tree still holds the same entry: the data is always in zswap or on the
-//!   device, and a racing load, invalidation or store wins.
+//! - **Writeback exclusion**: zswap puts a locked folio in the swap cache
+//!   first, which makes loads, stores and invalidations of that slot wait,
+//!   then erases the entry, drops the tree lock, and writes. The model has
+//!   no swap cache of its own, so the region lock plays the folio lock: the
+//!   entry is erased, decompressed and handed to the callback under it. A
+//!   load never misses an entry whose data has not reached the device yet,
+//!   and a stale write can never land after a newer store of the same slot.
 //! - **Corrupt data**: zswap `BUG()`s when decompression fails; here it is a
 //!   [`LoadError`]. [`ZswapTree::store_compressed`] injects such data.
 //! - **No zpool, no memcg, no per-CPU buffers**: compressed bytes are a boxed

@@ -254,22 +254,6 @@ fn writeback_takes_lru_oldest_first() {
 }
 
 #[test]
-fn writeback_leaves_a_concurrently_replaced_entry() {
-    let z = ZswapTree::new(SLOTS, Config::default());
-    z.store(10, &ContentClass::Text.page(1)).unwrap();
-    let newer = ContentClass::Text.page(2);
-    // The callback runs unlocked: replace the entry from inside it.
-    let n = z.writeback(1, |off, _| z.store(off, &newer).unwrap());
-    assert_eq!(n, 0);
-    let s = z.stats();
-    assert_eq!((s.writeback_stale, s.writebacks, s.stored_pages), (1, 0, 1));
-    let mut out = [0u8; PAGE_SIZE];
-    assert!(z.load(10, &mut out, LoadMode::Exclusive).unwrap());
-    assert_eq!(out, *newer);
-    check(&z);
-}
-
-#[test]
 fn pool_limit_writes_back_then_rejects() {
     let written = std::sync::Arc::new(StdMutex::new(Vec::new()));
     let w = std::sync::Arc::clone(&written);

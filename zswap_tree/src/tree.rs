@@ -253,8 +253,6 @@ pub struct Stats {
     pub load_errors: u64,
     /// Entries written back and erased (`written_back_pages`).
     pub writebacks: u64,
-    /// Entries written back but then found replaced or gone, so not erased.
-    pub writeback_stale: u64,
     /// Entries erased by [`ZswapTree::invalidate`], [`ZswapTree::invalidate_all`]
     /// or a rejected store over a stale entry.
     pub invalidations: u64,
@@ -279,7 +277,6 @@ struct Counters {
     load_misses: AtomicU64,
     load_errors: AtomicU64,
     writebacks: AtomicU64,
-    writeback_stale: AtomicU64,
     invalidations: AtomicU64,
     compressed_frees: AtomicU64,
 }
@@ -420,15 +417,6 @@ impl RegionTree {
         Some(slot)
     }
 
-    /// Takes the oldest entry off the LRU, leaving it in the tree
-    /// (`list_lru_walk_one` isolating an entry for `zswap_reclaim_entry`).
-    fn lru_pop_head(&mut self) -> Option<(u64, u64, Payload)> {
-        let head = self.lru_head?;
-        self.lru_unlink(head);
-        let (offset, slot) = self.tree.node(head)?;
-        Some((offset, slot.id, slot.payload.clone()))
-    }
-
     fn oldest_id(&self) -> Option<u64> {
         self.lru_head
             .and_then(|h| self.tree.node(h))
@@ -478,7 +466,8 @@ struct Region {
 
 /// The writeback callback: receives the offset and the decompressed page,
 /// and must write the page to the backing device before returning
-/// (`__swap_writepage`).
+/// (`__swap_writepage`). It runs under a region lock and must not call back
+/// into the `ZswapTree`.
 pub type WritebackFn = dyn Fn(u64, &Page) + Send + Sync;
 
 /// A zswap instance for one swap device: one red-black tree per
@@ -513,7 +502,7 @@ impl fmt::Debug for ZswapTree {
 enum WbOutcome {
     Empty,
     Written,
-    Stale,
+    Dropped,
 }
 
 impl ZswapTree {
@@ -814,32 +803,35 @@ impl ZswapTree {
     /// entries were written back and erased. Same-filled entries are never
     /// written back.
     ///
-    /// Each entry is taken off the LRU under its region lock, decompressed
-    /// and passed to `f` with no lock held, then erased under the lock only
-    /// if the tree still holds that same entry (a concurrent load,
-    /// invalidation or replacing store wins; its write is then stale and
-    /// counted in [`Stats::writeback_stale`]). The entry stays visible to
-    /// loads until `f` has returned.
+    /// Each entry is erased, decompressed and passed to `f` while its region
+    /// lock is held, so that no load, store or invalidation of that region
+    /// can interleave with the write: the region lock stands in for the
+    /// locked swap-cache folio with which `zswap_writeback_entry` excludes
+    /// them. `f` must therefore not call back into this `ZswapTree` (that
+    /// would deadlock); it should only write the page to the device.
+    /// Entries whose data cannot be decoded are dropped without calling `f`
+    /// and counted in [`Stats::load_errors`].
     ///
     /// The global LRU order is approximated by per-region lists whose heads
     /// are compared (`list_lru` is per node and memcg in the kernel).
     ///
-    /// Context: takes every region lock briefly per entry; calls `f` with no
-    /// lock held.
+    /// Context: takes every region lock briefly per entry to find the
+    /// oldest, then that entry's region lock for the erase, the
+    /// decompression and `f`.
     pub fn writeback(&self, n: usize, mut f: impl FnMut(u64, &Page)) -> usize {
         let mut written = 0;
         for _ in 0..n {
             match self.writeback_one(&mut f) {
                 WbOutcome::Empty => break,
                 WbOutcome::Written => written += 1,
-                WbOutcome::Stale => {}
+                WbOutcome::Dropped => {}
             }
         }
         written
     }
 
     fn writeback_one(&self, f: &mut dyn FnMut(u64, &Page)) -> WbOutcome {
-        let (region, offset, id, payload) = loop {
+        loop {
             let oldest = self
                 .regions
                 .iter()
@@ -848,49 +840,41 @@ impl ZswapTree {
             let Some((_, region)) = oldest else {
                 return WbOutcome::Empty;
             };
-            // Another writeback may have taken that head meanwhile: rescan.
-            if let Some((offset, id, payload)) = region.inner.lock().lru_pop_head() {
-                break (region, offset, id, payload);
-            }
-        };
-        let mut page = [0u8; PAGE_SIZE];
-        let decoded = match &payload {
-            Payload::Same(word) => {
-                fill_page(&mut page, *word);
-                true
-            }
-            Payload::Compressed(bytes) => {
-                self.compressor.decompress(&bytes.bytes, &mut page).is_ok()
-            }
-        };
-        drop(payload);
-        if decoded {
-            f(offset, &page);
-        } else {
-            inc(&self.counters.load_errors);
-        }
-        let erased = {
             let mut tree = region.inner.lock();
-            if tree.tree.get(offset).is_some_and(|s| s.id == id) {
-                tree.erase(offset, &self.counters)
-            } else {
-                None
-            }
-        };
-        match erased {
-            Some(_) if decoded => {
+            // Another writeback or an erase may have taken that head since
+            // the scan: rescan.
+            let Some(head) = tree.lru_head else {
+                continue;
+            };
+            let Some((offset, _)) = tree.tree.node(head) else {
+                continue;
+            };
+            let Some(slot) = tree.erase(offset, &self.counters) else {
+                continue;
+            };
+            let mut page = [0u8; PAGE_SIZE];
+            let decoded = match &slot.payload {
+                Payload::Same(word) => {
+                    fill_page(&mut page, *word);
+                    Ok(())
+                }
+                Payload::Compressed(bytes) => self.compressor.decompress(&bytes.bytes, &mut page),
+            };
+            if decoded.is_ok() {
+                f(offset, &page);
                 inc(&self.counters.writebacks);
-                WbOutcome::Written
-            }
-            // Undecodable data is dropped: no device can be given it.
-            Some(_) => {
+            } else {
+                // Undecodable data is dropped: no device can be given it.
+                inc(&self.counters.load_errors);
                 inc(&self.counters.invalidations);
-                WbOutcome::Stale
             }
-            None => {
-                inc(&self.counters.writeback_stale);
-                WbOutcome::Stale
-            }
+            drop(tree);
+            // `slot` drops here, after the lock: the free.
+            return if decoded.is_ok() {
+                WbOutcome::Written
+            } else {
+                WbOutcome::Dropped
+            };
         }
     }
 
@@ -913,7 +897,6 @@ impl ZswapTree {
             load_misses: r(&c.load_misses),
             load_errors: r(&c.load_errors),
             writebacks: r(&c.writebacks),
-            writeback_stale: r(&c.writeback_stale),
             invalidations: r(&c.invalidations),
             compressed_frees: r(&c.compressed_frees),
         }
