@@ -119,10 +119,17 @@
 //! (through `src/sync.rs`) and shrinks nodes to 4 slots. crossbeam-epoch is
 //! used **unmodified** (no `crossbeam_loom`): each model creates its own
 //! `Collector`, and each model thread registers its own handle of it. loom
-//! then explores every interleaving of the tree's own atomics and lock, and
-//! checks the Release/Acquire publication of nodes and values (the loom
-//! tests read values through `loom::cell::UnsafeCell`, so a pointer
-//! published without a happens-before edge is reported). The epoch
+//! then explores the interleavings of the tree's own atomics and lock
+//! (within the preemption bound), and checks the Release/Acquire
+//! publication of nodes and values: a node's `shift` is a
+//! `loom::cell::UnsafeCell` under loom and readers check it, and the tests
+//! store values holding one, so a node or value reached without a
+//! happens-before edge to its initialisation is reported. (Each of these
+//! was checked by weakening the corresponding Release store to Relaxed:
+//! loom then fails.) Writers read words under the lock with `unsync_load`
+//! (`sync::LoadLocked`), which also checks that every store to them is made
+//! under the lock, and keeps loom's partial-order reduction from missing a
+//! reader's load that precedes the writer's store. The epoch
 //! protocol runs for real inside each model: its steps (pin, unpin, defer,
 //! collect) take place atomically between loom's scheduling points, in a
 //! sequentially consistent order. So loom checks *our* use of the collector

@@ -25,3 +25,81 @@ pub(crate) use std::sync::atomic::Ordering;
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// A load by a holder of the lock under which *every* store to the atomic is
+/// made. Under loom this is `unsync_load`, which checks that claim (every
+/// store must happen-before the load) and, unlike an atomic load, does not
+/// hide a reader's earlier load from loom's partial-order reduction when the
+/// writer then stores to the same atomic.
+pub(crate) trait LoadLocked {
+    /// The value type.
+    type Value;
+    /// See the trait.
+    fn load_locked(&self) -> Self::Value;
+}
+
+impl<T> LoadLocked for AtomicPtr<T> {
+    type Value = *mut T;
+
+    #[inline]
+    fn load_locked(&self) -> *mut T {
+        #[cfg(loom)]
+        // SAFETY: callers hold the lock that every store to this atomic is
+        // made under (or have `&mut` of its owner), so no store is
+        // concurrent with this load; loom checks it.
+        return unsafe { self.unsync_load() };
+        #[cfg(not(loom))]
+        // Relaxed: the lock orders this load after every store.
+        return self.load(Ordering::Relaxed);
+    }
+}
+
+impl LoadLocked for AtomicUsize {
+    type Value = usize;
+
+    #[inline]
+    fn load_locked(&self) -> usize {
+        #[cfg(loom)]
+        // SAFETY: as for `AtomicPtr`.
+        return unsafe { self.unsync_load() };
+        #[cfg(not(loom))]
+        // Relaxed: as for `AtomicPtr`.
+        return self.load(Ordering::Relaxed);
+    }
+}
+
+/// A field written once, when its owner is created, and only read after the
+/// owner is published. Under loom it is a `loom::cell::UnsafeCell`, so that
+/// a read from a thread the publication does not happen-before is reported.
+#[cfg(loom)]
+pub(crate) struct Frozen<T>(loom::cell::UnsafeCell<T>);
+
+#[cfg(loom)]
+impl<T: Copy> Frozen<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Frozen(loom::cell::UnsafeCell::new(value))
+    }
+
+    #[inline]
+    pub(crate) fn get(&self) -> T {
+        // SAFETY: the cell is never written after `new` (there is no
+        // setter), so reads cannot race with a write.
+        self.0.with(|p| unsafe { *p })
+    }
+}
+
+/// See the loom version: a plain value outside loom.
+#[cfg(not(loom))]
+pub(crate) struct Frozen<T>(T);
+
+#[cfg(not(loom))]
+impl<T: Copy> Frozen<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Frozen(value)
+    }
+
+    #[inline]
+    pub(crate) fn get(&self) -> T {
+        self.0
+    }
+}

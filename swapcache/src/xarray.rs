@@ -9,7 +9,7 @@ use core::ptr;
 use crossbeam_epoch::{Collector, Guard};
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicPtr, AtomicUsize, Mutex, Ordering, lock};
+use crate::sync::{AtomicPtr, AtomicUsize, Frozen, LoadLocked, Mutex, Ordering, lock};
 
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!(
@@ -375,10 +375,12 @@ impl<T, N: Encode<T>> Drop for Pending<T, N> {
 /// An interior or leaf node (`struct xa_node`).
 struct Node {
     /// Index bits below this level: the slot of `index` is
-    /// `(index >> shift) & CHUNK_MASK`. 0 for a leaf. Never changes.
-    shift: u32,
-    /// Non-empty slots. Read and written only under the tree's lock, so
-    /// every access is `Relaxed` (the lock orders them).
+    /// `(index >> shift) & CHUNK_MASK`. 0 for a leaf. Never changes (under
+    /// loom, reading it checks that the node's publication happens-before
+    /// the read).
+    shift: Frozen<u32>,
+    /// Non-empty slots. Read and written only under the tree's lock
+    /// (`load_locked`, `Relaxed` stores: the lock orders them).
     count: AtomicUsize,
     /// Leaf (`shift == 0`): null, a value entry (bit 0 set) or a
     /// `*mut Aligned<T>`. Interior: null or a `*mut Node` of shift
@@ -390,7 +392,7 @@ impl Node {
     /// A new, empty, unpublished node.
     fn alloc(shift: u32) -> *mut Node {
         Box::into_raw(Box::new(Node {
-            shift,
+            shift: Frozen::new(shift),
             count: AtomicUsize::new(0),
             slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }))
@@ -398,7 +400,7 @@ impl Node {
 
     /// `count += delta`, under the tree's lock.
     fn add_count(&self, delta: isize) {
-        let c = self.count.load(Ordering::Relaxed);
+        let c = self.count.load_locked();
         self.count
             .store(c.wrapping_add_signed(delta), Ordering::Relaxed);
     }
@@ -576,7 +578,7 @@ impl<T: Send + 'static> XArray<T> {
         // it is unlinked, and freed only after every guard that was pinned
         // when it was retired has been dropped; our guard outlives this call.
         let mut node = unsafe { &*root };
-        let mut shift = node.shift;
+        let mut shift = node.shift.get();
         if !covers(shift, index) {
             return ptr::null_mut();
         }
@@ -592,6 +594,11 @@ impl<T: Send + 'static> XArray<T> {
             // SAFETY: an interior slot holds null or a node; protected as
             // the root is, above.
             node = unsafe { &*raw.cast::<Node>() };
+            if cfg!(loom) {
+                // The reader computes the child's shift; under loom, also
+                // read it, so that loom checks the child was published.
+                assert_eq!(node.shift.get(), shift);
+            }
         }
     }
 
@@ -797,12 +804,12 @@ impl<T: Send + 'static> XArray<T> {
         }
         // SAFETY: as in `lookup`.
         let node = unsafe { &*root };
-        if !covers(node.shift, start) {
+        if !covers(node.shift.get(), start) {
             return None;
         }
         // SAFETY: `node` is a live node of shift `node.shift` covering
         // `start`, read under the caller's guard.
-        unsafe { find_in(node, node.shift, 0, start, last) }
+        unsafe { find_in(node, node.shift.get(), 0, start, last) }
     }
 
     /// Retires a node: frees it once no guard can still see it.
@@ -935,31 +942,33 @@ impl<T: Send + 'static> XArray<T> {
         } else {
             &self.writer.ptrs
         };
-        // Relaxed: under the lock (see `Writer`).
-        let c = counter.load(Ordering::Relaxed);
+        // Written only under the lock (see `Writer`); read `Relaxed` by
+        // `len`.
+        let c = counter.load_locked();
         counter.store(c.wrapping_add_signed(delta), Ordering::Relaxed);
     }
 
     /// Walks to the leaf slot of `index` under the lock, recording the path.
     /// Returns the slot's word, or null if the slot or its path is missing.
     fn walk_locked(&self, index: u64, path: &mut Path) -> *mut () {
-        // Relaxed: under the lock every node and entry was published by an
-        // earlier critical section, which happens-before ours.
-        let mut raw = self.root.load(Ordering::Relaxed);
+        // `load_locked` (Relaxed): under the lock every node and entry was
+        // published by an earlier critical section, which happens-before
+        // ours.
+        let mut raw = self.root.load_locked();
         if raw.is_null() {
             return ptr::null_mut();
         }
         // SAFETY: under the lock, nodes reachable from the root are live:
         // only lock holders unlink and retire them.
         let mut node = unsafe { &*raw };
-        if !covers(node.shift, index) {
+        if !covers(node.shift.get(), index) {
             return ptr::null_mut();
         }
         loop {
-            let off = offset(index, node.shift);
+            let off = offset(index, node.shift.get());
             path.push(node, off);
-            let word = node.slots[off].load(Ordering::Relaxed);
-            if node.shift == 0 || word.is_null() {
+            let word = node.slots[off].load_locked();
+            if node.shift.get() == 0 || word.is_null() {
                 return word;
             }
             raw = word.cast();
@@ -972,7 +981,7 @@ impl<T: Send + 'static> XArray<T> {
     /// interior nodes as needed (`xas_expand`, `xas_create`); returns it.
     /// Called under the lock.
     fn ensure_leaf(&self, index: u64) -> *const Node {
-        let mut root = self.root.load(Ordering::Relaxed);
+        let mut root = self.root.load_locked();
         if root.is_null() {
             root = Node::alloc(min_shift(index));
             // Release: publishes the new (empty) root; pairs with the
@@ -982,12 +991,12 @@ impl<T: Send + 'static> XArray<T> {
         loop {
             // SAFETY: under the lock the root is live (see `walk_locked`).
             let r = unsafe { &*root };
-            if covers(r.shift, index) {
+            if covers(r.shift.get(), index) {
                 break;
             }
             // Grow: a new root whose slot 0 is the old root. Readers that
             // loaded the old root keep walking a valid (and current) subtree.
-            let grown = Node::alloc(r.shift + CHUNK_SHIFT);
+            let grown = Node::alloc(r.shift.get() + CHUNK_SHIFT);
             // SAFETY: `grown` was just allocated and is not shared yet.
             let g = unsafe { &*grown };
             g.slots[0].store(root.cast(), Ordering::Relaxed);
@@ -1002,13 +1011,13 @@ impl<T: Send + 'static> XArray<T> {
         loop {
             // SAFETY: live node under the lock.
             let n = unsafe { &*node };
-            if n.shift == 0 {
+            if n.shift.get() == 0 {
                 return node;
             }
-            let slot = &n.slots[offset(index, n.shift)];
-            let mut child = slot.load(Ordering::Relaxed).cast::<Node>();
+            let slot = &n.slots[offset(index, n.shift.get())];
+            let mut child = slot.load_locked().cast::<Node>();
             if child.is_null() {
-                child = Node::alloc(n.shift - CHUNK_SHIFT);
+                child = Node::alloc(n.shift.get() - CHUNK_SHIFT);
                 // Release: publishes the new node; pairs with the Acquire
                 // slot loads in `lookup` and `find_in`.
                 slot.store(child.cast(), Ordering::Release);
@@ -1030,7 +1039,7 @@ impl<T: Send + 'static> XArray<T> {
             let node = path.nodes[level];
             // SAFETY: live node under the lock.
             let n = unsafe { &*node };
-            if n.count.load(Ordering::Relaxed) != 0 {
+            if n.count.load_locked() != 0 {
                 return;
             }
             if level == 0 {
@@ -1060,16 +1069,16 @@ impl<T: Send + 'static> XArray<T> {
     /// Under the lock.
     unsafe fn shrink(&self, guard: &Guard) {
         loop {
-            let root = self.root.load(Ordering::Relaxed);
+            let root = self.root.load_locked();
             if root.is_null() {
                 return;
             }
             // SAFETY: live node under the lock.
             let r = unsafe { &*root };
-            if r.shift == 0 || r.count.load(Ordering::Relaxed) != 1 {
+            if r.shift.get() == 0 || r.count.load_locked() != 1 {
                 return;
             }
-            let child = r.slots[0].load(Ordering::Relaxed);
+            let child = r.slots[0].load_locked();
             if child.is_null() {
                 return;
             }
@@ -1089,7 +1098,7 @@ impl<T: Send + 'static> XArray<T> {
     #[cfg(test)]
     pub(crate) fn check_invariants(&self) {
         fn walk(node: &Node, expect_shift: u32, ptrs: &mut usize, values: &mut usize) {
-            assert_eq!(node.shift, expect_shift);
+            assert_eq!(node.shift.get(), expect_shift);
             let mut count = 0;
             for slot in &node.slots {
                 let raw = slot.load(Ordering::Relaxed);
@@ -1097,7 +1106,7 @@ impl<T: Send + 'static> XArray<T> {
                     continue;
                 }
                 count += 1;
-                if node.shift == 0 {
+                if node.shift.get() == 0 {
                     if is_value(raw) {
                         *values += 1;
                     } else {
@@ -1121,12 +1130,12 @@ impl<T: Send + 'static> XArray<T> {
         if !root.is_null() {
             // SAFETY: as above.
             let r = unsafe { &*root };
-            if r.shift > 0 {
+            if r.shift.get() > 0 {
                 let only_slot0 = r.count.load(Ordering::Relaxed) == 1
                     && !r.slots[0].load(Ordering::Relaxed).is_null();
                 assert!(!only_slot0, "root should have been shrunk");
             }
-            walk(r, r.shift, &mut ptrs, &mut values);
+            walk(r, r.shift.get(), &mut ptrs, &mut values);
         }
         assert_eq!(ptrs, self.ptr_count());
         assert_eq!(values, self.value_count());
@@ -1140,7 +1149,7 @@ impl<T: Send + 'static> XArray<T> {
             0
         } else {
             // SAFETY: tests call this with no concurrent writer.
-            unsafe { (*root).shift / CHUNK_SHIFT + 1 }
+            unsafe { (*root).shift.get() / CHUNK_SHIFT + 1 }
         }
     }
 }
@@ -1230,10 +1239,10 @@ impl<'g, T: Send + 'static> Iterator for Range<'g, T> {
 
 impl<T> Drop for XArray<T> {
     fn drop(&mut self) {
-        // Relaxed: `&mut self` means every writer's critical section
+        // `load_locked`: `&mut self` means every writer's critical section
         // happens-before this point, and no reader holds a reference
         // (entries are bound to a borrow of the tree).
-        let root = self.root.load(Ordering::Relaxed);
+        let root = self.root.load_locked();
         if !root.is_null() {
             // SAFETY: the root and everything below it are owned by the tree
             // and reachable once; retired nodes and entries are not
@@ -1252,11 +1261,11 @@ unsafe fn free_subtree<T>(node: *mut Node) {
     // SAFETY: `node` came from `Node::alloc` and is owned (contract).
     let node = unsafe { Box::from_raw(node) };
     for slot in &node.slots {
-        let raw = slot.load(Ordering::Relaxed);
+        let raw = slot.load_locked();
         if raw.is_null() {
             continue;
         }
-        if node.shift > 0 {
+        if node.shift.get() > 0 {
             // SAFETY: an interior slot owns its child node.
             unsafe { free_subtree::<T>(raw.cast()) };
         } else if !is_value(raw) {

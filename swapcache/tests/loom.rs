@@ -1,0 +1,275 @@
+//! loom models of the tree's publication and reclamation protocol, with
+//! 4-slot nodes.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
+//! -p swapcache --test loom`.
+//!
+//! Each model creates its own epoch `Collector` and each model thread
+//! registers its own handle of it (see "Loom" in the crate docs): the epoch
+//! protocol runs for real, atomically between loom's scheduling points.
+#![cfg(loom)]
+
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::thread;
+use swapcache::epoch::{Collector, LocalHandle};
+use swapcache::{Entry, FANOUT, Item, XArray};
+
+const F: u64 = FANOUT as u64;
+
+/// A value whose contents loom tracks: reading it from a thread that has no
+/// happens-before edge to its initialisation is a reported causality
+/// violation, so a reader cannot silently see a half-initialised value.
+struct Payload {
+    data: UnsafeCell<u64>,
+}
+
+// SAFETY: `data` is written only when the payload is created, before it is
+// published; afterwards every access is a read (and loom checks that claim).
+unsafe impl Sync for Payload {}
+
+impl Payload {
+    fn new(v: u64) -> Self {
+        Payload {
+            data: UnsafeCell::new(v),
+        }
+    }
+
+    fn read(&self) -> u64 {
+        // SAFETY: no one writes after creation (see the `Sync` impl).
+        self.data.with(|p| unsafe { *p })
+    }
+}
+
+/// A value that records its own drop, so that a reader can check it was not
+/// freed while it still holds a reference.
+struct Canary {
+    value: u64,
+    freed: Arc<AtomicBool>,
+}
+
+impl Drop for Canary {
+    fn drop(&mut self) {
+        assert!(!self.freed.swap(true, Ordering::SeqCst), "double free");
+    }
+}
+
+/// Drives the model's collector until everything retired can be freed.
+fn collect(handle: &LocalHandle) {
+    for _ in 0..8 {
+        handle.pin().flush();
+    }
+}
+
+fn spawn_with_handle<R: Send + 'static>(
+    collector: &Collector,
+    f: impl FnOnce(&LocalHandle) -> R + Send + 'static,
+) -> thread::JoinHandle<R> {
+    let collector = collector.clone();
+    thread::spawn(move || {
+        let handle = collector.register();
+        f(&handle)
+    })
+}
+
+/// Scenario 1: a reader racing with an insert sees either nothing or the
+/// fully initialised value. The writer inserts twice: into the existing leaf
+/// (only the entry's own Release store publishes it), then at an index that
+/// grows the tree (a new root and a new leaf are published). The entry
+/// already present stays visible throughout.
+#[test]
+fn reader_against_insert() {
+    loom::model(|| {
+        let collector = Collector::new();
+        let main = collector.register();
+        let xa = Arc::new(XArray::with_collector(collector.clone()));
+        xa.insert(1, Payload::new(10), &main.pin()).unwrap();
+
+        let writer = {
+            let xa = xa.clone();
+            spawn_with_handle(&collector, move |h| {
+                xa.insert(2, Payload::new(20), &h.pin()).unwrap();
+                xa.insert(F + 2, Payload::new(42), &h.pin()).unwrap();
+            })
+        };
+
+        let g = main.pin();
+        for (index, want) in [(F + 2, 42), (2, 20)] {
+            match xa.load(index, &g) {
+                None => {}
+                Some(Entry::Ptr(p)) => assert_eq!(p.read(), want),
+                Some(Entry::Value(_)) => panic!("a value entry appeared"),
+            }
+        }
+        let one = xa
+            .load(1, &g)
+            .and_then(Entry::as_ptr)
+            .expect("index 1 vanished");
+        assert_eq!(one.read(), 10);
+        drop(g);
+
+        writer.join().unwrap();
+        let g = main.pin();
+        assert_eq!(
+            xa.load(F + 2, &g)
+                .and_then(Entry::as_ptr)
+                .map(Payload::read),
+            Some(42)
+        );
+    });
+}
+
+/// Scenario 2: a reader racing with a remove and the reclamation that
+/// follows never uses a freed value. The remove also prunes a leaf and
+/// shrinks the root, retiring both nodes while the reader may be inside them.
+#[test]
+fn reader_against_remove_and_reclaim() {
+    loom::model(|| {
+        let collector = Collector::new();
+        let main = collector.register();
+        let xa = Arc::new(XArray::with_collector(collector.clone()));
+        let freed = Arc::new(AtomicBool::new(false));
+        let keep_freed = Arc::new(AtomicBool::new(false));
+        {
+            let g = main.pin();
+            let canary = |value, freed: &Arc<AtomicBool>| Canary {
+                value,
+                freed: freed.clone(),
+            };
+            xa.insert(1, canary(1, &keep_freed), &g).unwrap();
+            xa.insert(F + 1, canary(7, &freed), &g).unwrap();
+        }
+
+        let remover = {
+            let xa = xa.clone();
+            spawn_with_handle(&collector, move |h| {
+                let removed = xa
+                    .remove(F + 1, &h.pin())
+                    .and_then(Entry::as_ptr)
+                    .map(|c| c.value);
+                assert_eq!(removed, Some(7));
+                collect(h);
+            })
+        };
+
+        let g = main.pin();
+        if let Some(Entry::Ptr(c)) = xa.load(F + 1, &g) {
+            // The check comes before the dereference, and again after a
+            // scheduling point: the remover may run in between.
+            assert!(
+                !freed.load(Ordering::SeqCst),
+                "value freed under a pinned reader"
+            );
+            assert_eq!(c.value, 7);
+            thread::yield_now();
+            assert!(
+                !freed.load(Ordering::SeqCst),
+                "value freed under a pinned reader"
+            );
+        }
+        let one = xa
+            .load(1, &g)
+            .and_then(Entry::as_ptr)
+            .expect("index 1 vanished");
+        assert_eq!(one.value, 1);
+        drop(g);
+
+        remover.join().unwrap();
+        // Once every guard is gone, the retired value is freed, once.
+        collect(&main);
+        assert!(freed.load(Ordering::SeqCst), "retired value never freed");
+        assert!(!keep_freed.load(Ordering::SeqCst));
+        assert_eq!(xa.len(), 1);
+    });
+}
+
+/// Scenario 3: of two inserters at one index exactly one wins; the loser
+/// gets its value back.
+#[test]
+fn two_inserters_one_index() {
+    loom::model(|| {
+        let collector = Collector::new();
+        let xa = Arc::new(XArray::with_collector(collector.clone()));
+        let inserters: Vec<_> = (0..2u64)
+            .map(|t| {
+                let xa = xa.clone();
+                spawn_with_handle(&collector, move |h| match xa.insert(F + 1, t, &h.pin()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        assert_eq!(e.index, F + 1);
+                        assert_eq!(e.into_item(), Item::Ptr(t));
+                        false
+                    }
+                })
+            })
+            .collect();
+        let wins: Vec<bool> = inserters.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(wins.iter().filter(|&&w| w).count(), 1, "{wins:?}");
+        let winner = wins.iter().position(|&w| w).unwrap() as u64;
+        let main = collector.register();
+        let g = main.pin();
+        assert_eq!(xa.load(F + 1, &g).and_then(Entry::as_ptr), Some(&winner));
+        assert_eq!(xa.len(), 1);
+    });
+}
+
+/// Scenario 4: a remove that shrinks the tree races with an insert at the
+/// neighbouring index, which then has to grow it again (or, in the other
+/// order, keeps the tree tall so that the remove does not shrink it), under
+/// a reader. The reader always sees the untouched entry, and sees the
+/// raced ones either absent or complete.
+#[test]
+fn remove_and_neighbouring_insert_while_height_changes() {
+    loom::model(|| {
+        let collector = Collector::new();
+        let main = collector.register();
+        let xa = Arc::new(XArray::with_collector(collector.clone()));
+        {
+            let g = main.pin();
+            // Height 2 with 4-slot nodes: index 1 in leaf 0, index F in leaf 1.
+            xa.insert(1, Payload::new(1), &g).unwrap();
+            xa.insert(F, Payload::new(F), &g).unwrap();
+        }
+
+        let remover = {
+            let xa = xa.clone();
+            spawn_with_handle(&collector, move |h| {
+                assert_eq!(
+                    xa.remove(F, &h.pin())
+                        .and_then(Entry::as_ptr)
+                        .map(Payload::read),
+                    Some(F)
+                );
+            })
+        };
+        let inserter = {
+            let xa = xa.clone();
+            spawn_with_handle(&collector, move |h| {
+                xa.insert(F + 1, Payload::new(F + 1), &h.pin()).unwrap();
+            })
+        };
+
+        let g = main.pin();
+        for index in [F + 1, F] {
+            if let Some(p) = xa.load(index, &g).and_then(Entry::as_ptr) {
+                assert_eq!(p.read(), index);
+            }
+        }
+        assert_eq!(
+            xa.load(1, &g).and_then(Entry::as_ptr).map(Payload::read),
+            Some(1)
+        );
+        drop(g);
+
+        remover.join().unwrap();
+        inserter.join().unwrap();
+        let g = main.pin();
+        let left: Vec<(u64, u64)> = xa
+            .iter(&g)
+            .map(|(i, e)| (i, e.as_ptr().map_or(u64::MAX, Payload::read)))
+            .collect();
+        assert_eq!(left, vec![(1, 1), (F + 1, F + 1)]);
+        assert_eq!(xa.len(), 2);
+    });
+}
