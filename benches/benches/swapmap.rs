@@ -1,1 +1,140 @@
-fn main() {}
+//! Criterion benches of the swap map's hot operations on 1 and 2 threads.
+//!
+//! `cargo bench -p benches --bench swapmap`
+//!
+//! Multi-thread cases use `iter_custom` with a `Barrier` (sharded-slab's
+//! MultithreadedBench): every thread runs `iters` operations at once and the
+//! reported time is the slowest thread's wall time divided by `iters`, i.e.
+//! the per-operation latency each thread sees under that contention.
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use swapmap::{Freed, SwapMap};
+
+fn map() -> Arc<SwapMap> {
+    // 64 MiB of swap: 16384 slots in 32 clusters of 512.
+    Arc::new(SwapMap::new(16_384).expect("valid map"))
+}
+
+/// A slot with count 1 and no cache, as after page-out.
+fn swapped_out(m: &SwapMap) -> u64 {
+    let s = m.alloc().expect("room");
+    m.duplicate(s).expect("fresh");
+    assert_eq!(m.swapcache_clear(s), Ok(Freed::No));
+    s
+}
+
+/// Runs `op(thread_index, iters)` on `threads` threads started together and
+/// returns the slowest thread's elapsed time.
+fn run_threads(
+    threads: usize,
+    iters: u64,
+    op: impl Fn(usize, u64) + Send + Sync + 'static,
+) -> Duration {
+    let op = Arc::new(op);
+    let barrier = Arc::new(Barrier::new(threads));
+    let hs: Vec<_> = (0..threads)
+        .map(|t| {
+            let (op, barrier) = (op.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let start = Instant::now();
+                op(t, iters);
+                start.elapsed()
+            })
+        })
+        .collect();
+    hs.into_iter()
+        .map(|h| h.join().expect("bench thread"))
+        .max()
+        .unwrap_or_default()
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("swapmap");
+    g.measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(50);
+    for threads in [1usize, 2] {
+        g.bench_with_input(
+            BenchmarkId::new("alloc+free", threads),
+            &threads,
+            |b, &n| {
+                let m = map();
+                b.iter_custom(|iters| {
+                    let m = m.clone();
+                    run_threads(n, iters, move |_, iters| {
+                        for _ in 0..iters {
+                            // folio_alloc_swap, then put_swap_folio of the
+                            // never-mapped slot: alloc and free one slot.
+                            let s = m.alloc().expect("room");
+                            let _ = black_box(m.swapcache_clear(black_box(s)));
+                        }
+                    })
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("duplicate+free", threads),
+            &threads,
+            |b, &n| {
+                let m = map();
+                let slots: Vec<u64> = (0..n).map(|_| swapped_out(&m)).collect();
+                b.iter_custom(|iters| {
+                    let (m, slots) = (m.clone(), slots.clone());
+                    run_threads(n, iters, move |t, iters| {
+                        let s = slots[t];
+                        for _ in 0..iters {
+                            m.duplicate(black_box(s)).expect("in use");
+                            let _ = black_box(m.free(black_box(s)));
+                        }
+                    })
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("prepare+clear", threads),
+            &threads,
+            |b, &n| {
+                let m = map();
+                // Distinct slots of one cluster: the clears share its lock.
+                let slots: Vec<u64> = (0..n).map(|_| swapped_out(&m)).collect();
+                b.iter_custom(|iters| {
+                    let (m, slots) = (m.clone(), slots.clone());
+                    run_threads(n, iters, move |t, iters| {
+                        let s = slots[t];
+                        for _ in 0..iters {
+                            m.swapcache_prepare(black_box(s)).expect("unpinned");
+                            let _ = black_box(m.swapcache_clear(black_box(s)));
+                        }
+                    })
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("sync_acquire+release", threads),
+            &threads,
+            |b, &n| {
+                let m = map();
+                let slots: Vec<u64> = (0..n).map(|_| swapped_out(&m)).collect();
+                b.iter_custom(|iters| {
+                    let (m, slots) = (m.clone(), slots.clone());
+                    run_threads(n, iters, move |t, iters| {
+                        let s = slots[t];
+                        for _ in 0..iters {
+                            m.sync_acquire(black_box(s)).expect("single");
+                            let _ = black_box(m.sync_release(black_box(s)));
+                        }
+                    })
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -35,13 +35,13 @@
 //!  duplicate (swap_duplicate)               count|cache       count+1          cluster
 //!  duplicate_if_single (swap-count prop.)   count 1           count 2          cluster
 //!  swapcache_prepare                        count, no cache   count + cache    none (CAS)
-//!  swapcache_clear (put_swap_folio)         + cache           - cache; free    cluster
-//!                                                             if count 0
+//!  swapcache_clear (put_swap_folio)         count + cache     count            none (CAS)
+//!                                           cache only        free             cluster
 //!  free (swap_free)                         count n           n-1; free if     cluster
 //!                                                             0 and no cache
 //!  free (zap during a sync swap-in)         SYNC              cache only       cluster
 //!  sync_acquire (SWAP_MAP_SYNC proposal)    count 1, no cache SYNC             none (CAS)
-//!  sync_release                             SYNC              count 1          cluster
+//!  sync_release                             SYNC              count 1          none (CAS)
 //!                                           cache only        free             cluster
 //!  sync_release_free                        SYNC              free             cluster
 //!  mark_bad (setup_swap_map)                free              bad              cluster
@@ -59,10 +59,11 @@
 //! between the free / nonfull / full lists (the lists themselves are under a
 //! map-wide lock, `si->lock`; lock order: cluster, then lists).
 //!
-//! `swapcache_prepare` and `sync_acquire` take no lock: each is one
-//! compare-and-swap on the slot byte. They never free or allocate a slot
-//! (they refuse a free byte), so the cluster accounting stays under the
-//! cluster lock. Because they can run while a locked path is updating the
+//! The flag transitions that can neither free nor allocate a slot take no
+//! lock: `swapcache_prepare`, `sync_acquire`, and `swapcache_clear` /
+//! `sync_release` while the slot keeps a reference. Each is one
+//! compare-and-swap on the slot byte; they refuse a free byte and never
+//! produce one, so the cluster accounting stays under the cluster lock. Because they can run while a locked path is updating the
 //! same byte, the locked paths also update the byte with a compare-and-swap
 //! loop (`update_locked`), never a plain store: no `SWAP_HAS_CACHE` bit set
 //! by a racing prepare can be lost. The loom suite (`tests/loom.rs`) checks
@@ -89,6 +90,10 @@
 //!   The limit is configurable so that the out-of-memory case can be tested.
 //! - `SWAP_MAP_SYNC` was never merged; its encoding and its release
 //!   operations are this model's (see [`SWAP_MAP_SYNC`]).
+//! - `swapcache_clear` takes no lock when the slot keeps a reference (the
+//!   kernel always takes `ci->lock`): it is then a flag-only transition.
+//! - A CPU's current cluster stays isolated when it empties instead of
+//!   returning to the free list (no large-order allocations want it).
 //! - There is one swap device, so a slot is just its offset (`u64`).
 //! - Large (multi-order) allocations and the swap slots cache are not
 //!   modelled.

@@ -10,6 +10,9 @@ pub(crate) enum ListId {
     Free = 0,
     Nonfull = 1,
     Full = 2,
+    /// Off every list: some CPU's current cluster (`CLUSTER_FLAG_NONE` after
+    /// `isolate_lock_cluster`).
+    Isolated = 3,
 }
 
 impl ListId {
@@ -33,7 +36,7 @@ pub(crate) struct ClusterLists {
     on: Box<[ListId]>,
     head: [u32; 3],
     tail: [u32; 3],
-    len: [u32; 3],
+    len: [u32; 4],
 }
 
 impl ClusterLists {
@@ -45,7 +48,7 @@ impl ClusterLists {
             on: vec![ListId::Free; n as usize].into(),
             head: [NIL; 3],
             tail: [NIL; 3],
-            len: [0; 3],
+            len: [0; 4],
         };
         for c in 0..n {
             lists.push_back(c, initial(c));
@@ -56,6 +59,10 @@ impl ClusterLists {
     fn push_back(&mut self, c: u32, l: ListId) {
         let li = l as usize;
         self.on[c as usize] = l;
+        self.len[li] += 1;
+        if l == ListId::Isolated {
+            return;
+        }
         self.next[c as usize] = NIL;
         self.prev[c as usize] = self.tail[li];
         if self.tail[li] == NIL {
@@ -64,11 +71,14 @@ impl ClusterLists {
             self.next[self.tail[li] as usize] = c;
         }
         self.tail[li] = c;
-        self.len[li] += 1;
     }
 
     fn unlink(&mut self, c: u32) {
         let li = self.on[c as usize] as usize;
+        self.len[li] -= 1;
+        if self.on[c as usize] == ListId::Isolated {
+            return;
+        }
         let (p, n) = (self.prev[c as usize], self.next[c as usize]);
         if p == NIL {
             self.head[li] = n;
@@ -80,7 +90,6 @@ impl ClusterLists {
         } else {
             self.prev[n as usize] = p;
         }
-        self.len[li] -= 1;
     }
 
     /// Moves `c` to the tail of `l` (`move_cluster`).
@@ -89,22 +98,16 @@ impl ClusterLists {
         self.push_back(c, l);
     }
 
-    /// The head of `l`, rotated to the tail so that the next caller (another
-    /// CPU looking for a cluster) is offered a different one.
-    pub(crate) fn take_rotate(&mut self, l: ListId) -> Option<u32> {
+    /// The first cluster of list `l`.
+    pub(crate) fn head(&self, l: ListId) -> Option<u32> {
         let c = self.head[l as usize];
-        if c == NIL {
-            return None;
-        }
-        self.move_to(c, l);
-        Some(c)
+        (c != NIL).then_some(c)
     }
 
     pub(crate) fn len(&self, l: ListId) -> u32 {
         self.len[l as usize]
     }
 
-    #[cfg(test)]
     pub(crate) fn on(&self, c: u32) -> ListId {
         self.on[c as usize]
     }
@@ -127,6 +130,13 @@ impl ClusterLists {
             assert_eq!(self.tail[l as usize], prev);
             assert_eq!(self.len[l as usize], n);
         }
-        assert!(seen.iter().all(|&s| s), "a cluster is on no list");
+        let isolated = self.on.iter().filter(|&&l| l == ListId::Isolated).count();
+        assert_eq!(self.len[ListId::Isolated as usize] as usize, isolated);
+        for (c, &l) in self.on.iter().enumerate() {
+            assert!(
+                seen[c] || l == ListId::Isolated,
+                "cluster {c} is on no list"
+            );
+        }
     }
 }

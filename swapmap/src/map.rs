@@ -1,6 +1,5 @@
 //! [`SwapMap`]: the slot bytes, the clusters and their locks.
 
-use std::cell::Cell;
 use std::fmt;
 
 use crossbeam_utils::CachePadded;
@@ -91,6 +90,8 @@ pub struct SwapMapStats {
     pub nonfull_clusters: u32,
     /// Clusters on the full list.
     pub full_clusters: u32,
+    /// Clusters off the lists, held as some CPU's current cluster.
+    pub percpu_clusters: u32,
     /// Successful allocations since the map was built.
     pub allocs: u64,
     /// Slots freed since the map was built (free-notify calls).
@@ -109,6 +110,9 @@ struct ClusterInfo {
     padding: u32,
     /// Where the next scan starts (the per-CPU `next` offset).
     next: u32,
+    /// The list the cluster is on (`ci->flags`). Changed only with both the
+    /// cluster lock and the lists lock held, so either lock makes it stable.
+    list: ListId,
     /// Continuation digits, allocated on first use, like the kernel's
     /// continuation pages.
     cont: Option<Box<[u32]>>,
@@ -220,6 +224,7 @@ impl SwapMapBuilder {
                 bad,
                 padding: pad,
                 next: 0,
+                list: ListId::classify(pad + bad, cs),
                 cont: None,
                 allocs: 0,
                 frees: 0,
@@ -228,10 +233,7 @@ impl SwapMapBuilder {
         let clusters: Box<[CachePadded<Mutex<ClusterInfo>>]> = (0..nr_clusters)
             .map(|c| CachePadded::new(Mutex::new(info(c))))
             .collect();
-        let lists = ClusterLists::new(nr_clusters as u32, |c| {
-            let i = info(u64::from(c));
-            ListId::classify(i.used, cs)
-        });
+        let lists = ClusterLists::new(nr_clusters as u32, |c| info(u64::from(c)).list);
         Ok(SwapMap {
             slots,
             clusters,
@@ -271,28 +273,6 @@ impl fmt::Debug for SwapMap {
             .field("cluster_size", &self.cluster_size())
             .finish_non_exhaustive()
     }
-}
-
-std::thread_local! {
-    /// This thread's "CPU": an index into the per-CPU current clusters.
-    static THIS_CPU: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-/// Round-robin CPU numbers for threads. Only a placement hint: correctness
-/// never depends on which per-CPU slot a thread uses, so this is plain std.
-static NEXT_CPU: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-#[inline]
-fn this_cpu() -> usize {
-    THIS_CPU.with(|c| {
-        let v = c.get();
-        if v != usize::MAX {
-            return v;
-        }
-        let v = NEXT_CPU.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        c.set(v);
-        v
-    })
 }
 
 impl SwapMap {
@@ -352,52 +332,113 @@ impl SwapMap {
     /// Allocates a free slot for a folio being swapped out, handing it out
     /// with `SWAP_HAS_CACHE` set and a count of 0, so that swap-in readahead
     /// cannot race the folio's `add_to_swap_cache` (seed 002). Returns `None`
-    /// when no slot is free.
+    /// only when no slot is free.
     ///
-    /// Models `folio_alloc_swap` / `get_swap_pages` →
-    /// `cluster_alloc_swap_entry`: the calling thread's current cluster
-    /// (`percpu_swap_cluster`) first, then a cluster from the free list,
-    /// then one from the nonfull list.
+    /// Models `folio_alloc_swap` → `cluster_alloc_swap_entry`: the calling
+    /// CPU's current cluster (`percpu_swap_cluster`) first; then a cluster
+    /// isolated from the nonfull list, then from the free list (the order for
+    /// devices without discard, such as zram); then, when both lists are
+    /// empty, the other CPUs' current clusters.
     ///
-    /// Context: takes one cluster lock; takes the lists lock (`si->lock`)
-    /// when it needs a new cluster or fills one up.
+    /// Context: takes one cluster lock at a time; takes the lists lock
+    /// (`si->lock`) when it needs a new cluster or fills one up.
     pub fn alloc(&self) -> Option<u64> {
-        let pcp = &self.percpu[this_cpu() % self.percpu.len()];
-        loop {
-            // Relaxed: the current cluster is a hint, re-validated under the
-            // cluster lock.
-            let mut ci = pcp.load(Ordering::Relaxed);
-            if ci == NO_CLUSTER {
-                match self.pick_cluster() {
-                    Some(c) => {
-                        pcp.store(c, Ordering::Relaxed);
-                        ci = c;
-                    }
-                    None => {
-                        self.alloc_failures.fetch_add(1, Ordering::Relaxed);
-                        return None;
-                    }
-                }
-            }
-            let mut c = lock(&self.clusters[ci as usize]);
-            if let Some(slot) = self.scan_cluster(ci, &mut c) {
-                if c.used == self.cluster_size() {
-                    let _ =
-                        pcp.compare_exchange(ci, NO_CLUSTER, Ordering::Relaxed, Ordering::Relaxed);
-                }
+        let pcp = &self.percpu[crate::sync::this_cpu() % self.percpu.len()];
+        // Relaxed: the current cluster is a hint, re-validated under the
+        // cluster lock.
+        let hint = pcp.load(Ordering::Relaxed);
+        if hint != NO_CLUSTER {
+            let mut c = lock(&self.clusters[hint as usize]);
+            if let Some(slot) = self.alloc_in(hint, &mut c, pcp) {
                 return Some(slot);
             }
-            // Filled by another CPU since we picked it: drop it and retry.
-            // Every retry follows another thread's successful allocation.
-            let _ = pcp.compare_exchange(ci, NO_CLUSTER, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        loop {
+            match self.isolate_cluster(pcp) {
+                Some((ci, mut c)) => {
+                    if let Some(slot) = self.alloc_in(ci, &mut c, pcp) {
+                        return Some(slot);
+                    }
+                    // Unreachable: a listed cluster has room. Retry anyway.
+                }
+                None => return self.alloc_from_other_cpus(),
+            }
         }
     }
 
-    /// A cluster with room: the free list first, then the nonfull list.
-    fn pick_cluster(&self) -> Option<u32> {
-        let mut l = lock(&self.lists);
-        l.take_rotate(ListId::Free)
-            .or_else(|| l.take_rotate(ListId::Nonfull))
+    /// Scans cluster `ci` (locked) for a slot; keeps it as `pcp`'s current
+    /// cluster while it has room.
+    fn alloc_in(&self, ci: u32, c: &mut ClusterInfo, pcp: &AtomicU32) -> Option<u64> {
+        let slot = self.scan_cluster(ci, c);
+        if slot.is_none() || c.used == self.cluster_size() {
+            // Full (set_used moved it to the full list): forget it.
+            let _ = pcp.compare_exchange(ci, NO_CLUSTER, Ordering::Relaxed, Ordering::Relaxed);
+        } else if c.list != ListId::Isolated && pcp.load(Ordering::Relaxed) == ci {
+            // Our current cluster went back on a list while we were away
+            // (another CPU's frees): take it off again.
+            self.relist(ci, c, ListId::Isolated);
+        }
+        slot
+    }
+
+    /// `isolate_lock_cluster`: takes the first cluster of the nonfull list,
+    /// else of the free list, off its list and makes it `pcp`'s current
+    /// cluster. Returns it locked, or `None` when both lists are empty.
+    fn isolate_cluster(&self, pcp: &AtomicU32) -> Option<(u32, MutexGuard<'_, ClusterInfo>)> {
+        loop {
+            let (ci, from) = {
+                let l = lock(&self.lists);
+                let pick = |id| l.head(id).map(|c| (c, id));
+                pick(ListId::Nonfull).or_else(|| pick(ListId::Free))?
+            };
+            // Lock order is cluster, then lists: drop the lists lock, take
+            // the cluster's, and re-check that it is still where we saw it.
+            let mut c = lock(&self.clusters[ci as usize]);
+            let mut l = lock(&self.lists);
+            if c.list != from || l.on(ci) != from {
+                continue; // Moved meanwhile: every retry follows a change.
+            }
+            // Install the hint under the lists lock, so that an allocator
+            // that finds both lists empty (under that lock) also finds this
+            // cluster in `alloc_from_other_cpus`.
+            if pcp
+                .compare_exchange(NO_CLUSTER, ci, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+                || pcp.load(Ordering::Relaxed) == ci
+            {
+                l.move_to(ci, ListId::Isolated);
+                c.list = ListId::Isolated;
+            }
+            // Otherwise another thread on this CPU slot installed a cluster
+            // first: allocate from this one without isolating it.
+            return Some((ci, c));
+        }
+    }
+
+    /// Both lists are empty: try the clusters other CPUs hold (the kernel's
+    /// fallback to other CPUs' clusters when the device is nearly full).
+    fn alloc_from_other_cpus(&self) -> Option<u64> {
+        let hints: Vec<u32> = {
+            let l = lock(&self.lists);
+            if l.len(ListId::Nonfull) + l.len(ListId::Free) > 0 {
+                drop(l);
+                return self.alloc(); // A cluster came back meanwhile.
+            }
+            // Relaxed: installs happen under the lists lock we hold.
+            self.percpu
+                .iter()
+                .map(|p| p.load(Ordering::Relaxed))
+                .filter(|&h| h != NO_CLUSTER)
+                .collect()
+        };
+        for ci in hints {
+            let mut c = lock(&self.clusters[ci as usize]);
+            if let Some(slot) = self.scan_cluster(ci, &mut c) {
+                return Some(slot);
+            }
+        }
+        self.alloc_failures.fetch_add(1, Ordering::Relaxed);
+        None
     }
 
     /// `alloc_swap_scan_cluster`: finds a free slot in cluster `ci` and
@@ -428,14 +469,27 @@ impl SwapMap {
         unreachable_used_mismatch(ci)
     }
 
-    /// Updates a cluster's used count and, on crossing a boundary, its list.
-    /// Context: cluster lock held; takes the lists lock on a boundary.
+    /// Moves cluster `ci` to list `to`. Context: cluster lock held.
+    fn relist(&self, ci: u32, c: &mut ClusterInfo, to: ListId) {
+        lock(&self.lists).move_to(ci, to);
+        c.list = to;
+    }
+
+    /// Updates a cluster's used count and, when its class changes, its list
+    /// (`relocate_cluster`). An isolated (current) cluster stays off the
+    /// lists until it fills up; unlike the kernel it also stays isolated when
+    /// it empties, since this model has no large-order allocations that
+    /// would want it back on the free list.
+    /// Context: cluster lock held; takes the lists lock on a change.
     fn set_used(&self, ci: u32, c: &mut ClusterInfo, used: u32) {
         let size = self.cluster_size();
-        let (from, to) = (ListId::classify(c.used, size), ListId::classify(used, size));
         c.used = used;
-        if from != to {
-            lock(&self.lists).move_to(ci, to);
+        let to = match c.list {
+            ListId::Isolated if used != size => ListId::Isolated,
+            _ => ListId::classify(used, size),
+        };
+        if to != c.list {
+            self.relist(ci, c, to);
         }
     }
 
@@ -549,13 +603,26 @@ impl SwapMap {
     /// Models `swapcache_clear` / `put_swap_folio` →
     /// `__swap_entry_free_locked(si, offset, SWAP_HAS_CACHE)`.
     ///
+    /// Differs on purpose: the kernel always takes `ci->lock`. Here, when
+    /// the slot keeps a reference the clear cannot free it, so it is a pure
+    /// flag transition done with one compare-and-swap, like
+    /// `swapcache_prepare`; only a clear that may free the slot takes the
+    /// lock. The locked paths' CAS loops make the two safe together.
+    ///
     /// Errors: [`SwapError::NotCached`] when the flag is not set,
     /// [`SwapError::Sync`] for a SYNC slot (use [`SwapMap::sync_release`]),
     /// [`SwapError::NoEntry`], [`SwapError::Bad`], [`SwapError::OutOfRange`].
     ///
-    /// Context: takes the slot's cluster lock; may run the free-notify hook.
+    /// Context: lock-free when the slot keeps a reference; otherwise takes
+    /// the slot's cluster lock and may run the free-notify hook.
     pub fn swapcache_clear(&self, slot: u64) -> Result<Freed, SwapError> {
         self.check(slot)?;
+        if self.clear_flag_unlocked(slot, |b| {
+            (b != SWAP_MAP_SYNC && b & SWAP_HAS_CACHE != 0 && slot::has_count(b))
+                .then_some(b & !SWAP_HAS_CACHE)
+        }) {
+            return Ok(Freed::No);
+        }
         let mut c = self.lock_cluster_of(slot);
         let (nb, _) = self.update_locked(slot, |b| match b {
             SWAP_FREE => Err(SwapError::NoEntry { slot }),
@@ -597,6 +664,27 @@ impl SwapMap {
             c.set_cont(off, nc, self.cluster_size());
         }
         Ok(self.finish_put(slot, nb, &mut c))
+    }
+
+    /// A lock-free transition that never frees the slot: `f` gives the new
+    /// byte, or `None` when the transition needs the locked path (it may
+    /// free, or the state is an error the locked path reports). Returns
+    /// whether the transition was made.
+    #[inline]
+    fn clear_flag_unlocked(&self, slot: u64, f: impl Fn(u8) -> Option<u8>) -> bool {
+        let a = self.byte(slot);
+        // Relaxed: the starting guess for the CAS.
+        let mut cur = a.load(Ordering::Relaxed);
+        while let Some(nb) = f(cur) {
+            // AcqRel: Release hands the pin holder's work to the next
+            // Acquire of swapcache_prepare / sync_acquire / sync_wait;
+            // Acquire pairs with the Release of the RMW that set the flag.
+            match a.compare_exchange_weak(cur, nb, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+        false
     }
 
     fn finish_put(&self, slot: u64, nb: u8, c: &mut ClusterInfo) -> Freed {
@@ -654,9 +742,14 @@ impl SwapMap {
     /// pinned, [`SwapError::NoEntry`], [`SwapError::Bad`],
     /// [`SwapError::OutOfRange`].
     ///
-    /// Context: takes the slot's cluster lock; may run the free-notify hook.
+    /// Context: lock-free for SYNC → count 1; takes the slot's cluster lock
+    /// when the release frees the slot, and then runs the free-notify hook.
     pub fn sync_release(&self, slot: u64) -> Result<Freed, SwapError> {
         self.check(slot)?;
+        // SYNC → count 1 never frees: one CAS, no lock.
+        if self.clear_flag_unlocked(slot, |b| (b == SWAP_MAP_SYNC).then_some(1)) {
+            return Ok(Freed::No);
+        }
         let mut c = self.lock_cluster_of(slot);
         let (nb, _) = self.update_locked(slot, |b| match b {
             SWAP_FREE => Err(SwapError::NoEntry { slot }),
@@ -842,6 +935,7 @@ impl SwapMap {
         s.free_clusters = l.len(ListId::Free);
         s.nonfull_clusters = l.len(ListId::Nonfull);
         s.full_clusters = l.len(ListId::Full);
+        s.percpu_clusters = l.len(ListId::Isolated);
         s
     }
 
@@ -874,11 +968,10 @@ impl SwapMap {
     }
 
     /// Checks the internal accounting against the slot bytes (tests).
+    /// Takes each cluster lock, then the lists lock, in the lock order.
     #[cfg(test)]
     pub(crate) fn check_consistency(&self) {
         let size = self.cluster_size();
-        let l = lock(&self.lists);
-        l.check();
         for (ci, cl) in self.clusters.iter().enumerate() {
             let c = lock(cl);
             let base = ci as u64 * u64::from(size);
@@ -886,12 +979,15 @@ impl SwapMap {
                 .filter(|&s| self.byte(s).load(Ordering::Relaxed) != SWAP_FREE)
                 .count() as u32;
             assert_eq!(c.used, used, "cluster {ci} used count");
-            assert_eq!(
-                l.on(ci as u32),
-                ListId::classify(c.used, size),
-                "cluster {ci} list"
-            );
+            let l = lock(&self.lists);
+            assert_eq!(l.on(ci as u32), c.list, "cluster {ci} list");
+            if c.list == ListId::Isolated {
+                assert!(c.used < size, "isolated cluster {ci} is full");
+            } else {
+                assert_eq!(c.list, ListId::classify(c.used, size), "cluster {ci} list");
+            }
         }
+        lock(&self.lists).check();
     }
 }
 

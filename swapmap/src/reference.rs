@@ -341,6 +341,7 @@ impl Model {
             free_clusters: actual.free_clusters,
             nonfull_clusters: actual.nonfull_clusters,
             full_clusters: actual.full_clusters,
+            percpu_clusters: actual.percpu_clusters,
             ..SwapMapStats::default()
         };
         for st in self.slots.values() {
@@ -523,9 +524,12 @@ impl Harness {
         if actual != want {
             return Err(format!("stats {actual:?}, model {want:?}"));
         }
-        let clusters = actual.free_clusters + actual.nonfull_clusters + actual.full_clusters;
+        let clusters = actual.free_clusters
+            + actual.nonfull_clusters
+            + actual.full_clusters
+            + actual.percpu_clusters;
         if u64::from(clusters) != self.model.nr_slots.div_ceil(u64::from(actual.cluster_size)) {
-            return Err(format!("{clusters} clusters on the lists"));
+            return Err(format!("{clusters} clusters accounted for"));
         }
         Ok(())
     }

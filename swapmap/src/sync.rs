@@ -35,3 +35,33 @@ pub(crate) fn spin_loop() {
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// This thread's "CPU": an index into the per-CPU current clusters. Only a
+/// placement hint; correctness never depends on it.
+#[cfg(not(loom))]
+pub(crate) fn this_cpu() -> usize {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize;
+    std::thread_local! {
+        static THIS_CPU: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    // Round-robin numbering of threads; Relaxed: a counter, nothing else.
+    static NEXT_CPU: AtomicUsize = AtomicUsize::new(0);
+    THIS_CPU.with(|c| {
+        if c.get() == usize::MAX {
+            c.set(NEXT_CPU.fetch_add(1, Ordering::Relaxed));
+        }
+        c.get()
+    })
+}
+
+/// Under loom the hint must be the same in every execution of a model. The
+/// `ThreadId` itself carries the execution's id, so only the thread number
+/// that its `Debug` form prints ("ThreadId(3)") is used.
+#[cfg(loom)]
+pub(crate) fn this_cpu() -> usize {
+    let id = format!("{:?}", loom::thread::current().id());
+    id.bytes()
+        .filter(u8::is_ascii_digit)
+        .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'))
+}
