@@ -138,6 +138,18 @@
 //! but not crossbeam-epoch's own weak-memory correctness, which is
 //! crossbeam's tested responsibility. Only `--cfg loom` is needed.
 //!
+//! # Miri
+//!
+//! The crate's own pointer handling follows strict provenance (tagging with
+//! `addr`/`map_addr`-style APIs, value entries made with
+//! `without_provenance_mut`), and the unit tests shrink under `cfg(miri)`.
+//! crossbeam-epoch 0.9 does not: its `Pointable` turns integers back into
+//! pointers (rejected by `-Zmiri-strict-provenance`) and its intrusive lists
+//! break Stacked Borrows (crossbeam issue #545; crossbeam's own CI runs
+//! epoch under Tree Borrows). The miri run for this crate therefore needs
+//! `MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows"`; with it,
+//! the only integer-to-pointer casts miri reports are crossbeam's.
+//!
 //! # Example
 //!
 //! ```

@@ -408,7 +408,9 @@ impl Node {
 
 /// The nodes a locked walk went through, root first.
 struct Path {
-    nodes: [*const Node; MAX_HEIGHT],
+    /// Raw pointers as loaded from the tree (never derived from a
+    /// reference), so that a pruned node can be freed through them.
+    nodes: [*mut Node; MAX_HEIGHT],
     offsets: [usize; MAX_HEIGHT],
     depth: usize,
 }
@@ -416,13 +418,13 @@ struct Path {
 impl Path {
     fn new() -> Self {
         Path {
-            nodes: [ptr::null(); MAX_HEIGHT],
+            nodes: [ptr::null_mut(); MAX_HEIGHT],
             offsets: [0; MAX_HEIGHT],
             depth: 0,
         }
     }
 
-    fn push(&mut self, node: *const Node, offset: usize) {
+    fn push(&mut self, node: *mut Node, offset: usize) {
         self.nodes[self.depth] = node;
         self.offsets[self.depth] = offset;
         self.depth += 1;
@@ -966,7 +968,7 @@ impl<T: Send + 'static> XArray<T> {
         }
         loop {
             let off = offset(index, node.shift.get());
-            path.push(node, off);
+            path.push(raw, off);
             let word = node.slots[off].load_locked();
             if node.shift.get() == 0 || word.is_null() {
                 return word;
@@ -1047,7 +1049,7 @@ impl<T: Send + 'static> XArray<T> {
                 // (null publishes nothing).
                 self.root.store(ptr::null_mut(), Ordering::Release);
                 // SAFETY: just unlinked, under the lock.
-                unsafe { self.retire_node(node.cast_mut(), guard) };
+                unsafe { self.retire_node(node, guard) };
                 return;
             }
             // SAFETY: live node under the lock.
@@ -1055,7 +1057,7 @@ impl<T: Send + 'static> XArray<T> {
             parent.slots[path.offsets[level - 1]].store(ptr::null_mut(), Ordering::Release);
             parent.add_count(-1);
             // SAFETY: just unlinked, under the lock.
-            unsafe { self.retire_node(node.cast_mut(), guard) };
+            unsafe { self.retire_node(node, guard) };
             level -= 1;
         }
     }
