@@ -855,6 +855,28 @@ impl SwapMap {
         }
     }
 
+    /// The slot's reference count read under the cluster lock
+    /// (`swap_swapcount`). Unlike the lock-free [`SwapMap::count`], the read
+    /// is ordered against every locked put of the slot: a caller that
+    /// published something (a folio in the swap cache) before this read,
+    /// and a putter that looks for it after its put, cannot both miss each
+    /// other. `folio_free_swap` relies on this.
+    ///
+    /// Errors: [`SwapError::Bad`], [`SwapError::OutOfRange`].
+    ///
+    /// Context: takes the slot's cluster lock.
+    pub fn count_locked(&self, slot: u64) -> Result<u64, SwapError> {
+        self.check(slot)?;
+        let c = self.lock_cluster_of(slot);
+        // Relaxed: count changes happen under the lock we hold; the lock-free
+        // flag transitions do not change the count.
+        let b = self.byte(slot).load(Ordering::Relaxed);
+        match slot::decode(b, || c.cont(self.offset(slot))) {
+            SlotState::Bad => Err(SwapError::Bad { slot }),
+            s => Ok(s.count()),
+        }
+    }
+
     /// Whether `SWAP_HAS_CACHE` is set (SYNC included).
     ///
     /// Errors: [`SwapError::Bad`], [`SwapError::OutOfRange`].

@@ -121,6 +121,7 @@ fn out_of_range_everywhere() {
     assert_eq!(m.sync_wait(8).map(|_| ()), e);
     assert_eq!(m.mark_bad(8), e);
     assert_eq!(m.count(8).map(|_| ()), e);
+    assert_eq!(m.count_locked(8).map(|_| ()), e);
     assert_eq!(m.has_cache(8).map(|_| ()), e);
     assert_eq!(m.state(8).map(|_| ()), e);
 }
@@ -141,6 +142,7 @@ fn free_slot_is_refused_and_unchanged() {
     assert_eq!(m.sync_release(3), Err(SwapError::NoEntry { slot: 3 }));
     assert_eq!(m.sync_release_free(3), Err(SwapError::NotSync { slot: 3 }));
     assert_eq!(m.count(3), Ok(0));
+    assert_eq!(m.count_locked(3), Ok(0));
     assert_eq!(m.has_cache(3), Ok(false));
     assert_eq!(m.stats(), before);
     assert!(taken(&log).is_empty());
@@ -162,6 +164,7 @@ fn bad_slots_are_refused() {
         assert_eq!(m.sync_release_free(s), Err(SwapError::NotSync { slot: s }));
         assert_eq!(m.mark_bad(s), Err(e));
         assert_eq!(m.count(s), Err(e));
+        assert_eq!(m.count_locked(s), Err(e));
         assert_eq!(m.has_cache(s), Err(e));
     }
     assert_eq!(m.stats().bad_slots, 2);
@@ -242,6 +245,7 @@ fn continuation_counts_to_a_million_and_back() {
         m.duplicate(s).unwrap();
     }
     assert_eq!(m.count(s), Ok(N));
+    assert_eq!(m.count_locked(s), Ok(N));
     assert_eq!(m.stats().continued_slots, 1);
     // The cache flag rides along with a continued count.
     m.swapcache_prepare(s).unwrap();

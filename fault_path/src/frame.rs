@@ -1,0 +1,339 @@
+//! Page frames and their folios.
+//!
+//! A frame is [`WORDS`] 64-bit words that can each be updated atomically
+//! (the reproducer's workers `atomic_add` word 0 of shared pages). Its folio
+//! metadata is a reference count, a lock bit and flags, as `struct folio`:
+//!
+//! ```text
+//!  refs     one per holder: a present PTE, the swap cache, a fault or
+//!           page-out in progress (folio_get / folio_put)
+//!  LOCKED   folio_lock: held across I/O and while a swap-in decides
+//!  SWAPCACHE the folio is in the swap cache for `swap` (folio_test_swapcache)
+//!  UPTODATE its contents are valid (set after a successful read)
+//!  DIRTY    its contents differ from its swap copy (zswap exclusive load)
+//! ```
+//!
+//! Freed frames go back on a free list and are reused, so that a stale frame
+//! number is a real hazard, as in the kernel: a speculative lookup takes a
+//! reference with [`Frames::try_get`] and re-checks the folio under its lock.
+
+use crossbeam_utils::CachePadded;
+
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, lock};
+
+/// A frame number.
+pub type FrameId = u32;
+
+/// Words per frame: a 4 KiB page normally; 2 under loom (word 0, the
+/// counter, and word 1, the index, are all the models look at).
+pub const WORDS: usize = if cfg!(loom) { 2 } else { 512 };
+
+/// Folio flag: locked (`PG_locked`).
+pub const PG_LOCKED: u32 = 1 << 0;
+/// Folio flag: in the swap cache (`PG_swapcache`).
+pub const PG_SWAPCACHE: u32 = 1 << 1;
+/// Folio flag: contents valid (`PG_uptodate`).
+pub const PG_UPTODATE: u32 = 1 << 2;
+/// Folio flag: dirty (`PG_dirty`).
+pub const PG_DIRTY: u32 = 1 << 3;
+
+/// Spins before a folio-lock waiter starts yielding.
+const LOCK_SPINS: u32 = 64;
+
+struct Folio {
+    refs: AtomicU32,
+    flags: AtomicU32,
+    swap: AtomicU64,
+}
+
+/// Counters of the frame allocator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameStats {
+    /// Frames in the pool.
+    pub total: u32,
+    /// Frames currently allocated.
+    pub in_use: u32,
+    /// `put` of a frame whose count was already 0: a double free (a bug in
+    /// a strategy). Always 0 in a correct run.
+    pub double_frees: u64,
+    /// Allocations that found no free frame.
+    pub alloc_failures: u64,
+}
+
+/// The frame pool.
+pub struct Frames {
+    words: Box<[AtomicU64]>,
+    folios: Box<[CachePadded<Folio>]>,
+    free: Mutex<Vec<FrameId>>,
+    double_frees: AtomicU64,
+    alloc_failures: AtomicU64,
+}
+
+impl std::fmt::Debug for Frames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frames")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// How a folio lock was taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LockWait {
+    /// Spin iterations.
+    pub spins: u32,
+    /// Yields after the spin budget.
+    pub yields: u64,
+}
+
+impl Frames {
+    /// A pool of `n` frames.
+    pub fn new(n: u32) -> Frames {
+        Frames {
+            words: (0..n as usize * WORDS).map(|_| AtomicU64::new(0)).collect(),
+            folios: (0..n)
+                .map(|_| {
+                    CachePadded::new(Folio {
+                        refs: AtomicU32::new(0),
+                        flags: AtomicU32::new(0),
+                        swap: AtomicU64::new(0),
+                    })
+                })
+                .collect(),
+            // Pop from the end: frames are handed out in ascending order.
+            free: Mutex::new((0..n).rev().collect()),
+            double_frees: AtomicU64::new(0),
+            alloc_failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Allocates a frame with one reference, no flags, and stale contents
+    /// (the caller fills it). `None` when the pool is exhausted.
+    pub fn alloc(&self) -> Option<FrameId> {
+        let Some(f) = lock(&self.free).pop() else {
+            self.alloc_failures.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        let folio = &self.folios[f as usize];
+        folio.flags.store(0, Ordering::Relaxed);
+        folio.swap.store(0, Ordering::Relaxed);
+        // Release: pairs with the Acquire of try_get, so a speculative
+        // reader that wins a reference sees the reset flags.
+        folio.refs.store(1, Ordering::Release);
+        Some(f)
+    }
+
+    /// Takes another reference on a frame the caller already holds one on.
+    pub fn get(&self, f: FrameId) {
+        self.folios[f as usize].refs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes a reference if the frame is still allocated
+    /// (`folio_try_get`): the speculative get of a swap-cache lookup. The
+    /// frame may have been freed and reused meanwhile; the caller re-checks
+    /// the folio under its lock.
+    pub fn try_get(&self, f: FrameId) -> bool {
+        let refs = &self.folios[f as usize].refs;
+        let mut cur = refs.load(Ordering::Relaxed);
+        loop {
+            if cur == 0 {
+                return false;
+            }
+            // Acquire: pairs with the Release of alloc / put.
+            match refs.compare_exchange_weak(cur, cur + 1, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Drops a reference (`folio_put`); the last one frees the frame. A put
+    /// of a free frame is counted in [`FrameStats::double_frees`] and
+    /// otherwise ignored.
+    pub fn put(&self, f: FrameId) {
+        let refs = &self.folios[f as usize].refs;
+        let mut cur = refs.load(Ordering::Relaxed);
+        loop {
+            if cur == 0 {
+                self.double_frees.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            // AcqRel: the last put must see every other holder's writes
+            // before the frame is reused (Acquire), and publish ours
+            // (Release), as `folio_put_testzero`.
+            match refs.compare_exchange_weak(cur, cur - 1, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(1) => {
+                    lock(&self.free).push(f);
+                    return;
+                }
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Freezes the reference count at `expected` (`folio_ref_freeze`): if
+    /// exactly `expected` references exist, sets the count to 0 so that no
+    /// speculative `try_get` can take one, and returns true. The caller then
+    /// owns the frame and returns it with [`Frames::free_frozen`].
+    pub fn freeze(&self, f: FrameId, expected: u32) -> bool {
+        // Acquire: pairs with the Release of every earlier put, so the
+        // freezer sees what the other holders did.
+        self.folios[f as usize]
+            .refs
+            .compare_exchange(expected, 0, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Returns a frozen frame to the free list.
+    pub fn free_frozen(&self, f: FrameId) {
+        debug_assert_eq!(self.refs(f), 0);
+        lock(&self.free).push(f);
+    }
+
+    /// The frame's reference count.
+    pub fn refs(&self, f: FrameId) -> u32 {
+        self.folios[f as usize].refs.load(Ordering::Acquire)
+    }
+
+    /// Locks the folio (`folio_lock`): spins, then yields. Returns how it
+    /// waited.
+    pub fn lock(&self, f: FrameId) -> LockWait {
+        let flags = &self.folios[f as usize].flags;
+        let mut w = LockWait::default();
+        // Acquire: pairs with the Release in `unlock`, so the new holder
+        // sees everything the previous one wrote into the folio.
+        while flags.fetch_or(PG_LOCKED, Ordering::Acquire) & PG_LOCKED != 0 {
+            while flags.load(Ordering::Relaxed) & PG_LOCKED != 0 {
+                if w.spins < LOCK_SPINS {
+                    w.spins += 1;
+                    crate::sync::spin_loop();
+                } else {
+                    w.yields += 1;
+                    crate::sync::yield_now();
+                }
+            }
+        }
+        w
+    }
+
+    /// Tries to lock the folio (`folio_trylock`).
+    pub fn try_lock(&self, f: FrameId) -> bool {
+        // Acquire: as in `lock`.
+        self.folios[f as usize]
+            .flags
+            .fetch_or(PG_LOCKED, Ordering::Acquire)
+            & PG_LOCKED
+            == 0
+    }
+
+    /// Unlocks the folio (`folio_unlock`).
+    pub fn unlock(&self, f: FrameId) {
+        // Release: pairs with the Acquire of the next `lock`/`try_lock`.
+        let old = self.folios[f as usize]
+            .flags
+            .fetch_and(!PG_LOCKED, Ordering::Release);
+        debug_assert!(old & PG_LOCKED != 0, "unlock of an unlocked folio");
+    }
+
+    /// Whether the folio is locked.
+    pub fn is_locked(&self, f: FrameId) -> bool {
+        self.flags(f) & PG_LOCKED != 0
+    }
+
+    /// The folio's flags.
+    pub fn flags(&self, f: FrameId) -> u32 {
+        // Acquire: pairs with the Release of set_flags / unlock.
+        self.folios[f as usize].flags.load(Ordering::Acquire)
+    }
+
+    /// Sets flags (the caller holds the folio lock, or owns the folio).
+    pub fn set_flags(&self, f: FrameId, bits: u32) {
+        // Release: publishes the folio state the flag describes.
+        self.folios[f as usize]
+            .flags
+            .fetch_or(bits, Ordering::Release);
+    }
+
+    /// Clears flags (the caller holds the folio lock).
+    pub fn clear_flags(&self, f: FrameId, bits: u32) {
+        // Release: as set_flags.
+        self.folios[f as usize]
+            .flags
+            .fetch_and(!bits, Ordering::Release);
+    }
+
+    /// The folio's swap slot (`folio->swap`), meaningful with PG_SWAPCACHE.
+    pub fn swap(&self, f: FrameId) -> u64 {
+        self.folios[f as usize].swap.load(Ordering::Acquire)
+    }
+
+    /// Sets the folio's swap slot (the caller owns the locked folio).
+    pub fn set_swap(&self, f: FrameId, slot: u64) {
+        // Release: published before PG_SWAPCACHE is set.
+        self.folios[f as usize].swap.store(slot, Ordering::Release);
+    }
+
+    #[inline]
+    fn word_cell(&self, f: FrameId, w: usize) -> &AtomicU64 {
+        &self.words[f as usize * WORDS + w]
+    }
+
+    /// Reads word `w` of frame `f`.
+    pub fn word(&self, f: FrameId, w: usize) -> u64 {
+        self.word_cell(f, w).load(Ordering::Relaxed)
+    }
+
+    /// Writes word `w` of frame `f`.
+    pub fn set_word(&self, f: FrameId, w: usize, v: u64) {
+        self.word_cell(f, w).store(v, Ordering::Relaxed);
+    }
+
+    /// Adds to word `w` of frame `f` atomically.
+    pub fn add_word(&self, f: FrameId, w: usize, v: u64) {
+        self.word_cell(f, w).fetch_add(v, Ordering::Relaxed);
+    }
+
+    /// Copies the frame into a 4 KiB page (little-endian words; the rest of
+    /// the page is zero under loom, where frames are shorter).
+    pub fn copy_out(&self, f: FrameId, page: &mut zswap_tree::Page) {
+        for (w, chunk) in page.chunks_exact_mut(8).enumerate() {
+            let v = if w < WORDS { self.word(f, w) } else { 0 };
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    /// Copies a 4 KiB page into the frame.
+    pub fn copy_in(&self, f: FrameId, page: &zswap_tree::Page) {
+        for (w, chunk) in page.chunks_exact(8).take(WORDS).enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            self.set_word(f, w, u64::from_le_bytes(b));
+        }
+    }
+
+    /// Copies frame `from` into frame `to`.
+    pub fn copy_frame(&self, from: FrameId, to: FrameId) {
+        for w in 0..WORDS {
+            self.set_word(to, w, self.word(from, w));
+        }
+    }
+
+    /// Zeroes the frame (`clear_highpage`).
+    pub fn zero(&self, f: FrameId) {
+        for w in 0..WORDS {
+            self.set_word(f, w, 0);
+        }
+    }
+
+    /// The allocator's counters.
+    pub fn stats(&self) -> FrameStats {
+        let total = self.folios.len() as u32;
+        FrameStats {
+            total,
+            in_use: total - lock(&self.free).len() as u32,
+            double_frees: self.double_frees.load(Ordering::Relaxed),
+            alloc_failures: self.alloc_failures.load(Ordering::Relaxed),
+        }
+    }
+}

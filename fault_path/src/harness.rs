@@ -1,0 +1,315 @@
+//! The race harness: the shape of the upstream swap-stress-race reproducer
+//! (test-thread-swap-race.c), and the accounting checks run after it.
+//!
+//! Workers add 1 to word 0 of every page of a shared region, walking it in
+//! opposite directions (even workers up, odd workers down); one thread pages
+//! the region out in chunks the whole time; the device may delay reads to
+//! widen the race windows. After each round every page's counter must equal
+//! rounds × workers (a smaller value is **data loss**), word 1 must still
+//! hold the page's index (otherwise a **misload**), and at the end every
+//! swap slot and frame must be accounted for.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering as StdOrdering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use crate::device::{Ramdisk, ReadDelay, SwapDevice, Zram};
+use crate::frame::PG_SWAPCACHE;
+use crate::mm::{AddressSpace, index_word};
+use crate::pte::PteKind;
+use crate::stats::FaultStats;
+use crate::system::{FaultError, System, SystemConfig};
+
+/// Which device the harness swaps to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// [`Zram`] with the default compressor.
+    Zram,
+    /// [`Ramdisk`] (brd), with the configured read delay.
+    Ramdisk,
+}
+
+/// Parameters of a race run.
+#[derive(Clone, Debug)]
+pub struct RaceConfig {
+    /// The strategy's name.
+    pub strategy: String,
+    /// Pages in the shared region.
+    pub pages: usize,
+    /// Swap slots on the device (a small device makes slot reuse, and so
+    /// the ABA of seed 004, likely).
+    pub swap_slots: u64,
+    /// Worker threads.
+    pub workers: usize,
+    /// Rounds.
+    pub rounds: usize,
+    /// Pages per page-out call.
+    pub chunk: usize,
+    /// The device.
+    pub device: DeviceKind,
+    /// Read delay of the ram disk: (duration, one read in `every`).
+    pub delay: Option<(Duration, u32)>,
+    /// Seed of the delay choice and of the page-out order.
+    pub seed: u64,
+    /// Readahead window (pages).
+    pub readahead: u32,
+}
+
+impl Default for RaceConfig {
+    fn default() -> Self {
+        RaceConfig {
+            strategy: "swapcache".into(),
+            pages: 256,
+            swap_slots: 64,
+            workers: 2,
+            rounds: 4,
+            chunk: 16,
+            device: DeviceKind::Ramdisk,
+            delay: None,
+            seed: 1,
+            readahead: 8,
+        }
+    }
+}
+
+/// What a race run found.
+#[derive(Clone, Debug, Default)]
+pub struct RaceReport {
+    /// The strategy.
+    pub strategy: String,
+    /// Rounds completed.
+    pub rounds: usize,
+    /// Lost increments, summed over pages and rounds.
+    pub data_loss: u64,
+    /// Pages whose word 1 did not hold their index, summed over rounds.
+    pub misload: u64,
+    /// Increments beyond the expected count (should be impossible).
+    pub excess: u64,
+    /// The first round with loss or misload.
+    pub first_bad_round: Option<usize>,
+    /// Accounting violations found at the end (leaks, double frees).
+    pub accounting: Vec<String>,
+    /// The merged fault statistics of every thread.
+    pub stats: FaultStats,
+    /// The device's counters.
+    pub device: crate::device::DeviceStats,
+}
+
+impl RaceReport {
+    /// No loss, no misload, no excess, and the accounting closed.
+    pub fn clean(&self) -> bool {
+        self.data_loss == 0 && self.misload == 0 && self.excess == 0 && self.accounting.is_empty()
+    }
+}
+
+/// Builds the system for a race run.
+pub fn race_system(cfg: &RaceConfig) -> Result<Arc<System>, FaultError> {
+    let device: Arc<dyn SwapDevice> = match cfg.device {
+        DeviceKind::Zram => Arc::new(Zram::new(
+            cfg.swap_slots,
+            zswap_tree::Backend::default().compressor(),
+        )),
+        DeviceKind::Ramdisk => Arc::new(Ramdisk::new(
+            cfg.swap_slots,
+            cfg.delay.map(|(duration, every)| ReadDelay {
+                duration,
+                every,
+                seed: cfg.seed,
+            }),
+        )),
+    };
+    // Room for every page twice (mapped + swap cache) and the in-flight
+    // folios of the threads.
+    let frames = (cfg.pages * 2 + cfg.swap_slots as usize + 64 * (cfg.workers + 1)) as u32;
+    let mut sc = SystemConfig::new(frames, device).strategy(&cfg.strategy);
+    sc.readahead = cfg.readahead;
+    System::new(sc)
+}
+
+/// Runs the reproducer's shape and checks the result.
+pub fn run_race(cfg: &RaceConfig) -> Result<RaceReport, FaultError> {
+    let sys = race_system(cfg)?;
+    let mm = Arc::new(AddressSpace::new(Arc::clone(&sys), cfg.pages));
+    mm.populate()?;
+    let mut report = RaceReport {
+        strategy: cfg.strategy.clone(),
+        ..RaceReport::default()
+    };
+    for round in 0..cfg.rounds {
+        let done = Arc::new(AtomicBool::new(false));
+        let barrier = Arc::new(Barrier::new(cfg.workers + 1));
+        let workers: Vec<_> = (0..cfg.workers)
+            .map(|w| {
+                let (mm, barrier) = (Arc::clone(&mm), Arc::clone(&barrier));
+                std::thread::spawn(move || -> Result<FaultStats, FaultError> {
+                    let mut st = FaultStats::default();
+                    barrier.wait();
+                    let n = mm.pages();
+                    for i in 0..n {
+                        let vpn = if w % 2 == 0 { i } else { n - 1 - i };
+                        mm.write(vpn, &mut st)?;
+                    }
+                    Ok(st)
+                })
+            })
+            .collect();
+        let pager = {
+            let (mm, done, barrier) = (Arc::clone(&mm), Arc::clone(&done), Arc::clone(&barrier));
+            let (chunk, seed) = (cfg.chunk.max(1), cfg.seed ^ round as u64);
+            std::thread::spawn(move || -> Result<FaultStats, FaultError> {
+                let mut st = FaultStats::default();
+                barrier.wait();
+                let n = mm.pages();
+                let mut i = 0u64;
+                while !done.load(StdOrdering::Relaxed) {
+                    let start = (crate::device::mix(seed ^ i) as usize) % n;
+                    match mm.pageout(start..start + chunk, &mut st) {
+                        Ok(_) | Err(FaultError::SwapFull) => {}
+                        Err(e) => return Err(e),
+                    }
+                    i += 1;
+                }
+                Ok(st)
+            })
+        };
+        for w in workers {
+            report.stats += w.join().map_err(|_| panic_error("worker"))??;
+        }
+        done.store(true, StdOrdering::Relaxed);
+        report.stats += pager.join().map_err(|_| panic_error("pager"))??;
+        report.rounds = round + 1;
+        let expected = ((round + 1) * cfg.workers) as u64;
+        let (loss, misload, excess) = check_pages(&mm, expected, &mut report.stats)?;
+        report.data_loss += loss;
+        report.misload += misload;
+        report.excess += excess;
+        if (loss | misload | excess) != 0 && report.first_bad_round.is_none() {
+            report.first_bad_round = Some(round);
+        }
+    }
+    report.accounting = check_accounting(&sys, &[&mm]);
+    report.device = sys.device().stats();
+    Ok(report)
+}
+
+fn panic_error(who: &str) -> FaultError {
+    FaultError::Config(format!("a {who} thread panicked"))
+}
+
+/// Reads every page back through the fault path and compares word 0 with
+/// `expected` and word 1 with the page's index. Returns (loss, misload,
+/// excess).
+pub fn check_pages(
+    mm: &AddressSpace,
+    expected: u64,
+    st: &mut FaultStats,
+) -> Result<(u64, u64, u64), FaultError> {
+    let (mut loss, mut misload, mut excess) = (0, 0, 0);
+    for vpn in 0..mm.pages() {
+        let (count, index) = mm.access(vpn, st, |f, fr| (f.word(fr, 0), f.word(fr, 1)))?;
+        if index != index_word(vpn) {
+            misload += 1;
+        }
+        if count < expected {
+            loss += expected - count;
+        } else {
+            excess += count - expected;
+        }
+    }
+    Ok((loss, misload, excess))
+}
+
+/// Checks, at rest, that every slot and frame is accounted for:
+/// - each in-use slot's count equals the PTEs that name it, and its cache
+///   flag is set exactly when the swap cache holds a folio for it, which
+///   points back at it;
+/// - each allocated frame is referenced by exactly its PTE mappings plus
+///   one if it is in the swap cache;
+/// - no frame was freed twice, and every slot freeing was notified once.
+///
+/// Returns the violations found (empty when clean).
+pub fn check_accounting(sys: &System, mms: &[&AddressSpace]) -> Vec<String> {
+    let mut errs = Vec::new();
+    let mut slot_refs: HashMap<u64, u64> = HashMap::new();
+    let mut frame_refs: HashMap<u32, u32> = HashMap::new();
+    for mm in mms {
+        for vpn in 0..mm.pages() {
+            match mm.pte(vpn).kind() {
+                PteKind::None => {}
+                PteKind::Present(fr) => *frame_refs.entry(fr).or_default() += 1,
+                PteKind::Swap(s) => *slot_refs.entry(s).or_default() += 1,
+                PteKind::Marker(fr) => {
+                    errs.push(format!("page {vpn}: marker for frame {fr} at rest"))
+                }
+            }
+        }
+    }
+    let map = sys.swap_map();
+    for (slot, state) in map.iter_used() {
+        let refs = slot_refs.remove(&slot).unwrap_or(0);
+        if state.count() != refs {
+            errs.push(format!(
+                "slot {slot}: count {} but {refs} PTEs",
+                state.count()
+            ));
+        }
+        let cached = sys.swap_cache().get_cloned(slot);
+        match (state, cached) {
+            (swapmap::SlotState::Sync, _) => errs.push(format!("slot {slot}: SYNC at rest")),
+            (_, Some(fr)) => {
+                if !state.has_cache() {
+                    errs.push(format!(
+                        "slot {slot}: cached folio {fr} without SWAP_HAS_CACHE"
+                    ));
+                }
+                let f = sys.frames();
+                if f.flags(fr) & PG_SWAPCACHE == 0 || f.swap(fr) != slot {
+                    errs.push(format!(
+                        "slot {slot}: cache points at folio {fr} of another slot"
+                    ));
+                }
+                *frame_refs.entry(fr).or_default() += 1;
+            }
+            (_, None) if state.has_cache() => errs.push(format!(
+                "slot {slot}: SWAP_HAS_CACHE but no folio (leaked pin)"
+            )),
+            _ => {}
+        }
+        if state.count() == 0 && !state.has_cache() {
+            errs.push(format!("slot {slot}: in use with no reference"));
+        }
+    }
+    for (slot, refs) in slot_refs {
+        errs.push(format!("slot {slot}: named by {refs} PTEs but free"));
+    }
+    let f = sys.frames();
+    let fs = f.stats();
+    if fs.double_frees != 0 {
+        errs.push(format!("{} frame double frees", fs.double_frees));
+    }
+    if fs.in_use as usize != frame_refs.len() {
+        errs.push(format!(
+            "{} frames allocated but {} referenced (leak)",
+            fs.in_use,
+            frame_refs.len()
+        ));
+    }
+    for (&fr, &refs) in &frame_refs {
+        if f.refs(fr) != refs {
+            errs.push(format!(
+                "frame {fr}: refcount {} but {refs} users",
+                f.refs(fr)
+            ));
+        }
+    }
+    let ms = map.stats();
+    if ms.frees != sys.slots_freed() {
+        errs.push(format!(
+            "{} slots freed but {} notifications",
+            ms.frees,
+            sys.slots_freed()
+        ));
+    }
+    errs
+}

@@ -1,0 +1,80 @@
+//! Per-thread fault statistics: each thread accumulates into its own
+//! [`FaultStats`] (no shared counters on the fault path), merged afterwards.
+
+use std::ops::AddAssign;
+
+/// Counters of the fault path, accumulated by the caller of
+/// [`AddressSpace::access`](crate::AddressSpace::access).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultStats {
+    /// Accesses that completed.
+    pub accesses: u64,
+    /// Faults on a swap entry or a swap-in marker (`do_swap_page` calls).
+    pub faults: u64,
+    /// Faults that read the page from the device or zswap (major faults).
+    pub major: u64,
+    /// Faults satisfied from the swap cache (minor faults).
+    pub minor: u64,
+    /// Faults on an empty PTE (`do_anonymous_page`).
+    pub anon: u64,
+    /// Faults that returned without mapping the page and were taken again
+    /// (the refaults of `pin-retry`, `pte_same` failures, stale folios).
+    pub retries: u64,
+    /// `pte_same` checks that failed after a read.
+    pub pte_same_fail: u64,
+    /// Swap-cache folios that left the cache (or changed slot) before the
+    /// fault could lock them.
+    pub stale: u64,
+    /// Swap-cache path attempts that found the entry freed under them.
+    pub entry_gone: u64,
+    /// `swapcache_prepare` refusals on the bypass path (another swap-in
+    /// holds the pin).
+    pub pin_busy: u64,
+    /// Waits of the swap-cache path for a pin holder (`-EEXIST` in
+    /// `__read_swap_cache_async`).
+    pub cache_waits: u64,
+    /// Pages read ahead on the swap-cache path.
+    pub readahead: u64,
+    /// Shared swap entries mapped as a private copy.
+    pub copies: u64,
+    /// Sleeps (`pin-sleep`'s tick).
+    pub sleeps: u64,
+    /// Waits on a wait queue, slot or folio (`pin-waitqueue`, `sync-map`,
+    /// `pte-marker`).
+    pub waits: u64,
+    /// Wake-ups issued to waiters.
+    pub wakeups: u64,
+    /// Spin iterations while waiting.
+    pub spins: u64,
+    /// Spin iterations on folio locks.
+    pub lock_spins: u64,
+    /// Yields on folio locks after the spin budget.
+    pub lock_yields: u64,
+    /// Pages paged out.
+    pub pageouts: u64,
+}
+
+impl AddAssign for FaultStats {
+    fn add_assign(&mut self, o: FaultStats) {
+        self.accesses += o.accesses;
+        self.faults += o.faults;
+        self.major += o.major;
+        self.minor += o.minor;
+        self.anon += o.anon;
+        self.retries += o.retries;
+        self.pte_same_fail += o.pte_same_fail;
+        self.stale += o.stale;
+        self.entry_gone += o.entry_gone;
+        self.pin_busy += o.pin_busy;
+        self.cache_waits += o.cache_waits;
+        self.readahead += o.readahead;
+        self.copies += o.copies;
+        self.sleeps += o.sleeps;
+        self.waits += o.waits;
+        self.wakeups += o.wakeups;
+        self.spins += o.spins;
+        self.lock_spins += o.lock_spins;
+        self.lock_yields += o.lock_yields;
+        self.pageouts += o.pageouts;
+    }
+}

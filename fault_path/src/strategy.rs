@@ -1,0 +1,424 @@
+//! Swap-in strategies: the ways `do_swap_page` has been (or was proposed
+//! to be) synchronised for `SWP_SYNCHRONOUS_IO` devices.
+//!
+//! A strategy is a [`Strategy`] implementation plus one line in
+//! [`STRATEGIES`]; the building blocks they share (swap-cache lookup, the
+//! swap-cache path, a private read, the `pte_same` install) are methods of
+//! [`SwapFault`].
+
+use std::fmt;
+
+use crate::frame::{FrameId, PG_SWAPCACHE, PG_UPTODATE};
+use crate::mm::AddressSpace;
+use crate::pte::Pte;
+use crate::stats::FaultStats;
+use crate::system::{FaultError, System};
+
+/// What a swap-in did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwapIn {
+    /// The page is mapped (by this fault or, as it found, by another).
+    Mapped,
+    /// Nothing was mapped; the access faults again (the kernel returns to
+    /// user space, which re-executes the access).
+    Retry,
+}
+
+/// One swap-in synchronisation strategy.
+pub trait Strategy: Send + Sync + fmt::Debug {
+    /// The name it is selected by.
+    fn name(&self) -> &'static str;
+    /// The kernel commit or mailing-list proposal it models.
+    fn source(&self) -> &'static str;
+    /// `do_swap_page` for the swap PTE `f.orig` of page `f.vpn`.
+    fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError>;
+    /// A fault found a swap-in marker PTE naming the folio in `fr`: wait
+    /// until that swap-in is done, then fault again. The default waits for
+    /// the folio lock, as for a migration entry.
+    fn on_marker(
+        &self,
+        mm: &AddressSpace,
+        vpn: usize,
+        orig: Pte,
+        fr: FrameId,
+        st: &mut FaultStats,
+    ) {
+        let _ = (vpn, orig);
+        st.waits += 1;
+        let w = mm.system().frames.lock(fr);
+        st.lock_spins += u64::from(w.spins);
+        st.lock_yields += w.yields;
+        mm.system().frames.unlock(fr);
+    }
+    /// A zap cleared a swap-in marker naming the folio in `fr`. The default
+    /// does nothing: the swap-in notices and cleans up.
+    fn on_marker_zapped(&self, sys: &System, fr: FrameId) {
+        let _ = (sys, fr);
+    }
+}
+
+/// The fault being handled, and the shared steps of `do_swap_page`.
+pub struct SwapFault<'a> {
+    pub(crate) mm: &'a AddressSpace,
+    pub(crate) sys: &'a System,
+    /// The faulting page.
+    pub vpn: usize,
+    /// The PTE the fault saw (`vmf->orig_pte`).
+    pub orig: Pte,
+    /// Its swap slot.
+    pub slot: u64,
+    /// The faulting thread's statistics.
+    pub st: &'a mut FaultStats,
+}
+
+impl fmt::Debug for SwapFault<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SwapFault")
+            .field("vpn", &self.vpn)
+            .field("orig", &self.orig)
+            .field("slot", &self.slot)
+            .finish()
+    }
+}
+
+/// Result of a swap-cache lookup.
+pub(crate) enum Cached {
+    /// Found, locked, and still the folio of this slot.
+    Hit(FrameId),
+    /// Found, but it left the cache before we locked it.
+    Stale,
+    /// Not in the cache.
+    Miss,
+}
+
+impl SwapFault<'_> {
+    /// `swap_cache_get_folio` + `folio_lock_or_retry` + the check that the
+    /// folio is still the swap-cache folio of this entry.
+    pub(crate) fn lookup_cache(&mut self) -> Cached {
+        match self.sys.lookup_cache(self.slot) {
+            None => Cached::Miss,
+            Some(fr) if self.sys.lock_cached(fr, self.slot, self.st) => Cached::Hit(fr),
+            Some(_) => {
+                self.st.stale += 1;
+                Cached::Stale
+            }
+        }
+    }
+
+    /// The `SWP_SYNCHRONOUS_IO` bypass condition: a synchronous device and
+    /// `__swap_count(entry) == 1`.
+    pub(crate) fn can_bypass(&self) -> bool {
+        self.sys.device.synchronous() && self.sys.map.count(self.slot) == Ok(1)
+    }
+
+    /// The swap-cache path of `do_swap_page`: find or create the folio in
+    /// the swap cache (`swapin_readahead`), then map it.
+    pub(crate) fn swapcache_path(&mut self) -> Result<SwapIn, FaultError> {
+        match self.read_swap_cache_async()? {
+            Some(fr) => self.map_cached(fr),
+            None => Ok(SwapIn::Retry),
+        }
+    }
+
+    /// `__read_swap_cache_async`: returns the locked swap-cache folio for
+    /// the slot (with a reference), reading it if this call created it, or
+    /// `None` if the entry was freed meanwhile. The existence check is made
+    /// under the pin (`swapcache_prepare`), not before it (seed 002).
+    pub(crate) fn read_swap_cache_async(&mut self) -> Result<Option<FrameId>, FaultError> {
+        let sys = self.sys;
+        loop {
+            match self.lookup_cache() {
+                Cached::Hit(fr) => {
+                    self.st.minor += 1;
+                    return Ok(Some(fr));
+                }
+                Cached::Stale => continue,
+                Cached::Miss => {}
+            }
+            match sys.map.swapcache_prepare(self.slot) {
+                Ok(()) => break,
+                // Someone is adding a folio for the slot, or a bypass
+                // swap-in holds the pin: wait for it (the kernel sleeps a
+                // tick here; the model yields).
+                Err(swapmap::SwapError::Exists { .. }) => {
+                    self.st.cache_waits += 1;
+                    crate::sync::yield_now();
+                }
+                // Freed: the PTE has changed.
+                Err(_) => {
+                    self.st.entry_gone += 1;
+                    return Ok(None);
+                }
+            }
+        }
+        let fr = self.new_cache_folio(self.slot)?;
+        let Some(fr) = fr else { return Ok(None) };
+        if let Err(e) = sys.read_into(fr, self.slot) {
+            sys.delete_from_swap_cache(fr, self.slot);
+            sys.frames.unlock(fr);
+            sys.frames.put(fr);
+            return Err(e);
+        }
+        sys.frames.set_flags(fr, PG_UPTODATE);
+        self.st.major += 1;
+        self.readahead();
+        Ok(Some(fr))
+    }
+
+    /// Allocates a locked folio for `slot` and adds it to the swap cache.
+    /// The caller holds the `SWAP_HAS_CACHE` pin; on failure it is dropped.
+    fn new_cache_folio(&mut self, slot: u64) -> Result<Option<FrameId>, FaultError> {
+        let sys = self.sys;
+        let Some(fr) = sys.frames.alloc() else {
+            let _ = sys.map.swapcache_clear(slot);
+            return Err(FaultError::NoMemory);
+        };
+        sys.frames.lock(fr);
+        sys.frames.set_swap(fr, slot);
+        sys.frames.set_flags(fr, PG_SWAPCACHE);
+        sys.frames.get(fr); // the swap cache's reference
+        let guard = sys.cache.pin();
+        let added = sys.cache.add(slot, fr, &guard).is_ok();
+        drop(guard);
+        if added {
+            return Ok(Some(fr));
+        }
+        // Impossible while we hold the pin: the in-lock check of seed 002.
+        sys.frames.clear_flags(fr, PG_SWAPCACHE);
+        sys.frames.put(fr);
+        sys.frames.unlock(fr);
+        sys.frames.put(fr);
+        let _ = sys.map.swapcache_clear(slot);
+        Ok(None)
+    }
+
+    /// `swap_cluster_readahead`: reads the other slots of the aligned window
+    /// into the swap cache, skipping those cached, pinned or free.
+    fn readahead(&mut self) {
+        let sys = self.sys;
+        let win = u64::from(sys.readahead);
+        if win <= 1 {
+            return;
+        }
+        let start = self.slot & !(win - 1);
+        for s in start..(start + win).min(sys.map.nr_slots()) {
+            if s == self.slot || sys.map.swapcache_prepare(s).is_err() {
+                continue;
+            }
+            let Ok(Some(fr)) = self.new_cache_folio(s) else {
+                return;
+            };
+            if sys.read_into(fr, s).is_ok() {
+                sys.frames.set_flags(fr, PG_UPTODATE);
+                self.st.readahead += 1;
+            } else {
+                sys.delete_from_swap_cache(fr, s);
+            }
+            // Drop the cache entry again if the slot was freed meanwhile.
+            sys.try_free_swap(fr);
+            sys.frames.unlock(fr);
+            sys.frames.put(fr);
+        }
+    }
+
+    /// Maps the locked swap-cache folio `fr` (the end of `do_swap_page` on
+    /// the swap-cache path): under the PTE lock, `pte_same`, `swap_free`,
+    /// and install the folio itself when this was the last reference (then
+    /// `folio_free_swap` drops it from the cache) or a private copy when the
+    /// entry is still shared (the kernel maps it read-only and copies on the
+    /// first write).
+    pub(crate) fn map_cached(&mut self, fr: FrameId) -> Result<SwapIn, FaultError> {
+        let sys = self.sys;
+        let mut result = Ok(SwapIn::Mapped);
+        {
+            let _g = self.mm.lock_ptl(self.vpn);
+            if self.mm.pte(self.vpn) != self.orig {
+                self.st.pte_same_fail += 1;
+                result = Ok(SwapIn::Retry);
+            } else {
+                let shared = sys.map.count(self.slot).is_ok_and(|c| c > 1);
+                let target = if shared {
+                    sys.frames.alloc()
+                } else {
+                    sys.frames.get(fr); // our reference becomes the PTE's
+                    Some(fr)
+                };
+                match target {
+                    None => result = Err(FaultError::NoMemory),
+                    Some(t) => {
+                        if t != fr {
+                            sys.frames.copy_frame(fr, t);
+                            self.st.copies += 1;
+                        }
+                        let _ = sys.map.free(self.slot);
+                        self.mm.set_pte(self.vpn, Pte::present(t));
+                    }
+                }
+            }
+        }
+        // folio_free_swap: the last reference is gone, drop the cache.
+        sys.try_free_swap(fr);
+        sys.frames.unlock(fr);
+        sys.frames.put(fr);
+        result
+    }
+
+    /// Allocates a private folio and reads the slot into it (the bypass
+    /// path's `swap_read_folio` on a folio outside the swap cache).
+    pub(crate) fn read_private(&mut self) -> Result<FrameId, FaultError> {
+        let sys = self.sys;
+        let fr = sys.frames.alloc().ok_or(FaultError::NoMemory)?;
+        if let Err(e) = sys.read_into(fr, self.slot) {
+            sys.frames.put(fr);
+            return Err(e);
+        }
+        sys.frames.set_flags(fr, PG_UPTODATE);
+        self.st.major += 1;
+        Ok(fr)
+    }
+
+    /// Installs the private folio `fr` if the PTE is unchanged
+    /// (`pte_same`), dropping the entry's reference (`swap_free`). Without a
+    /// pin this is where the ABA of seed 004 bites: a PTE that went away and
+    /// came back with the same slot passes the check. Returns whether it
+    /// mapped; otherwise `fr` is released.
+    pub(crate) fn install_private(&mut self, fr: FrameId) -> bool {
+        let sys = self.sys;
+        let mapped = {
+            let _g = self.mm.lock_ptl(self.vpn);
+            if self.mm.pte(self.vpn) == self.orig {
+                let _ = sys.map.free(self.slot);
+                self.mm.set_pte(self.vpn, Pte::present(fr));
+                true
+            } else {
+                false
+            }
+        };
+        if mapped {
+            // Only a swap-cache folio (readahead's) can be left behind.
+            sys.reclaim_orphan(self.slot, None);
+        } else {
+            self.st.pte_same_fail += 1;
+            sys.frames.put(fr);
+        }
+        mapped
+    }
+}
+
+/// `bypass`: skip the swap cache when the device is synchronous and the
+/// count is 1, with no pin (0bcac06f27d7, 2017). Races (seed 004).
+#[derive(Debug)]
+pub struct Bypass;
+
+impl Strategy for Bypass {
+    fn name(&self) -> &'static str {
+        "bypass"
+    }
+    fn source(&self) -> &'static str {
+        "0bcac06f27d7 mm, swap: skip swapcache for swapin of synchronous device"
+    }
+    fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
+        match f.lookup_cache() {
+            Cached::Hit(fr) => {
+                f.st.minor += 1;
+                return f.map_cached(fr);
+            }
+            Cached::Stale => return Ok(SwapIn::Retry),
+            Cached::Miss => {}
+        }
+        if !f.can_bypass() {
+            return f.swapcache_path();
+        }
+        let fr = f.read_private()?;
+        Ok(if f.install_private(fr) {
+            SwapIn::Mapped
+        } else {
+            SwapIn::Retry
+        })
+    }
+}
+
+/// The bypass path with the `swapcache_prepare` pin; `on_busy` is what a
+/// racer that finds the pin taken does before faulting again.
+pub(crate) fn pinned_bypass(
+    f: &mut SwapFault<'_>,
+    on_busy: impl FnOnce(&mut SwapFault<'_>),
+) -> Result<SwapIn, FaultError> {
+    match f.lookup_cache() {
+        Cached::Hit(fr) => {
+            f.st.minor += 1;
+            return f.map_cached(fr);
+        }
+        Cached::Stale => return Ok(SwapIn::Retry),
+        Cached::Miss => {}
+    }
+    if !f.can_bypass() {
+        return f.swapcache_path();
+    }
+    // Prevent parallel swap-ins of this entry: another thread could finish
+    // first, free the entry and reuse it, and pte_same could not tell.
+    if f.sys.map.swapcache_prepare(f.slot).is_err() {
+        f.st.pin_busy += 1;
+        on_busy(f);
+        return Ok(SwapIn::Retry);
+    }
+    let r = f.read_private().map(|fr| f.install_private(fr));
+    // need_clear_cache: drop the pin after the PTE lock is released; if a
+    // zap dropped the last reference meanwhile, this frees the slot.
+    let _ = f.sys.map.swapcache_clear(f.slot);
+    Ok(if r? { SwapIn::Mapped } else { SwapIn::Retry })
+}
+
+/// `pin-retry`: pin with `swapcache_prepare`; a racer that finds the pin
+/// taken returns and faults again at once (13ddaf26be32 v1/v2, seed 004).
+#[derive(Debug)]
+pub struct PinRetry;
+
+impl Strategy for PinRetry {
+    fn name(&self) -> &'static str {
+        "pin-retry"
+    }
+    fn source(&self) -> &'static str {
+        "13ddaf26be32 v1/v2 mm/swap: fix race when skipping swapcache"
+    }
+    fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
+        pinned_bypass(f, |_| {})
+    }
+}
+
+/// `swapcache`: every swap-in goes through the swap cache (the "Cached"
+/// row of seed 004: `SWP_SYNCHRONOUS_IO` dropped).
+#[derive(Debug)]
+pub struct SwapCachePath;
+
+impl Strategy for SwapCachePath {
+    fn name(&self) -> &'static str {
+        "swapcache"
+    }
+    fn source(&self) -> &'static str {
+        "the non-direct do_swap_page path (swapin_readahead)"
+    }
+    fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
+        match f.lookup_cache() {
+            Cached::Hit(fr) => {
+                f.st.minor += 1;
+                f.map_cached(fr)
+            }
+            Cached::Stale => Ok(SwapIn::Retry),
+            Cached::Miss => f.swapcache_path(),
+        }
+    }
+}
+
+/// Every strategy, in the order the tables print them.
+pub static STRATEGIES: &[&dyn Strategy] = &[&Bypass, &PinRetry, &SwapCachePath];
+
+/// The strategy called `name`.
+pub fn by_name(name: &str) -> Option<&'static dyn Strategy> {
+    STRATEGIES.iter().copied().find(|s| s.name() == name)
+}
+
+/// The names of every strategy.
+pub fn names() -> Vec<&'static str> {
+    STRATEGIES.iter().map(|s| s.name()).collect()
+}

@@ -1,0 +1,56 @@
+//! The synchronisation facade: std primitives normally, loom's under
+//! `--cfg loom`. Only this module names `loom`.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
+#[cfg(loom)]
+pub(crate) use loom::thread::yield_now;
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::thread::yield_now;
+
+pub(crate) use std::sync::atomic::Ordering;
+
+/// A CPU relax hint in a spin loop; a yield point under loom.
+#[inline]
+pub(crate) fn spin_loop() {
+    #[cfg(loom)]
+    loom::hint::spin_loop();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}
+
+/// Sleeps for `d` (one scheduler tick in the `pin-sleep` strategy, a device
+/// read delay). Under loom a sleep is just a yield point.
+#[inline]
+pub(crate) fn sleep(d: std::time::Duration) {
+    #[cfg(loom)]
+    {
+        let _ = d;
+        loom::thread::yield_now();
+    }
+    #[cfg(not(loom))]
+    std::thread::sleep(d);
+}
+
+/// Locks `m`, ignoring poisoning (a panicking test thread must not turn
+/// every later lock into a second panic that hides the first).
+#[inline]
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A new swap cache: the process-wide epoch collector normally; under loom
+/// a collector owned by the model (see the `swapcache` crate docs).
+pub(crate) fn new_swap_cache<F: Send + 'static>(nr_slots: u64) -> swapcache::SwapCache<F> {
+    #[cfg(loom)]
+    return swapcache::SwapCache::with_collector(nr_slots, swapcache::epoch::Collector::new());
+    #[cfg(not(loom))]
+    return swapcache::SwapCache::new(nr_slots);
+}

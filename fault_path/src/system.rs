@@ -1,0 +1,313 @@
+//! [`System`]: what the address spaces share: the frame pool, the swap map
+//! of one swap device, its swap cache, the device, and the strategy.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use swapcache::SwapCache;
+use swapmap::{Freed, SwapMap};
+
+use crate::device::SwapDevice;
+use crate::frame::{FrameId, Frames, PG_SWAPCACHE};
+use crate::stats::FaultStats;
+use crate::strategy::{self, Strategy};
+use crate::sync::{AtomicU64, Ordering};
+
+/// Why a [`System`] could not be built or an operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// The virtual page is beyond the address space.
+    OutOfRange {
+        /// The page.
+        vpn: usize,
+        /// Pages in the address space.
+        pages: usize,
+    },
+    /// No free frame (the model's OOM).
+    NoMemory,
+    /// No free swap slot for a page-out.
+    SwapFull,
+    /// A device I/O error (the kernel's `SIGBUS` on a swap-in).
+    Io(String),
+    /// An unknown strategy name.
+    UnknownStrategy(String),
+    /// A configuration error.
+    Config(String),
+}
+
+impl fmt::Display for FaultError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultError::OutOfRange { vpn, pages } => {
+                write!(f, "page {vpn} beyond the address space ({pages} pages)")
+            }
+            FaultError::NoMemory => f.write_str("out of frames"),
+            FaultError::SwapFull => f.write_str("no free swap slot"),
+            FaultError::Io(e) => write!(f, "swap I/O error: {e}"),
+            FaultError::UnknownStrategy(s) => write!(
+                f,
+                "unknown strategy {s:?}; known: {}",
+                strategy::names().join(", ")
+            ),
+            FaultError::Config(e) => write!(f, "configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FaultError {}
+
+/// How to build a [`System`].
+#[derive(Clone)]
+pub struct SystemConfig {
+    /// Frames in the pool (memory).
+    pub frames: u32,
+    /// The swap device; its size is the swap map's size.
+    pub device: Arc<dyn SwapDevice>,
+    /// Swap-map cluster size (512 normally, 2 in loom models).
+    pub cluster_size: u32,
+    /// The swap-in strategy, by name (see [`strategy::names`]).
+    pub strategy: String,
+    /// Swap-in readahead window in pages on the swap-cache path
+    /// (`1 << page_cluster`; 8 by default); 0 or 1 disables it.
+    pub readahead: u32,
+    /// The tick `pin-sleep` sleeps (`schedule_timeout_uninterruptible(1)`
+    /// at HZ=1000).
+    pub tick: Duration,
+}
+
+impl fmt::Debug for SystemConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SystemConfig")
+            .field("frames", &self.frames)
+            .field("device", &self.device.name())
+            .field("cluster_size", &self.cluster_size)
+            .field("strategy", &self.strategy)
+            .field("readahead", &self.readahead)
+            .finish()
+    }
+}
+
+impl SystemConfig {
+    /// A configuration with `frames` frames, `device`, and the `swapcache`
+    /// strategy.
+    pub fn new(frames: u32, device: Arc<dyn SwapDevice>) -> SystemConfig {
+        SystemConfig {
+            frames,
+            device,
+            cluster_size: swapmap::SWAPFILE_CLUSTER,
+            strategy: "swapcache".into(),
+            readahead: 8,
+            tick: Duration::from_millis(1),
+        }
+    }
+
+    /// Sets the strategy by name.
+    pub fn strategy(mut self, name: &str) -> SystemConfig {
+        self.strategy = name.into();
+        self
+    }
+}
+
+/// The shared machine: frames, swap map, swap cache, device, strategy.
+pub struct System {
+    pub(crate) frames: Frames,
+    pub(crate) map: SwapMap,
+    pub(crate) cache: SwapCache<FrameId>,
+    pub(crate) device: Arc<dyn SwapDevice>,
+    pub(crate) strategy: &'static dyn Strategy,
+    pub(crate) readahead: u32,
+    pub(crate) tick: Duration,
+    notified: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("System")
+            .field("strategy", &self.strategy.name())
+            .field("device", &self.device)
+            .field("frames", &self.frames.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl System {
+    /// Builds the machine: a swap map the size of the device whose
+    /// free-notify hook discards the device's copy (`swap_slot_free_notify`).
+    pub fn new(cfg: SystemConfig) -> Result<Arc<System>, FaultError> {
+        let strategy = strategy::by_name(&cfg.strategy)
+            .ok_or_else(|| FaultError::UnknownStrategy(cfg.strategy.clone()))?;
+        let notified = Arc::new(AtomicU64::new(0));
+        let (dev, n2) = (Arc::clone(&cfg.device), Arc::clone(&notified));
+        let map = SwapMap::builder(cfg.device.nr_slots())
+            .cluster_size(cfg.cluster_size)
+            .free_notify(move |slot| {
+                n2.fetch_add(1, Ordering::Relaxed);
+                dev.discard(slot);
+            })
+            .build()
+            .map_err(|e| FaultError::Config(e.to_string()))?;
+        Ok(Arc::new(System {
+            frames: Frames::new(cfg.frames),
+            cache: crate::sync::new_swap_cache(cfg.device.nr_slots()),
+            map,
+            device: cfg.device,
+            strategy,
+            readahead: cfg.readahead,
+            tick: cfg.tick,
+            notified,
+        }))
+    }
+
+    /// The frame pool.
+    pub fn frames(&self) -> &Frames {
+        &self.frames
+    }
+
+    /// The swap map.
+    pub fn swap_map(&self) -> &SwapMap {
+        &self.map
+    }
+
+    /// The swap cache.
+    pub fn swap_cache(&self) -> &SwapCache<FrameId> {
+        &self.cache
+    }
+
+    /// The swap device.
+    pub fn device(&self) -> &dyn SwapDevice {
+        &*self.device
+    }
+
+    /// The strategy in use.
+    pub fn strategy(&self) -> &'static dyn Strategy {
+        self.strategy
+    }
+
+    /// The tick the `pin-sleep` strategy sleeps.
+    pub fn tick(&self) -> Duration {
+        self.tick
+    }
+
+    /// Slot frees notified by the swap map so far.
+    pub fn slots_freed(&self) -> u64 {
+        self.notified.load(Ordering::Relaxed)
+    }
+
+    /// The folio in the swap cache for `slot`, with a reference taken
+    /// (`swap_cache_get_folio` → `filemap_get_folio` + `folio_try_get`).
+    /// Not locked: the caller locks it and re-checks.
+    pub(crate) fn lookup_cache(&self, slot: u64) -> Option<FrameId> {
+        let fr = self.cache.get_cloned(slot)?;
+        self.frames.try_get(fr).then_some(fr)
+    }
+
+    /// Locks `fr` (the caller holds a reference) and checks it is still the
+    /// swap-cache folio of `slot`; otherwise unlocks and drops the
+    /// reference (the kernel's `!folio_test_swapcache(folio) ||
+    /// folio->swap.val != entry.val` check after `folio_lock_or_retry`).
+    pub(crate) fn lock_cached(&self, fr: FrameId, slot: u64, st: &mut FaultStats) -> bool {
+        let w = self.frames.lock(fr);
+        st.lock_spins += u64::from(w.spins);
+        st.lock_yields += w.yields;
+        if self.frames.flags(fr) & PG_SWAPCACHE != 0 && self.frames.swap(fr) == slot {
+            return true;
+        }
+        self.frames.unlock(fr);
+        self.frames.put(fr);
+        false
+    }
+
+    /// Removes a locked swap-cache folio whose slot has no reference left
+    /// (`folio_free_swap`): deletes it from the cache, clears the cache flag
+    /// (freeing the slot) and drops the cache's reference. Returns whether it
+    /// did. Context: the caller holds the folio lock.
+    pub(crate) fn try_free_swap(&self, fr: FrameId) -> bool {
+        if self.frames.flags(fr) & PG_SWAPCACHE == 0 {
+            return false;
+        }
+        let slot = self.frames.swap(fr);
+        // Locked read (`swap_swapcount`): ordered against a racing
+        // `free_swap_and_cache`, whose lookup then sees this folio if we
+        // see a count left. With a lock-free read both sides could miss each
+        // other and orphan the folio (loom finds it).
+        if self.map.count_locked(slot) != Ok(0) {
+            return false;
+        }
+        self.delete_from_swap_cache(fr, slot);
+        true
+    }
+
+    /// `delete_from_swap_cache` + `put_swap_folio`. Context: folio locked,
+    /// in the cache for `slot`.
+    pub(crate) fn delete_from_swap_cache(&self, fr: FrameId, slot: u64) {
+        let guard = self.cache.pin();
+        let deleted = self
+            .cache
+            .delete_if(slot, None, &guard, |&f| f == fr)
+            .is_ok();
+        drop(guard);
+        debug_assert!(deleted, "folio {fr} not in the swap cache at {slot}");
+        self.frames.clear_flags(fr, PG_SWAPCACHE);
+        let _ = self.map.swapcache_clear(slot);
+        self.frames.put(fr);
+    }
+
+    /// Drops one reference to `slot` (`swap_free`), and when that leaves
+    /// only a swap-cache folio behind, removes the folio
+    /// (`free_swap_and_cache` → `__try_to_reclaim_swap`). `held` is a folio
+    /// the caller has locked already.
+    ///
+    /// Differs on purpose: the kernel only trylocks the folio and leaves a
+    /// locked one for reclaim to find later; the model has no background
+    /// reclaim, so it waits for the lock and the accounting stays exact.
+    /// Context: no PTE lock held (the folio's holder may be waiting for it).
+    pub(crate) fn free_swap_and_cache(&self, slot: u64, held: Option<FrameId>) {
+        if self.map.free(slot) == Ok(Freed::No) {
+            self.reclaim_orphan(slot, held);
+        }
+    }
+
+    /// If `slot` has no reference but a swap-cache folio, remove the folio.
+    pub(crate) fn reclaim_orphan(&self, slot: u64, held: Option<FrameId>) {
+        if self.map.count(slot) != Ok(0) || self.map.has_cache(slot) != Ok(true) {
+            return;
+        }
+        let Some(fr) = self.lookup_cache(slot) else {
+            return; // A swap-in's pin, not a cached folio: its owner clears it.
+        };
+        if Some(fr) == held {
+            self.try_free_swap(fr);
+            self.frames.put(fr);
+            return;
+        }
+        self.frames.lock(fr);
+        if self.frames.swap(fr) == slot {
+            self.try_free_swap(fr);
+        }
+        self.frames.unlock(fr);
+        self.frames.put(fr);
+    }
+
+    /// Reads `slot` into frame `fr` (`swap_read_folio`).
+    pub(crate) fn read_into(&self, fr: FrameId, slot: u64) -> Result<(), FaultError> {
+        let mut page = [0u8; zswap_tree::PAGE_SIZE];
+        if self
+            .device
+            .read(slot, &mut page)
+            .map_err(|e| FaultError::Io(e.to_string()))?
+        {
+            self.frames.copy_in(fr, &page);
+        }
+        Ok(())
+    }
+
+    /// Writes frame `fr` to `slot` (`swap_writepage`).
+    pub(crate) fn write_from(&self, fr: FrameId, slot: u64) -> Result<(), FaultError> {
+        let mut page = [0u8; zswap_tree::PAGE_SIZE];
+        self.frames.copy_out(fr, &mut page);
+        self.device
+            .write(slot, &page)
+            .map_err(|e| FaultError::Io(e.to_string()))
+    }
+}
