@@ -71,8 +71,9 @@ mod stats;
 pub mod strategy;
 mod sync;
 mod system;
+mod waitq;
 
 pub use mm::{Access, AddressSpace, INDEX_TAG, PTES_PER_TABLE, index_word};
 pub use stats::FaultStats;
 pub use strategy::{Strategy, SwapIn};
-pub use system::{FaultError, System, SystemConfig};
+pub use system::{FaultError, System, SystemConfig, ZswapConfig, ZswapLoad};

@@ -44,12 +44,10 @@ pub struct FaultStats {
     pub waits: u64,
     /// Wake-ups issued to waiters.
     pub wakeups: u64,
-    /// Spin iterations while waiting.
+    /// Spin iterations while waiting (on a SYNC slot or a folio lock).
     pub spins: u64,
-    /// Spin iterations on folio locks.
-    pub lock_spins: u64,
-    /// Yields on folio locks after the spin budget.
-    pub lock_yields: u64,
+    /// Yields to the scheduler after a spin budget ran out.
+    pub yields: u64,
     /// Pages paged out.
     pub pageouts: u64,
 }
@@ -73,8 +71,7 @@ impl AddAssign for FaultStats {
         self.waits += o.waits;
         self.wakeups += o.wakeups;
         self.spins += o.spins;
-        self.lock_spins += o.lock_spins;
-        self.lock_yields += o.lock_yields;
+        self.yields += o.yields;
         self.pageouts += o.pageouts;
     }
 }

@@ -13,6 +13,7 @@ use crate::mm::AddressSpace;
 use crate::pte::Pte;
 use crate::stats::FaultStats;
 use crate::system::{FaultError, System};
+use swapmap::SwapError;
 
 /// What a swap-in did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,11 +45,18 @@ pub trait Strategy: Send + Sync + fmt::Debug {
         st: &mut FaultStats,
     ) {
         let _ = (vpn, orig);
+        let frames = &mm.system().frames;
         st.waits += 1;
-        let w = mm.system().frames.lock(fr);
-        st.lock_spins += u64::from(w.spins);
-        st.lock_yields += w.yields;
-        mm.system().frames.unlock(fr);
+        // Take a reference first, so the frame cannot be freed and reused
+        // under the lock we wait for (`migration_entry_wait` does the same
+        // with `folio_try_get`).
+        if frames.try_get(fr) {
+            let w = frames.lock(fr);
+            st.spins += u64::from(w.spins);
+            st.yields += w.yields;
+            frames.unlock(fr);
+            frames.put(fr);
+        }
     }
     /// A zap cleared a swap-in marker naming the folio in `fr`. The default
     /// does nothing: the swap-in notices and cleans up.
@@ -153,7 +161,7 @@ impl SwapFault<'_> {
         }
         let fr = self.new_cache_folio(self.slot)?;
         let Some(fr) = fr else { return Ok(None) };
-        if let Err(e) = sys.read_into(fr, self.slot) {
+        if let Err(e) = sys.read_into(fr, self.slot, true) {
             sys.delete_from_swap_cache(fr, self.slot);
             sys.frames.unlock(fr);
             sys.frames.put(fr);
@@ -208,7 +216,7 @@ impl SwapFault<'_> {
             let Ok(Some(fr)) = self.new_cache_folio(s) else {
                 return;
             };
-            if sys.read_into(fr, s).is_ok() {
+            if sys.read_into(fr, s, true).is_ok() {
                 sys.frames.set_flags(fr, PG_UPTODATE);
                 self.st.readahead += 1;
             } else {
@@ -268,7 +276,7 @@ impl SwapFault<'_> {
     pub(crate) fn read_private(&mut self) -> Result<FrameId, FaultError> {
         let sys = self.sys;
         let fr = sys.frames.alloc().ok_or(FaultError::NoMemory)?;
-        if let Err(e) = sys.read_into(fr, self.slot) {
+        if let Err(e) = sys.read_into(fr, self.slot, false) {
             sys.frames.put(fr);
             return Err(e);
         }
@@ -283,11 +291,25 @@ impl SwapFault<'_> {
     /// came back with the same slot passes the check. Returns whether it
     /// mapped; otherwise `fr` is released.
     pub(crate) fn install_private(&mut self, fr: FrameId) -> bool {
+        let slot = self.slot;
+        self.install_private_with(fr, self.orig, |sys| {
+            let _ = sys.map.free(slot);
+        })
+    }
+
+    /// As [`SwapFault::install_private`], with the PTE expected to hold
+    /// `expect` and `put` dropping the slot reference under the PTE lock.
+    pub(crate) fn install_private_with(
+        &mut self,
+        fr: FrameId,
+        expect: Pte,
+        put: impl FnOnce(&System),
+    ) -> bool {
         let sys = self.sys;
         let mapped = {
             let _g = self.mm.lock_ptl(self.vpn);
-            if self.mm.pte(self.vpn) == self.orig {
-                let _ = sys.map.free(self.slot);
+            if self.mm.pte(self.vpn) == expect {
+                put(sys);
                 self.mm.set_pte(self.vpn, Pte::present(fr));
                 true
             } else {
@@ -295,13 +317,29 @@ impl SwapFault<'_> {
             }
         };
         if mapped {
-            // Only a swap-cache folio (readahead's) can be left behind.
+            // Only a swap-cache folio (readahead's, or a racer's on the
+            // swap-cache path) can be left behind.
             sys.reclaim_orphan(self.slot, None);
         } else {
             self.st.pte_same_fail += 1;
             sys.frames.put(fr);
         }
         mapped
+    }
+
+    /// The common head of the bypass family: a folio in the swap cache is
+    /// mapped from there; a device that is not synchronous, or a shared
+    /// entry, takes the swap-cache path. `None` means "go on bypassing".
+    pub(crate) fn bypass_prologue(&mut self) -> Option<Result<SwapIn, FaultError>> {
+        match self.lookup_cache() {
+            Cached::Hit(fr) => {
+                self.st.minor += 1;
+                Some(self.map_cached(fr))
+            }
+            Cached::Stale => Some(Ok(SwapIn::Retry)),
+            Cached::Miss if !self.can_bypass() => Some(self.swapcache_path()),
+            Cached::Miss => None,
+        }
     }
 }
 
@@ -318,16 +356,8 @@ impl Strategy for Bypass {
         "0bcac06f27d7 mm, swap: skip swapcache for swapin of synchronous device"
     }
     fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
-        match f.lookup_cache() {
-            Cached::Hit(fr) => {
-                f.st.minor += 1;
-                return f.map_cached(fr);
-            }
-            Cached::Stale => return Ok(SwapIn::Retry),
-            Cached::Miss => {}
-        }
-        if !f.can_bypass() {
-            return f.swapcache_path();
+        if let Some(r) = f.bypass_prologue() {
+            return r;
         }
         let fr = f.read_private()?;
         Ok(if f.install_private(fr) {
@@ -338,22 +368,16 @@ impl Strategy for Bypass {
     }
 }
 
-/// The bypass path with the `swapcache_prepare` pin; `on_busy` is what a
-/// racer that finds the pin taken does before faulting again.
+/// The bypass path with the `swapcache_prepare` pin (13ddaf26be32): `on_busy`
+/// is what a racer that finds the pin taken does before faulting again;
+/// `after_clear` runs after the holder drops the pin.
 pub(crate) fn pinned_bypass(
     f: &mut SwapFault<'_>,
     on_busy: impl FnOnce(&mut SwapFault<'_>),
+    after_clear: impl FnOnce(&mut SwapFault<'_>),
 ) -> Result<SwapIn, FaultError> {
-    match f.lookup_cache() {
-        Cached::Hit(fr) => {
-            f.st.minor += 1;
-            return f.map_cached(fr);
-        }
-        Cached::Stale => return Ok(SwapIn::Retry),
-        Cached::Miss => {}
-    }
-    if !f.can_bypass() {
-        return f.swapcache_path();
+    if let Some(r) = f.bypass_prologue() {
+        return r;
     }
     // Prevent parallel swap-ins of this entry: another thread could finish
     // first, free the entry and reuse it, and pte_same could not tell.
@@ -366,6 +390,7 @@ pub(crate) fn pinned_bypass(
     // need_clear_cache: drop the pin after the PTE lock is released; if a
     // zap dropped the last reference meanwhile, this frees the slot.
     let _ = f.sys.map.swapcache_clear(f.slot);
+    after_clear(f);
     Ok(if r? { SwapIn::Mapped } else { SwapIn::Retry })
 }
 
@@ -382,7 +407,7 @@ impl Strategy for PinRetry {
         "13ddaf26be32 v1/v2 mm/swap: fix race when skipping swapcache"
     }
     fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
-        pinned_bypass(f, |_| {})
+        pinned_bypass(f, |_| {}, |_| {})
     }
 }
 
@@ -410,8 +435,253 @@ impl Strategy for SwapCachePath {
     }
 }
 
+/// `pin-sleep`: as `pin-retry`, but the racer first sleeps one tick
+/// (`schedule_timeout_uninterruptible(1)`), as 13ddaf26be32 was merged.
+#[derive(Debug)]
+pub struct PinSleep;
+
+impl Strategy for PinSleep {
+    fn name(&self) -> &'static str {
+        "pin-sleep"
+    }
+    fn source(&self) -> &'static str {
+        "13ddaf26be32 as merged: schedule_timeout_uninterruptible(1) on -EEXIST"
+    }
+    fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
+        pinned_bypass(
+            f,
+            |f| {
+                f.st.sleeps += 1;
+                crate::sync::sleep(f.sys.tick);
+            },
+            |_| {},
+        )
+    }
+}
+
+/// `pin-waitqueue`: the racer waits (up to a tick) on one shared wait
+/// queue, which the pin holder wakes only when it has waiters
+/// (01626a182302, Linux 6.12).
+#[derive(Debug)]
+pub struct PinWaitqueue;
+
+impl Strategy for PinWaitqueue {
+    fn name(&self) -> &'static str {
+        "pin-waitqueue"
+    }
+    fn source(&self) -> &'static str {
+        "01626a182302 mm: swap: prevent possible data corruption (swapcache_wq)"
+    }
+    fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
+        pinned_bypass(
+            f,
+            |f| {
+                f.st.waits += 1;
+                let woken = f.sys.swapcache_wq.wait(f.sys.tick);
+                f.st.sleeps += u64::from(!woken);
+            },
+            |f| {
+                if f.sys.swapcache_wq.wake_if_waiters() {
+                    f.st.wakeups += 1;
+                }
+            },
+        )
+    }
+}
+
+/// `sync-map`: the `SWAP_MAP_SYNC` slot state; a racer waits on the slot
+/// (bounded spin, then yield) and faults again. Proposed in seed 004.
+#[derive(Debug)]
+pub struct SyncMap;
+
+impl Strategy for SyncMap {
+    fn name(&self) -> &'static str {
+        "sync-map"
+    }
+    fn source(&self) -> &'static str {
+        "proposal (Kairui Song, seed 004): a SWAP_MAP_SYNC / SWAP_MAP_LOCK slot state"
+    }
+    fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
+        if let Some(r) = f.bypass_prologue() {
+            return r;
+        }
+        match f.sys.map.sync_acquire(f.slot) {
+            Ok(()) => {}
+            Err(SwapError::Sync { .. }) => {
+                f.st.waits += 1;
+                if let Ok(w) = f.sys.map.sync_wait(f.slot) {
+                    f.st.spins += u64::from(w.spins);
+                    f.st.yields += w.yields;
+                }
+                return Ok(SwapIn::Retry);
+            }
+            // A folio is being added to the swap cache: go that way.
+            Err(SwapError::Exists { .. }) => return f.swapcache_path(),
+            Err(_) => return Ok(SwapIn::Retry),
+        }
+        let fr = match f.read_private() {
+            Ok(fr) => fr,
+            Err(e) => {
+                let _ = f.sys.map.sync_release(f.slot);
+                return Err(e);
+            }
+        };
+        let slot = f.slot;
+        // Success: swap_free and the release of SYNC in one locked step,
+        // under the PTE lock as swap_free is.
+        let mapped = f.install_private_with(fr, f.orig, |sys| {
+            let _ = sys.map.sync_release_free(slot);
+        });
+        if !mapped {
+            // Zapped: if the zap dropped the count, this frees the slot.
+            let _ = f.sys.map.sync_release(slot);
+        }
+        Ok(if mapped {
+            SwapIn::Mapped
+        } else {
+            SwapIn::Retry
+        })
+    }
+}
+
+/// `swap-count`: raise the count from 1 to 2 under the cluster lock, so
+/// racers see a shared entry and take the swap-cache path. Proposed in
+/// seed 004 (Minchan Kim, Barry Song).
+#[derive(Debug)]
+pub struct SwapCount;
+
+impl Strategy for SwapCount {
+    fn name(&self) -> &'static str {
+        "swap-count"
+    }
+    fn source(&self) -> &'static str {
+        "proposal (seed 004): __swap_duplicate 1 -> 2 so racers use the swap cache"
+    }
+    fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
+        if let Some(r) = f.bypass_prologue() {
+            return r;
+        }
+        match f.sys.map.duplicate_if_single(f.slot) {
+            Ok(()) => {}
+            // Shared, or a folio for the slot is in the swap cache (a page-out
+            // still writing it): the swap-cache path finds or waits for it.
+            Err(SwapError::NotSingle { .. } | SwapError::Exists { .. }) => {
+                return f.swapcache_path();
+            }
+            Err(_) => return Ok(SwapIn::Retry),
+        }
+        // install_private drops the PTE's reference (2 -> 1)...
+        let r = f.read_private().map(|fr| f.install_private(fr));
+        // ...and this drops ours; a racer's swap-cache folio left behind is
+        // reclaimed ("swapcache clean up needs to be handled even in the
+        // bypassing path since the racer may add it to swapcache").
+        f.sys.free_swap_and_cache(f.slot, None);
+        Ok(if r? { SwapIn::Mapped } else { SwapIn::Retry })
+    }
+}
+
+/// `pte-marker`: a "swap-in in progress" marker PTE naming the locked
+/// folio; racers wait on the folio lock; a zap clears the marker and the
+/// swap-in cleans up and installs nothing. Proposed by David Hildenbrand
+/// (seeds 000 and 003).
+#[derive(Debug)]
+pub struct PteMarker;
+
+impl Strategy for PteMarker {
+    fn name(&self) -> &'static str {
+        "pte-marker"
+    }
+    fn source(&self) -> &'static str {
+        "proposal (David Hildenbrand, seeds 000/003): a swapin_in_process marker PTE"
+    }
+    fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
+        if let Some(r) = f.bypass_prologue() {
+            return r;
+        }
+        let sys = f.sys;
+        // (1) allocate the folio and lock it.
+        let fr = sys.frames.alloc().ok_or(FaultError::NoMemory)?;
+        sys.frames.lock(fr);
+        let marker = Pte::marker(fr);
+        // (2) under the PTE lock, if the PTE is unchanged, install the
+        // marker. The slot's reference now belongs to this swap-in.
+        //
+        // An unchanged PTE may be a new incarnation of the entry (seed
+        // 004's ABA): harmless here, since the read comes after the marker
+        // and so sees the new data, unless the page-out that created the
+        // incarnation is still writing it. Its folio then sits in the swap
+        // cache with SWAP_HAS_CACHE set (set before the unmap, cleared after
+        // the write, and the unmap was under this lock), so back off and let
+        // the refault take it from the swap cache. The proposal in the
+        // thread does not spell this out; loom finds the lost update
+        // without it.
+        let (same, busy) = {
+            let _g = f.mm.lock_ptl(f.vpn);
+            let same = f.mm.pte(f.vpn) == f.orig;
+            let busy = same && sys.map.has_cache(f.slot) != Ok(false);
+            if same && !busy {
+                f.mm.set_pte(f.vpn, marker);
+            }
+            (same, busy)
+        };
+        if !same || busy {
+            if busy {
+                f.st.pin_busy += 1;
+            } else {
+                f.st.pte_same_fail += 1;
+            }
+            sys.frames.unlock(fr);
+            sys.frames.put(fr);
+            return Ok(SwapIn::Retry);
+        }
+        // (3) read the folio; racers that see the marker wait for its lock.
+        let read = sys.read_into(fr, f.slot, false);
+        if read.is_ok() {
+            sys.frames.set_flags(fr, PG_UPTODATE);
+            f.st.major += 1;
+        }
+        // (4) under the PTE lock: if the marker is still there, map the
+        // folio (or, after an I/O error, put the swap entry back);
+        // otherwise a zap cleared it and left the slot's reference to us.
+        let (installed, zapped) = {
+            let _g = f.mm.lock_ptl(f.vpn);
+            let still = f.mm.pte(f.vpn) == marker;
+            if still && read.is_ok() {
+                let _ = sys.map.free(f.slot);
+                f.mm.set_pte(f.vpn, Pte::present(fr));
+            } else if still {
+                f.mm.set_pte(f.vpn, f.orig);
+            }
+            (still && read.is_ok(), !still)
+        };
+        if zapped {
+            f.st.pte_same_fail += 1;
+            sys.free_swap_and_cache(f.slot, None);
+        }
+        sys.frames.unlock(fr);
+        if !installed {
+            sys.frames.put(fr);
+        }
+        read?;
+        Ok(if installed {
+            SwapIn::Mapped
+        } else {
+            SwapIn::Retry
+        })
+    }
+}
+
 /// Every strategy, in the order the tables print them.
-pub static STRATEGIES: &[&dyn Strategy] = &[&Bypass, &PinRetry, &SwapCachePath];
+pub static STRATEGIES: &[&dyn Strategy] = &[
+    &Bypass,
+    &PinRetry,
+    &PinSleep,
+    &PinWaitqueue,
+    &SyncMap,
+    &SwapCount,
+    &PteMarker,
+    &SwapCachePath,
+];
 
 /// The strategy called `name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Strategy> {

@@ -9,10 +9,11 @@ use swapcache::SwapCache;
 use swapmap::{Freed, SwapMap};
 
 use crate::device::SwapDevice;
-use crate::frame::{FrameId, Frames, PG_SWAPCACHE};
+use crate::frame::{FrameId, Frames, PG_DIRTY, PG_SWAPCACHE};
 use crate::stats::FaultStats;
 use crate::strategy::{self, Strategy};
 use crate::sync::{AtomicU64, Ordering};
+use zswap_tree::{LoadMode, ZswapTree};
 
 /// Why a [`System`] could not be built or an operation failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +58,46 @@ impl fmt::Display for FaultError {
 
 impl std::error::Error for FaultError {}
 
+/// How zswap loads on swap-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZswapLoad {
+    /// Always exclusive: the entry is erased and ownership moves to the
+    /// folio, which is marked dirty (Linux 6.5-6.8). Races with the bypass
+    /// path (seed 001).
+    Exclusive,
+    /// Exclusive only when the folio is in the swap cache, optimistic
+    /// otherwise (25cd241408a2).
+    ExclusiveIfCached,
+}
+
+impl ZswapLoad {
+    /// The names the command line uses: `exclusive`, `exclusive-if-cached`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ZswapLoad::Exclusive => "exclusive",
+            ZswapLoad::ExclusiveIfCached => "exclusive-if-cached",
+        }
+    }
+
+    /// Parses [`ZswapLoad::name`].
+    pub fn from_name(s: &str) -> Option<ZswapLoad> {
+        [ZswapLoad::Exclusive, ZswapLoad::ExclusiveIfCached]
+            .into_iter()
+            .find(|m| m.name() == s)
+    }
+}
+
+/// zswap in front of the swap device.
+#[derive(Clone, Debug)]
+pub struct ZswapConfig {
+    /// The load mode.
+    pub load: ZswapLoad,
+    /// The compressed store's configuration (compressor, pool limit, ...).
+    /// A store over the pool limit first writes back the oldest entries to
+    /// the device, then is rejected and goes to the device itself.
+    pub tree: zswap_tree::Config,
+}
+
 /// How to build a [`System`].
 #[derive(Clone)]
 pub struct SystemConfig {
@@ -74,6 +115,8 @@ pub struct SystemConfig {
     /// The tick `pin-sleep` sleeps (`schedule_timeout_uninterruptible(1)`
     /// at HZ=1000).
     pub tick: Duration,
+    /// zswap in front of the device, if any.
+    pub zswap: Option<ZswapConfig>,
 }
 
 impl fmt::Debug for SystemConfig {
@@ -84,6 +127,7 @@ impl fmt::Debug for SystemConfig {
             .field("cluster_size", &self.cluster_size)
             .field("strategy", &self.strategy)
             .field("readahead", &self.readahead)
+            .field("zswap", &self.zswap)
             .finish()
     }
 }
@@ -99,6 +143,7 @@ impl SystemConfig {
             strategy: "swapcache".into(),
             readahead: 8,
             tick: Duration::from_millis(1),
+            zswap: None,
         }
     }
 
@@ -118,6 +163,9 @@ pub struct System {
     pub(crate) strategy: &'static dyn Strategy,
     pub(crate) readahead: u32,
     pub(crate) tick: Duration,
+    pub(crate) zswap: Option<(Arc<ZswapTree>, ZswapLoad)>,
+    /// The shared wait queue of `pin-waitqueue` (`swapcache_wq`).
+    pub(crate) swapcache_wq: crate::waitq::WaitQueue,
     notified: Arc<AtomicU64>,
 }
 
@@ -137,26 +185,50 @@ impl System {
     pub fn new(cfg: SystemConfig) -> Result<Arc<System>, FaultError> {
         let strategy = strategy::by_name(&cfg.strategy)
             .ok_or_else(|| FaultError::UnknownStrategy(cfg.strategy.clone()))?;
+        let nr_slots = cfg.device.nr_slots();
+        // zswap writes back to the device (`zswap_writeback_entry`). The
+        // callback has no error path: a failed device write loses the page,
+        // as a failed writeback does.
+        let zswap = cfg.zswap.as_ref().map(|z| {
+            let dev = Arc::clone(&cfg.device);
+            let tree = ZswapTree::with_writeback(nr_slots, z.tree.clone(), move |slot, page| {
+                let _ = dev.write(slot, page);
+            });
+            (Arc::new(tree), z.load)
+        });
         let notified = Arc::new(AtomicU64::new(0));
         let (dev, n2) = (Arc::clone(&cfg.device), Arc::clone(&notified));
-        let map = SwapMap::builder(cfg.device.nr_slots())
+        let zs = zswap.as_ref().map(|(t, _)| Arc::clone(t));
+        let map = SwapMap::builder(nr_slots)
             .cluster_size(cfg.cluster_size)
             .free_notify(move |slot| {
+                // swap_range_free: zswap_invalidate, then the device's
+                // swap_slot_free_notify.
                 n2.fetch_add(1, Ordering::Relaxed);
+                if let Some(z) = &zs {
+                    z.invalidate(slot);
+                }
                 dev.discard(slot);
             })
             .build()
             .map_err(|e| FaultError::Config(e.to_string()))?;
         Ok(Arc::new(System {
             frames: Frames::new(cfg.frames),
-            cache: crate::sync::new_swap_cache(cfg.device.nr_slots()),
+            cache: crate::sync::new_swap_cache(nr_slots),
             map,
             device: cfg.device,
             strategy,
             readahead: cfg.readahead,
             tick: cfg.tick,
+            zswap,
+            swapcache_wq: crate::waitq::WaitQueue::new(),
             notified,
         }))
+    }
+
+    /// zswap, if the system has it.
+    pub fn zswap(&self) -> Option<&ZswapTree> {
+        self.zswap.as_ref().map(|(t, _)| &**t)
     }
 
     /// The frame pool.
@@ -208,8 +280,8 @@ impl System {
     /// folio->swap.val != entry.val` check after `folio_lock_or_retry`).
     pub(crate) fn lock_cached(&self, fr: FrameId, slot: u64, st: &mut FaultStats) -> bool {
         let w = self.frames.lock(fr);
-        st.lock_spins += u64::from(w.spins);
-        st.lock_yields += w.yields;
+        st.spins += u64::from(w.spins);
+        st.yields += w.yields;
         if self.frames.flags(fr) & PG_SWAPCACHE != 0 && self.frames.swap(fr) == slot {
             return true;
         }
@@ -289,9 +361,40 @@ impl System {
         self.frames.put(fr);
     }
 
-    /// Reads `slot` into frame `fr` (`swap_read_folio`).
-    pub(crate) fn read_into(&self, fr: FrameId, slot: u64) -> Result<(), FaultError> {
+    /// Reads `slot` into frame `fr` (`swap_read_folio`): from zswap if it
+    /// holds the page (`zswap_load`), else from the device. `in_swapcache`
+    /// tells an `exclusive-if-cached` zswap whether it may erase its entry;
+    /// an exclusive load marks the folio dirty, since zswap no longer has a
+    /// copy.
+    pub(crate) fn read_into(
+        &self,
+        fr: FrameId,
+        slot: u64,
+        in_swapcache: bool,
+    ) -> Result<(), FaultError> {
         let mut page = [0u8; zswap_tree::PAGE_SIZE];
+        if let Some((tree, load)) = &self.zswap {
+            let exclusive = match load {
+                ZswapLoad::Exclusive => true,
+                ZswapLoad::ExclusiveIfCached => in_swapcache,
+            };
+            let mode = if exclusive {
+                LoadMode::Exclusive
+            } else {
+                LoadMode::Optimistic
+            };
+            match tree.load(slot, &mut page, mode) {
+                Ok(true) => {
+                    self.frames.copy_in(fr, &page);
+                    if exclusive {
+                        self.frames.set_flags(fr, PG_DIRTY);
+                    }
+                    return Ok(());
+                }
+                Ok(false) => {}
+                Err(e) => return Err(FaultError::Io(e.to_string())),
+            }
+        }
         if self
             .device
             .read(slot, &mut page)
@@ -302,10 +405,16 @@ impl System {
         Ok(())
     }
 
-    /// Writes frame `fr` to `slot` (`swap_writepage`).
+    /// Writes frame `fr` to `slot` (`swap_writepage`): into zswap if it
+    /// takes the page (`zswap_store`), else to the device.
     pub(crate) fn write_from(&self, fr: FrameId, slot: u64) -> Result<(), FaultError> {
         let mut page = [0u8; zswap_tree::PAGE_SIZE];
         self.frames.copy_out(fr, &mut page);
+        if let Some((tree, _)) = &self.zswap
+            && tree.store(slot, &page).is_ok()
+        {
+            return Ok(());
+        }
         self.device
             .write(slot, &page)
             .map_err(|e| FaultError::Io(e.to_string()))

@@ -35,7 +35,19 @@ fn assert_clean(sys: &System, mms: &[&AddressSpace]) {
 
 #[test]
 fn registry() {
-    assert_eq!(names(), vec!["bypass", "pin-retry", "swapcache"]);
+    assert_eq!(
+        names(),
+        vec![
+            "bypass",
+            "pin-retry",
+            "pin-sleep",
+            "pin-waitqueue",
+            "sync-map",
+            "swap-count",
+            "pte-marker",
+            "swapcache"
+        ]
+    );
     for s in STRATEGIES {
         assert_eq!(by_name(s.name()).unwrap().name(), s.name());
         assert!(!s.source().is_empty());

@@ -138,6 +138,15 @@
 //! but not crossbeam-epoch's own weak-memory correctness, which is
 //! crossbeam's tested responsibility. Only `--cfg loom` is needed.
 //!
+//! Because crossbeam's own `SeqCst` fences (in `pin` and when it advances
+//! the epoch) are invisible to loom, every guarded operation and every
+//! retirement executes a loom `SeqCst` fence under `cfg(loom)`
+//! (`sync::epoch_fence`) in their place. Without it loom's weak-memory model
+//! allows an execution real hardware forbids: a reader pinned after a node
+//! was retired loads the stale pointer and reads the node after the
+//! collector freed it. The `fault_path` loom models, which add and delete
+//! the same swap-cache slot over and over, found this.
+//!
 //! # Miri
 //!
 //! The crate's own pointer handling follows strict provenance (tagging with

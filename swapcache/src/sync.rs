@@ -103,3 +103,21 @@ impl<T: Copy> Frozen<T> {
         self.0
     }
 }
+
+/// Under loom, a `SeqCst` fence standing in for the ones crossbeam-epoch
+/// executes but loom cannot see (its atomics are std's): the fence in
+/// `pin` (after a reader announces its epoch, before it reads the tree) and
+/// the one in `try_advance` (after a writer unlinked a node, before garbage
+/// of its epoch can be freed). Without them loom's weak-memory model lets a
+/// reader that pinned after a node was retired still load the stale pointer
+/// to it, then read it after the collector freed it: an execution the real
+/// fences forbid. With them: if the writer's fence comes first in the total
+/// order, the reader's later loads see the unlinking store; if the reader's
+/// comes first, the reader was pinned before the retirement (loom runs one
+/// thread at a time, so crossbeam sees it pinned) and the node outlives it.
+/// A no-op outside loom.
+#[inline]
+pub(crate) fn epoch_fence() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+}

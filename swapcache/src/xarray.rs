@@ -563,6 +563,9 @@ impl<T: Send + 'static> XArray<T> {
             guard.collector() == Some(&self.collector),
             "swapcache: the guard was not pinned from this tree's collector"
         );
+        // Every operation under a guard starts here: the reader side of the
+        // pin fence (see `epoch_fence`).
+        crate::sync::epoch_fence();
     }
 
     /// The leaf slot word for `index`, read without the lock.
@@ -819,6 +822,7 @@ impl<T: Send + 'static> XArray<T> {
     /// # Safety
     /// Called under the lock, after `node` was unlinked from the tree, once.
     unsafe fn retire_node(&self, node: *mut Node, guard: &Guard) {
+        crate::sync::epoch_fence();
         // SAFETY: the deferred function frees `node` only after every guard
         // pinned before this point is dropped; guards pinned later cannot
         // reach `node` because it is already unlinked (crossbeam-epoch's
@@ -835,6 +839,7 @@ impl<T: Send + 'static> XArray<T> {
     /// # Safety
     /// As `retire_node`, for a pointer (non-value) leaf word.
     unsafe fn retire_ptr(&self, raw: *mut (), guard: &Guard) {
+        crate::sync::epoch_fence();
         let boxed = raw.cast::<Aligned<T>>();
         // SAFETY: as in `retire_node`. The `T` may be dropped on whichever
         // thread runs the collection: `T: Send` (impl bound); and after the

@@ -533,14 +533,23 @@ impl SwapMap {
         Ok(())
     }
 
-    /// Raises the count of a singly referenced slot from 1 to 2, so that
-    /// racing swap-ins see a shared slot and take the swap-cache path: the
-    /// `swap-count` proposal of the SWP_SYNCHRONOUS_IO race thread ("lock the
-    /// cluster; check the count is still 1, bail out if not; set it to 2").
-    /// Never merged upstream.
+    /// Raises the count of a singly referenced, unpinned slot from 1 to 2,
+    /// so that racing swap-ins see a shared slot and take the swap-cache
+    /// path: the `swap-count` proposal of the SWP_SYNCHRONOUS_IO race thread
+    /// ("lock the cluster; check the count is still 1, bail out if not; set
+    /// it to 2"). Never merged upstream.
     ///
-    /// Errors: [`SwapError::NotSingle`] when the count is not exactly 1 (the
-    /// cache flag may be set), and the errors of [`SwapMap::duplicate`].
+    /// Differs from the proposal as written: the slot must also be free of
+    /// `SWAP_HAS_CACHE`, checked in the same step. A swap-in that read the
+    /// PTE before the slot was freed and reused can otherwise pin the *new*
+    /// incarnation while its page-out is still writing it (the folio is in
+    /// the swap cache, the flag is set) and read stale data from the device;
+    /// `pte_same` then passes (the ABA of seed 004). The `fault_path` loom
+    /// model finds this lost update.
+    ///
+    /// Errors: [`SwapError::NotSingle`] when the count is not exactly 1,
+    /// [`SwapError::Exists`] when the cache flag is set, and the errors of
+    /// [`SwapMap::duplicate`].
     ///
     /// Context: takes the slot's cluster lock.
     pub fn duplicate_if_single(&self, slot: u64) -> Result<(), SwapError> {
@@ -550,7 +559,8 @@ impl SwapMap {
             SWAP_FREE => Err(SwapError::NoEntry { slot }),
             SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
             SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
-            _ if b & !SWAP_HAS_CACHE == 1 => Ok((b + 1, 0)),
+            1 => Ok((2, 0)),
+            _ if b & !SWAP_HAS_CACHE == 1 => Err(SwapError::Exists { slot }),
             _ => Err(SwapError::NotSingle { slot }),
         })
         .map(|_| ())

@@ -220,10 +220,23 @@ impl Model {
                 Ok(None) => Err(E::NoEntry { slot }),
                 Ok(Some(Bad)) => Err(E::Bad { slot }),
                 Ok(Some(Sync)) => Err(E::Sync { slot }),
-                Ok(Some(Used { count: 1, cache })) => {
-                    self.set(slot, Used { count: 2, cache });
+                Ok(Some(Used {
+                    count: 1,
+                    cache: false,
+                })) => {
+                    self.set(
+                        slot,
+                        Used {
+                            count: 2,
+                            cache: false,
+                        },
+                    );
                     Ok(())
                 }
+                Ok(Some(Used {
+                    count: 1,
+                    cache: true,
+                })) => Err(E::Exists { slot }),
                 Ok(Some(Used { .. })) => Err(E::NotSingle { slot }),
             }),
             Op::Prepare(_) => u(match st {

@@ -305,15 +305,19 @@ fn duplicate_if_single() {
         Err(SwapError::NotSingle { slot: t })
     );
     m.duplicate(t).unwrap();
-    // count 1 with the cache flag still qualifies.
-    assert_eq!(m.duplicate_if_single(t), Ok(()));
+    // Count 1 with the cache flag set (a page-out still writing it) is
+    // refused: the swap-in must take the swap-cache path.
+    assert_eq!(m.duplicate_if_single(t), Err(SwapError::Exists { slot: t }));
     assert_eq!(
         m.state(t),
         Ok(SlotState::Used {
-            count: 2,
+            count: 1,
             has_cache: true
         })
     );
+    assert_eq!(m.swapcache_clear(t), Ok(Freed::No));
+    assert_eq!(m.duplicate_if_single(t), Ok(()));
+    assert_eq!(m.count(t), Ok(2));
 }
 
 #[test]
