@@ -6,6 +6,7 @@
 //! page-out), `EVERY` (delay one read in N), `VERBOSE` (print all counters).
 //! The reproducer's recipe for slot reuse:
 //! `PAGES=16 SLOTS=3 WORKERS=4 CHUNK=16 EVERY=1 ... -- 30 100 bypass`.
+//! `ZSWAP=exclusive|exclusive-if-cached` puts zswap in front of the device.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,9 @@ fn main() {
                 chunk: env("CHUNK", 16),
                 delay: (delay_us > 0)
                     .then(|| (Duration::from_micros(delay_us), env("EVERY", 4) as u32)),
+                zswap: std::env::var("ZSWAP")
+                    .ok()
+                    .and_then(|z| fault_path::ZswapLoad::from_name(&z)),
                 ..RaceConfig::default()
             };
             let t = Instant::now();

@@ -54,6 +54,8 @@ pub struct RaceConfig {
     pub seed: u64,
     /// Readahead window (pages).
     pub readahead: u32,
+    /// zswap in front of the device, with this load mode.
+    pub zswap: Option<crate::system::ZswapLoad>,
 }
 
 impl Default for RaceConfig {
@@ -69,6 +71,7 @@ impl Default for RaceConfig {
             delay: None,
             seed: 1,
             readahead: 8,
+            zswap: None,
         }
     }
 }
@@ -124,6 +127,10 @@ pub fn race_system(cfg: &RaceConfig) -> Result<Arc<System>, FaultError> {
     let frames = (cfg.pages * 2 + cfg.swap_slots as usize + 64 * (cfg.workers + 1)) as u32;
     let mut sc = SystemConfig::new(frames, device).strategy(&cfg.strategy);
     sc.readahead = cfg.readahead;
+    sc.zswap = cfg.zswap.map(|load| crate::system::ZswapConfig {
+        load,
+        tree: zswap_tree::Config::default(),
+    });
     System::new(sc)
 }
 

@@ -547,6 +547,13 @@ impl Strategy for SyncMap {
 /// `swap-count`: raise the count from 1 to 2 under the cluster lock, so
 /// racers see a shared entry and take the swap-cache path. Proposed in
 /// seed 004 (Minchan Kim, Barry Song).
+///
+/// Findings of the loom models: the 1 -> 2 step must refuse a slot with
+/// `SWAP_HAS_CACHE` set (see [`swapmap::SwapMap::duplicate_if_single`]);
+/// and since the owner and the racers read the slot concurrently, the
+/// strategy is unsafe with zswap's exclusive loads in both the 6.5-6.8 mode
+/// and 25cd241408a2's exclusive-if-cached mode: one reader erases zswap's
+/// copy and the other reads the device.
 #[derive(Debug)]
 pub struct SwapCount;
 

@@ -6,6 +6,12 @@
 //!
 //! - Race 1 (seed 004, ABA on slot reuse): `bypass` is a negative control,
 //!   loom must find the lost update; every other strategy passes.
+//! - Race 2 (seed 001, zswap double swap-in): with `bypass` and exclusive
+//!   zswap loads, loom finds the second swap-in reading the device after the
+//!   first erased zswap's copy (a misload); `exclusive-if-cached` fixes
+//!   `bypass`, and every pinning strategy passes with either mode.
+//!   `swap-count`, which lets two swap-ins read the slot at once, loses the
+//!   page with either mode (two more negative controls).
 //! - Race 4 (seeds 000/003, zap during swap-in): every strategy passes: the
 //!   slot is freed exactly once and nothing is installed into a zapped PTE
 //!   (for `pte-marker`, including a zap of the marker itself).
@@ -16,16 +22,30 @@ use std::sync::Arc as StdArc;
 use fault_path::device::{Ramdisk, SwapDevice};
 use fault_path::harness::check_accounting;
 use fault_path::pte::PteKind;
-use fault_path::{AddressSpace, FaultStats, System, SystemConfig, index_word};
+use fault_path::{
+    AddressSpace, FaultStats, System, SystemConfig, ZswapConfig, ZswapLoad, index_word,
+};
 use loom::sync::Arc;
 use loom::thread;
 
 /// One page, populated and paged out to slot 1.
 fn swapped_page(strategy: &str) -> (StdArc<System>, Arc<AddressSpace>) {
+    swapped_page_zswap(strategy, None)
+}
+
+/// One page, populated and paged out to slot 1, through zswap if `zswap`.
+fn swapped_page_zswap(
+    strategy: &str,
+    zswap: Option<ZswapLoad>,
+) -> (StdArc<System>, Arc<AddressSpace>) {
     let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(2, None));
     let mut cfg = SystemConfig::new(4, dev).strategy(strategy);
     cfg.cluster_size = 2;
     cfg.readahead = 0;
+    cfg.zswap = zswap.map(|load| ZswapConfig {
+        load,
+        tree: zswap_tree::Config::default(),
+    });
     let sys = System::new(cfg).unwrap();
     let mm = Arc::new(AddressSpace::new(StdArc::clone(&sys), 1));
     mm.populate().unwrap();
@@ -180,4 +200,88 @@ fn zap_pte_marker() {
 #[test]
 fn zap_swapcache() {
     zap("swapcache");
+}
+
+/// Race 2: two write faults on a page that zswap holds (the device was
+/// never written). An exclusive load by a swap-in that then loses the
+/// `pte_same` race drops the only copy.
+fn zswap_double_swapin(strategy: &'static str, load: ZswapLoad) {
+    loom::model(move || {
+        let (sys, mm) = swapped_page_zswap(strategy, Some(load));
+        assert_eq!(sys.zswap().map(|z| z.stats().stored_pages), Some(1));
+        let mm1 = mm.clone();
+        let t1 = thread::spawn(move || {
+            let mut st = FaultStats::default();
+            mm1.write(0, &mut st).unwrap();
+        });
+        let mut st = FaultStats::default();
+        mm.write(0, &mut st).unwrap();
+        t1.join().unwrap();
+        assert_eq!(
+            mm.read_word(0, 1, &mut st),
+            Ok(index_word(0)),
+            "misload ({strategy})"
+        );
+        assert_eq!(mm.read_word(0, 0, &mut st), Ok(2), "data loss ({strategy})");
+        let errs = check_accounting(&sys, &[&mm]);
+        assert!(errs.is_empty(), "{errs:?}");
+    });
+}
+
+#[test]
+fn zswap_exclusive_bypass_negative_control() {
+    let found = std::panic::catch_unwind(|| zswap_double_swapin("bypass", ZswapLoad::Exclusive));
+    assert!(found.is_err(), "loom did not find the zswap double swap-in");
+}
+
+#[test]
+fn zswap_exclusive_if_cached_bypass() {
+    zswap_double_swapin("bypass", ZswapLoad::ExclusiveIfCached);
+}
+
+/// Every strategy that lets only one swap-in read the slot at a time (a
+/// pin, the SYNC state, a marker, the swap cache) is safe with exclusive
+/// loads.
+#[test]
+fn zswap_exclusive_pinned_strategies() {
+    for s in [
+        "pin-retry",
+        "pin-sleep",
+        "pin-waitqueue",
+        "sync-map",
+        "pte-marker",
+        "swapcache",
+    ] {
+        zswap_double_swapin(s, ZswapLoad::Exclusive);
+    }
+}
+
+/// `swap-count` does not pin: the owner reads on the bypass path while
+/// racers read through the swap cache, so an exclusive load by the owner
+/// leaves the racers nothing but the device. A second negative control: the
+/// proposal is unsafe with Linux 6.5-6.8's exclusive zswap loads.
+#[test]
+fn zswap_exclusive_swap_count_negative_control() {
+    let found =
+        std::panic::catch_unwind(|| zswap_double_swapin("swap-count", ZswapLoad::Exclusive));
+    assert!(
+        found.is_err(),
+        "loom did not find swap-count's zswap double swap-in"
+    );
+}
+
+/// Nor does 25cd241408a2 save it: the racer's folio *is* in the swap cache,
+/// so its load is exclusive, while the bypass owner is still reading. That
+/// commit's argument ("the synchronous read already has to pin the
+/// swp_entry_t ... using swapcache_prepare()") assumes a pin that
+/// `swap-count` does not take.
+#[test]
+fn zswap_exclusive_if_cached_swap_count_negative_control() {
+    let found = std::panic::catch_unwind(|| {
+        zswap_double_swapin("swap-count", ZswapLoad::ExclusiveIfCached)
+    });
+    assert!(
+        found.is_err(),
+        "loom did not find swap-count's double swap-in"
+    );
 }

@@ -244,3 +244,91 @@ fn drop_returns_everything() {
         assert_eq!(sys.swap_cache().nr_folios(), 0, "{s}");
     }
 }
+
+fn zswap_setup(
+    strategy: &str,
+    load: fault_path::ZswapLoad,
+    pool: Option<u64>,
+    pages: usize,
+) -> (Arc<System>, AddressSpace) {
+    let dev: Arc<dyn SwapDevice> = Arc::new(Ramdisk::new(64, None));
+    let mut cfg = SystemConfig::new(4 * pages as u32 + 64, dev).strategy(strategy);
+    cfg.zswap = Some(fault_path::ZswapConfig {
+        load,
+        tree: zswap_tree::Config {
+            max_pool_bytes: pool,
+            ..zswap_tree::Config::default()
+        },
+    });
+    let sys = System::new(cfg).unwrap();
+    let mm = AddressSpace::new(Arc::clone(&sys), pages);
+    mm.populate().unwrap();
+    (sys, mm)
+}
+
+#[test]
+fn zswap_stores_loads_and_invalidates() {
+    for load in [
+        fault_path::ZswapLoad::Exclusive,
+        fault_path::ZswapLoad::ExclusiveIfCached,
+    ] {
+        for s in names() {
+            let (sys, mm) = zswap_setup(s, load, None, 16);
+            let mut st = FaultStats::default();
+            for vpn in 0..16 {
+                mm.write(vpn, &mut st).unwrap();
+            }
+            mm.pageout(0..16, &mut st).unwrap();
+            let z = sys.zswap().unwrap();
+            assert_eq!(z.stats().stored_pages, 16, "{s}");
+            assert_eq!(sys.device().stats().writes, 0, "{s}: zswap took every page");
+            for vpn in 0..16 {
+                assert_eq!(mm.read_word(vpn, 0, &mut st), Ok(1), "{s} {load:?}");
+                assert_eq!(mm.read_word(vpn, 1, &mut st), Ok(index_word(vpn)), "{s}");
+            }
+            assert_eq!(sys.device().stats().reads, 0, "{s}: every read hit zswap");
+            // Whether loaded exclusively or optimistically, freeing the slot
+            // leaves nothing behind (zswap_invalidate on swap_free).
+            assert_eq!(z.stats().stored_pages, 0, "{s} {load:?}");
+            assert_clean(&sys, &[&mm]);
+        }
+    }
+}
+
+#[test]
+fn zswap_writes_back_under_the_pool_limit() {
+    // Pages that do not compress well: half random.
+    let (sys, mm) = zswap_setup(
+        "pin-retry",
+        fault_path::ZswapLoad::Exclusive,
+        Some(8 * 1024),
+        16,
+    );
+    let mut st = FaultStats::default();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for vpn in 0..16 {
+        mm.access(vpn, &mut st, |f, fr| {
+            for w in 2..fault_path::frame::WORDS / 2 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                f.set_word(fr, w, x);
+            }
+        })
+        .unwrap();
+    }
+    mm.pageout(0..16, &mut st).unwrap();
+    let z = sys.zswap().unwrap().stats();
+    // The limit is checked before a store is added (zswap_is_full), so the
+    // pool may exceed it by one compressed page.
+    assert!(z.pool_bytes <= 8 * 1024 + 4096, "{z:?}");
+    assert!(z.writebacks > 0, "{z:?}");
+    assert_eq!(
+        sys.device().stats().writes,
+        z.writebacks + z.reject_pool_limit
+    );
+    for vpn in 0..16 {
+        assert_eq!(mm.read_word(vpn, 1, &mut st), Ok(index_word(vpn)));
+    }
+    assert_clean(&sys, &[&mm]);
+}

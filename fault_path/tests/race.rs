@@ -23,6 +23,7 @@ fn tight(strategy: &str, device: DeviceKind, seed: u64) -> RaceConfig {
         delay: Some((Duration::from_micros(100), 1)),
         seed,
         readahead: 8,
+        zswap: None,
     }
 }
 
@@ -65,4 +66,51 @@ fn bypass_loses_data_under_slot_reuse() {
     let r = found.unwrap_or_else(|| panic!("no data loss in {attempts} attempts"));
     assert!(r.first_bad_round.is_some());
     assert!(r.stats.pte_same_fail > 0, "{:?}", r.stats);
+}
+
+/// Race 2 (seed 001) under stress: four workers on four pages held by zswap
+/// with always-exclusive loads.
+fn zswap_tight(strategy: &str, load: fault_path::ZswapLoad, seed: u64) -> RaceConfig {
+    RaceConfig {
+        strategy: strategy.into(),
+        pages: 4,
+        swap_slots: 64,
+        workers: 4,
+        rounds: 100,
+        chunk: 4,
+        device: DeviceKind::Ramdisk,
+        delay: None,
+        seed,
+        readahead: 8,
+        zswap: Some(load),
+    }
+}
+
+#[test]
+fn bypass_with_exclusive_zswap_misloads() {
+    let mut attempts = 0;
+    let found = (0..10).find_map(|seed| {
+        attempts += 1;
+        let r = run_race(&zswap_tight(
+            "bypass",
+            fault_path::ZswapLoad::Exclusive,
+            seed,
+        ))
+        .unwrap();
+        assert!(r.accounting.is_empty(), "{r:#?}");
+        (r.misload > 0).then_some(r)
+    });
+    assert!(found.is_some(), "no misload in {attempts} attempts");
+}
+
+#[test]
+fn pinned_strategies_with_exclusive_zswap_are_clean() {
+    for s in ["pin-retry", "sync-map", "pte-marker", "swapcache"] {
+        let mut cfg = zswap_tight(s, fault_path::ZswapLoad::Exclusive, 3);
+        cfg.rounds = 30;
+        let r = run_race(&cfg).unwrap();
+        assert!(r.clean(), "{s}: {r:#?}");
+        let z = r.stats;
+        assert!(z.faults > 0, "{s}: {z:?}");
+    }
 }
