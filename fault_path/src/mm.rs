@@ -226,12 +226,22 @@ impl AddressSpace {
                 sys.frames.put(fr);
                 return Err(FaultError::SwapFull);
             };
+            // The legacy (seed 002) allocation: a count of 1 for the swap
+            // cache, no SWAP_HAS_CACHE pin.
+            if sys.legacy {
+                let _ = sys.map.duplicate(slot);
+                let _ = sys.map.swapcache_clear(slot);
+            }
             // add_to_swap_cache: the cache takes a reference.
             sys.frames.set_swap(fr, slot);
             sys.frames.set_flags(fr, PG_SWAPCACHE);
             sys.frames.get(fr);
             let guard = sys.cache.pin();
-            let added = sys.cache.add(slot, fr, &guard).is_ok();
+            let added = if sys.legacy {
+                sys.cache.add_unchecked(slot, fr, &guard).is_ok()
+            } else {
+                sys.cache.add(slot, fr, &guard).is_ok()
+            };
             drop(guard);
             if !added {
                 // The slot was just allocated with SWAP_HAS_CACHE set, so
@@ -244,16 +254,44 @@ impl AddressSpace {
                 sys.frames.put(fr);
                 continue;
             }
-            // try_to_unmap: replace the PTE with the swap entry.
+            // try_to_unmap: replace the PTE with the swap entry (legacy: the
+            // allocation's count is the PTE's).
             let unmapped = {
                 let _g = self.lock_ptl(vpn);
-                if self.pte(vpn) == Pte::present(fr) && sys.map.duplicate(slot).is_ok() {
+                if self.pte(vpn) == Pte::present(fr)
+                    && (sys.legacy || sys.map.duplicate(slot).is_ok())
+                {
                     self.set_pte(vpn, Pte::swap(slot));
                     true
                 } else {
                     false
                 }
             };
+            if sys.legacy {
+                if !unmapped {
+                    let _ = sys.map.free(slot);
+                }
+                if unmapped && let Err(e) = sys.write_from(fr, slot) {
+                    sys.frames.unlock(fr);
+                    sys.frames.put(fr);
+                    sys.frames.put(fr);
+                    return Err(e);
+                }
+                n += usize::from(unmapped);
+                st.pageouts += u64::from(unmapped);
+                // Out of the swap cache, if a readahead did not replace us.
+                let guard = sys.cache.pin();
+                let _ = sys.cache.delete_if(slot, None, &guard, |&f| f == fr);
+                drop(guard);
+                sys.frames.clear_flags(fr, PG_SWAPCACHE);
+                sys.frames.unlock(fr);
+                sys.frames.put(fr); // the cache's
+                sys.frames.put(fr); // ours
+                if unmapped {
+                    sys.frames.put(fr); // the PTE's
+                }
+                continue;
+            }
             if unmapped {
                 sys.frames.put(fr); // the PTE's reference
                 if let Err(e) = sys.write_from(fr, slot) {

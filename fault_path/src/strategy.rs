@@ -210,7 +210,14 @@ impl SwapFault<'_> {
         }
         let start = self.slot & !(win - 1);
         for s in start..(start + win).min(sys.map.nr_slots()) {
-            if s == self.slot || sys.map.swapcache_prepare(s).is_err() {
+            if s == self.slot {
+                continue;
+            }
+            if sys.legacy {
+                self.legacy_readahead_one(s);
+                continue;
+            }
+            if sys.map.swapcache_prepare(s).is_err() {
                 continue;
             }
             let Ok(Some(fr)) = self.new_cache_folio(s) else {
@@ -227,6 +234,36 @@ impl SwapFault<'_> {
             sys.frames.unlock(fr);
             sys.frames.put(fr);
         }
+    }
+
+    /// The pre-fix readahead of seed 002 (negative control only): check the
+    /// cache first, take a reference with `swap_duplicate` (which succeeds
+    /// on a slot just allocated for a page-out), add the folio without the
+    /// in-lock check, then take the cache pin, read, and drop the reference.
+    fn legacy_readahead_one(&mut self, s: u64) {
+        let sys = self.sys;
+        if sys.cache.get_cloned(s).is_some() || sys.map.duplicate(s).is_err() {
+            return;
+        }
+        let Some(fr) = sys.frames.alloc() else {
+            let _ = sys.map.free(s);
+            return;
+        };
+        sys.frames.lock(fr);
+        sys.frames.set_swap(fr, s);
+        sys.frames.set_flags(fr, PG_SWAPCACHE);
+        sys.frames.get(fr);
+        let guard = sys.cache.pin();
+        let _ = sys.cache.add_unchecked(s, fr, &guard);
+        drop(guard);
+        let _ = sys.map.swapcache_prepare(s);
+        if sys.read_into(fr, s, true).is_ok() {
+            sys.frames.set_flags(fr, PG_UPTODATE);
+            self.st.readahead += 1;
+        }
+        let _ = sys.map.free(s);
+        sys.frames.unlock(fr);
+        sys.frames.put(fr);
     }
 
     /// Maps the locked swap-cache folio `fr` (the end of `do_swap_page` on

@@ -117,6 +117,14 @@ pub struct SystemConfig {
     pub tick: Duration,
     /// zswap in front of the device, if any.
     pub zswap: Option<ZswapConfig>,
+    /// **Negative control only**: the pre-fix swap cache of seed 002.
+    /// Page-out's slot allocation does not pin the slot with
+    /// `SWAP_HAS_CACHE` (it gets a count of 1, as the old `get_swap_page`
+    /// did), and readahead checks the swap cache *before* taking a reference
+    /// with `swap_duplicate` and adds its folio without the in-lock
+    /// existence check ([`swapcache::SwapCache::add_unchecked`]). Two folios
+    /// can then be added for one slot.
+    pub legacy_add_to_swap_cache: bool,
 }
 
 impl fmt::Debug for SystemConfig {
@@ -144,6 +152,7 @@ impl SystemConfig {
             readahead: 8,
             tick: Duration::from_millis(1),
             zswap: None,
+            legacy_add_to_swap_cache: false,
         }
     }
 
@@ -164,6 +173,7 @@ pub struct System {
     pub(crate) readahead: u32,
     pub(crate) tick: Duration,
     pub(crate) zswap: Option<(Arc<ZswapTree>, ZswapLoad)>,
+    pub(crate) legacy: bool,
     /// The shared wait queue of `pin-waitqueue` (`swapcache_wq`).
     pub(crate) swapcache_wq: crate::waitq::WaitQueue,
     notified: Arc<AtomicU64>,
@@ -221,6 +231,7 @@ impl System {
             readahead: cfg.readahead,
             tick: cfg.tick,
             zswap,
+            legacy: cfg.legacy_add_to_swap_cache,
             swapcache_wq: crate::waitq::WaitQueue::new(),
             notified,
         }))

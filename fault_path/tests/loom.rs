@@ -12,6 +12,10 @@
 //!   `bypass`, and every pinning strategy passes with either mode.
 //!   `swap-count`, which lets two swap-ins read the slot at once, loses the
 //!   page with either mode (two more negative controls).
+//! - Race 3 (seed 002, two contrary uses of add_to_swap_cache): in the
+//!   legacy mode (no `SWAP_HAS_CACHE` pin at allocation, readahead checks
+//!   the cache before the lock) loom finds two folios for one slot; the
+//!   modern path passes.
 //! - Race 4 (seeds 000/003, zap during swap-in): every strategy passes: the
 //!   slot is freed exactly once and nothing is installed into a zapped PTE
 //!   (for `pte-marker`, including a zap of the marker itself).
@@ -284,4 +288,47 @@ fn zswap_exclusive_if_cached_swap_count_negative_control() {
         found.is_err(),
         "loom did not find swap-count's double swap-in"
     );
+}
+
+/// Race 3 (seed 002): a page-out allocates a slot and adds its folio to the
+/// swap cache while a swap-in's readahead of a neighbouring slot reaches
+/// the new slot. Two pages on a 4-slot device; page 1 is swapped out at
+/// slot 1 beforehand, and readahead covers slots 0..4.
+fn contrary_adds(legacy: bool) {
+    loom::model(move || {
+        let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(4, None));
+        let mut cfg = SystemConfig::new(8, dev).strategy("swapcache");
+        cfg.cluster_size = 2;
+        cfg.readahead = 4;
+        cfg.legacy_add_to_swap_cache = legacy;
+        let sys = System::new(cfg).unwrap();
+        let mm = Arc::new(AddressSpace::new(StdArc::clone(&sys), 2));
+        mm.populate().unwrap();
+        let mut st = FaultStats::default();
+        assert_eq!(mm.pageout(1..2, &mut st), Ok(1));
+        let mm1 = mm.clone();
+        let pager = thread::spawn(move || {
+            let mut st = FaultStats::default();
+            mm1.pageout(0..1, &mut st).unwrap();
+        });
+        // The fault on page 1 reads ahead into the slot page 0 is getting.
+        assert_eq!(mm.read_word(1, 1, &mut st), Ok(index_word(1)));
+        pager.join().unwrap();
+        let errs = check_accounting(&sys, &[&mm]);
+        assert!(errs.is_empty(), "two folios for one slot: {errs:?}");
+        assert_eq!(mm.read_word(0, 1, &mut st), Ok(index_word(0)), "misload");
+        let errs = check_accounting(&sys, &[&mm]);
+        assert!(errs.is_empty(), "{errs:?}");
+    });
+}
+
+#[test]
+fn contrary_adds_legacy_negative_control() {
+    let found = std::panic::catch_unwind(|| contrary_adds(true));
+    assert!(found.is_err(), "loom did not find seed 002's race");
+}
+
+#[test]
+fn contrary_adds_modern() {
+    contrary_adds(false);
 }

@@ -299,6 +299,40 @@ impl<F: Send + 'static> SwapCache<F> {
         }
     }
 
+    /// Adds `folio` for `offset` **without** the existence check, replacing
+    /// whatever is cached there, as the pre-2.6 `add_to_swap_cache` callers
+    /// of seed 002 effectively did (their check ran before the lock). Returns
+    /// the displaced folio, retired through the collector. For negative
+    /// controls only: this is the bug that [`SwapCache::add`] fixes, kept so
+    /// that the model can show the race it causes.
+    ///
+    /// Context: takes the lock of one tree; may allocate.
+    ///
+    /// # Errors
+    /// [`AddError::OutOfRange`], handing the folio back.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn add_unchecked<'g>(
+        &'g self,
+        offset: u64,
+        folio: F,
+        guard: &'g Guard,
+    ) -> Result<Option<&'g F>, AddError<F>> {
+        if offset >= self.nr_slots {
+            return Err(AddError::OutOfRange { offset, folio });
+        }
+        let (tree, index) = self.space_or_create(offset);
+        match tree.store_if(index, PtrItem(folio), guard, |_| true) {
+            Ok(old) => {
+                self.counters.adds.fetch_add(1, Ordering::Relaxed);
+                Ok(old.and_then(Entry::as_ptr))
+            }
+            // The predicate always accepts.
+            Err((PtrItem(folio), _)) => Err(AddError::Exists { offset, folio }),
+        }
+    }
+
     /// The folio cached for `offset` (`swap_cache_get_folio`,
     /// `filemap_get_folio` on `swap_address_space`). A shadow or an offset
     /// beyond the device gives `None`.

@@ -901,3 +901,18 @@ fn swap_cache_drop_frees_folios() {
         assert_eq!(drops[id].load(Ordering::Relaxed), 1, "id {id}");
     }
 }
+
+#[test]
+fn swap_cache_add_unchecked_replaces() {
+    let cache: SwapCache<String> = SwapCache::new(16);
+    let g = cache.pin();
+    assert_eq!(cache.add_unchecked(3, "old".into(), &g).unwrap(), None);
+    let displaced = cache.add_unchecked(3, "new".into(), &g).unwrap();
+    assert_eq!(displaced.map(String::as_str), Some("old"));
+    assert_eq!(cache.get(3, &g).map(String::as_str), Some("new"));
+    assert_eq!(cache.nr_folios(), 1);
+    match cache.add_unchecked(16, "x".into(), &g) {
+        Err(AddError::OutOfRange { offset: 16, folio }) => assert_eq!(folio, "x"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
