@@ -178,6 +178,8 @@
 //! assert_eq!(xa.iter(&guard).map(|(i, _)| i).collect::<Vec<_>>(), vec![7, 9]);
 //! ```
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod swap_cache;
 mod sync;
 mod xarray;

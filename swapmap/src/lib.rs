@@ -102,6 +102,8 @@
 #![warn(missing_debug_implementations)]
 
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod lists;
 mod map;
 pub mod reference;

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seed corpus: fuzz/corpus/<target>/seed-*.
+
+Each encoder below mirrors the decoder in `<crate>/src/fuzzing.rs`, which
+reads the bytes with `arbitrary::Unstructured`: `int_in_range(a..=b)`
+takes as many big-endian bytes as `b - a` needs and reduces them modulo
+`b - a + 1`; `arbitrary::<u8>()` takes one byte. Seeds are ordinary fuzz
+inputs: the fuzzer mutates them, and `tests/fuzz_replay.rs` replays them.
+
+Usage: fuzz/make-seeds.py   (rewrites the seed-* files; safe to rerun)
+"""
+
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(bytes(data))
+
+
+# ---------------------------------------------------------------- swapmap_ops
+# shape: slots-2 (mod 39), cluster index into [2,4,8,512], continuation limit
+# op: kind (mod 32), target tag (mod 16: 0-11 Used(next byte), 12-14 Raw in
+# range (next byte), 15 Raw(u64)), DuplicateMany: count-1 as u16 big-endian.
+SM_KIND = dict(alloc=0, dup=6, dupmany=10, dupsingle=11, prepare=12, clear=15,
+               free=19, syncacq=25, syncrel=27, syncrelfree=29, markbad=30)
+
+
+def sm_shape(slots, cluster, limit):
+    return [slots - 2, [2, 4, 8, 512].index(cluster), limit]
+
+
+def sm(kind, used=0, raw=None, n=None):
+    out = [SM_KIND[kind]]
+    if raw is None:
+        out += [0, used]
+    elif raw == "far":
+        out += [15] + list(struct.pack("<Q", 2**64 - 1))
+    else:
+        out += [12, raw]
+    if kind == "dupmany":
+        out += list(struct.pack(">H", n - 1))
+    return out
+
+
+def swapmap_seeds():
+    t = "swapmap_ops"
+    write(t, "alloc-free", sm_shape(9, 4, 1)
+          + sum([sm("alloc") for _ in range(10)], [])
+          + sum([sm("dup", used=i) + sm("clear", used=i) for i in range(8)], [])
+          + sum([sm("free", used=0) for _ in range(9)], []))
+    write(t, "continuation-overflow", sm_shape(6, 2, 1)
+          + sm("alloc") + sm("dupmany", used=0, n=130) + sm("dup", used=0)
+          + sm("free", used=0) + sm("dupmany", used=0, n=300)
+          + sm("alloc") + sm("dupmany", used=1, n=63) + sm("free", used=1))
+    write(t, "continuation-limit-0", sm_shape(4, 2, 0)
+          + sm("alloc") + sm("dupmany", used=0, n=70) + sm("free", used=0)
+          + sm("dup", used=0))
+    write(t, "sync-lifecycle", sm_shape(8, 2, 2)
+          + sm("alloc") + sm("dup", used=0) + sm("clear", used=0)
+          + sm("syncacq", used=0) + sm("prepare", used=0) + sm("free", used=0)
+          + sm("syncrel", used=0) + sm("alloc") + sm("dup", used=0)
+          + sm("clear", used=0) + sm("syncacq", used=0) + sm("syncrel", used=0)
+          + sm("syncacq", used=0) + sm("syncrelfree", used=0)
+          + sm("dupsingle", used=0))
+    write(t, "raw-bad-out-of-range", sm_shape(5, 512, 3)
+          + sm("markbad", raw=3) + sm("markbad", raw=3) + sm("alloc")
+          + sm("alloc") + sm("alloc") + sm("alloc") + sm("free", raw=6)
+          + sm("dup", raw="far") + sm("prepare", raw=0) + sm("markbad", used=1))
+    write(t, "exhaust", sm_shape(2, 2, 1) + sm("alloc") + sm("alloc")
+          + sm("dup", used=0) + sm("prepare", used=0) + sm("clear", used=0)
+          + sm("free", used=0) + sm("alloc"))
+
+
+# ------------------------------------------------------------ zswap (both)
+# page: kind (mod 7): 0-3 content class + u16 LE seed; 4 same-filled (word
+# kind mod 4, then a byte or u64 LE); 5-6 input bytes at u16 LE offset.
+def pg_class(k, seed):
+    return [k] + list(struct.pack("<H", seed))
+
+
+def pg_same(kind, extra=()):
+    return [4, kind] + list(extra)
+
+
+def pg_bytes(at, data):
+    return [5] + list(struct.pack("<H", at)) + [len(data)] + list(data)
+
+
+LZ4, LZ4FLEX, DEFLATE = 0, 1, 2
+
+
+def lz4_zero_page():
+    # One zero literal, a match of 4090 at offset 1, five zero literals.
+    ml = 4090 - 4 - 15
+    return bytes([0x1F, 0x00, 0x01, 0x00] + [255] * (ml // 255) + [ml % 255]
+                 + [0x50] + [0] * 5)
+
+
+def zswap_decompress_seeds():
+    import random
+    import zlib
+    t = "zswap_decompress"
+    # raw: backend, offset index, ratio byte 0 => raw, then the payload.
+    write(t, "raw-empty-lz4", [LZ4, 0, 0])
+    write(t, "raw-lz4-zero-page", [LZ4, 1, 0] + list(lz4_zero_page()))
+    write(t, "raw-lz4flex-zero-page-truncated",
+          [LZ4FLEX, 3, 0] + list(lz4_zero_page()[:-3]))
+    text = b"".join(b"do_swap_page: pte changed under us, retry at %d\n" % i
+                    for i in range(200))[:4096]
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    write(t, "raw-deflate-text", [DEFLATE, 2, 0] + list(c.compress(text) + c.flush()))
+    rnd = random.Random(8)
+    write(t, "raw-lz4flex-large", [LZ4FLEX, 4, 0]
+          + [rnd.randrange(256) for _ in range(8300)])
+    # compressed page: ratio byte 1, page, mutation (0 none, 1 flip at u16
+    # BE + xor byte, 2 truncate at u16 BE, 3 append the rest, 4 splice).
+    for b, name in [(LZ4, "lz4"), (LZ4FLEX, "lz4flex"), (DEFLATE, "deflate")]:
+        write(t, "page-text-" + name, [b, 0, 1] + pg_class(1, 7) + [0])
+        write(t, "page-zerotail-flip-" + name, [b, 1, 1] + pg_class(0, 3)
+              + [1, 0, 9, 0x40])
+    write(t, "page-halfrandom-truncate-lz4", [LZ4, 0, 1] + pg_class(2, 1)
+          + [2, 0x04, 0x00])
+    write(t, "page-bytes-append-deflate", [DEFLATE, 0, 1]
+          + pg_bytes(100, b"zswap") + [3] + [0xFF] * 12)
+    write(t, "page-same-splice-lz4flex", [LZ4FLEX, 0, 1] + pg_same(1)
+          + [4, 0, 3, 4] + [0xF0, 0, 0xFF, 0xFF])
+
+
+# zswap_ops config: slots index [8, R+8, 3R], backend, same-filled off if
+# byte % 8 == 0, reject index [P, P, 2P, 1024, 64, 0], limit if byte even
+# (then u16 BE mod 12001), accept index [90, 0, 50, 100], writeback if odd.
+def zo_config(slots, backend, sf_off=False, reject=0, limit=None, accept=0, wb=False):
+    out = [slots, backend, 0 if sf_off else 1, reject]
+    out += [1] if limit is None else [0] + list(struct.pack(">H", limit))
+    return out + [accept, 1 if wb else 0]
+
+
+# offset: tag (mod 16: 0 last slot, 1 u64 LE, else region byte + slot byte)
+def zo_off(region, slot):
+    return [2, region, slot]
+
+
+ZO_LAST = [0]
+ZO_FAR = [1] + [0xFF] * 8
+
+
+def zo_store(off, page):
+    return [0] + off + page
+
+
+def zo_load(off, exclusive=False):
+    return [9 if exclusive else 6] + off
+
+
+def zo_inval(off):
+    return [12] + off
+
+
+def zo_writeback(n):
+    return [14, n]
+
+
+ZO_INVAL_ALL = [15]
+
+
+def zswap_ops_seeds():
+    t = "zswap_ops"
+    write(t, "round-trip-regions", zo_config(2, LZ4)
+          + zo_store(zo_off(0, 1), pg_class(1, 1))
+          + zo_store(zo_off(1, 2), pg_class(0, 5))
+          + zo_store(zo_off(2, 7), pg_same(2, [0xAB]))
+          + zo_store(ZO_LAST, pg_class(2, 9))
+          + zo_load(zo_off(0, 1)) + zo_load(zo_off(1, 2), True)
+          + zo_load(zo_off(1, 2)) + zo_store(zo_off(0, 1), pg_class(3, 2))
+          + zo_load(zo_off(2, 7), True) + zo_inval(ZO_LAST)
+          + zo_writeback(2) + zo_store(zo_off(0, 3), pg_bytes(8, b"swap"))
+          + zo_load(zo_off(0, 3)) + ZO_INVAL_ALL + zo_load(zo_off(0, 3)))
+    write(t, "pool-limit-writeback", zo_config(1, LZ4FLEX, limit=3000, accept=2, wb=True)
+          + sum([zo_store(zo_off(i % 2, i), pg_class(1, i)) for i in range(8)], [])
+          + zo_load(zo_off(1, 7)) + zo_load(zo_off(0, 0), True)
+          + zo_store(zo_off(0, 6), pg_same(0)) + zo_writeback(4))
+    write(t, "pool-limit-reject", zo_config(0, LZ4, limit=2000, accept=0)
+          + sum([zo_store(zo_off(0, i), pg_class(1, i)) for i in range(6)], [])
+          + zo_store(zo_off(0, 1), pg_class(1, 1)) + zo_writeback(1)
+          + zo_store(zo_off(0, 2), pg_class(1, 2)) + zo_load(zo_off(0, 2)))
+    write(t, "reject-poor-deflate", zo_config(0, DEFLATE, sf_off=True, reject=4)
+          + zo_store(zo_off(0, 0), pg_same(0)) + zo_store(zo_off(0, 1), pg_class(3, 1))
+          + zo_store(zo_off(0, 0), pg_class(2, 1)) + zo_load(zo_off(0, 0))
+          + zo_writeback(3))
+    write(t, "random-pages-large-reject-len", zo_config(2, LZ4, reject=2)
+          + zo_store(zo_off(2, 0), pg_class(3, 4)) + zo_store(zo_off(1, 0), pg_class(3, 5))
+          + zo_writeback(1) + zo_load(zo_off(1, 0), True))
+    write(t, "out-of-range", zo_config(0, LZ4FLEX)
+          + zo_store(zo_off(1, 0), pg_class(0, 1)) + zo_store(ZO_FAR, pg_class(0, 1))
+          + zo_load(ZO_FAR) + zo_inval(zo_off(3, 7)) + zo_store(ZO_LAST, pg_class(0, 2))
+          + zo_load(ZO_LAST, True))
+
+
+# ---------------------------------------------------------------- xarray_ops
+# first byte: keep a reader guard pinned if byte % 4 == 0. op kind (mod 21),
+# index tag (mod 12): 0 small (mod 131), 3 n-th live key, 5 live key + d - 2,
+# 7 FANOUT^(k+1) + d - 2, 9 u64::MAX - n, 10 u64 LE. Items: byte % 3 < 2 is
+# a pointer, else a value (tag 0: byte, 1: MAX - n, 2: u64 LE & MAX).
+def xi_small(n):
+    return [0, n]
+
+
+def xi_live(n, d=None):
+    return [3, n] if d is None else [5, n, d + 2]
+
+
+def xi_height(k, d=0):
+    return [7, k - 1, d + 2]
+
+
+def xi_top(n=0):
+    return [9, n]
+
+
+def xi_u64(v):
+    return [10] + list(struct.pack("<Q", v))
+
+
+XA_PTR = [0]
+
+
+def xa_val(v):
+    return [2, 0, v] if v < 256 else [2, 2] + list(struct.pack("<Q", v))
+
+
+XA_VMAX = [2, 1, 0]
+
+
+def xa(kind, *args):
+    k = dict(load=0, insert=3, store=6, remove=9, remove_if=12, cmp=14, range=16,
+             hold=18, flush=19, make_value=20)[kind]
+    return [k] + sum(args, [])
+
+
+def x_incl(i):
+    return [0] + i
+
+
+def x_excl(i):
+    return [2] + i
+
+
+X_UNB = [4]
+PRED = dict(always=[0], never=[1], is_value=[2], is_ptr=[3], even=[4])
+CMP_LOADED = [0, 0]   # LoadedFrom(the same index)
+CMP_FRESH = [2]
+
+
+def cmp_value(v):
+    return [3, 0, v]
+
+
+def xarray_seeds():
+    t = "xarray_ops"
+    write(t, "small-dense", [1]
+          + sum([xa("insert", xi_small(i), XA_PTR if i % 2 else xa_val(i)) for i in range(70)], [])
+          + xa("range", x_incl(xi_small(10)), x_excl(xi_small(64)))
+          + sum([xa("remove", xi_small(i)) for i in range(0, 70, 3)], [])
+          + xa("load", xi_small(5)) + xa("insert", xi_small(5), XA_PTR)
+          + xa("store", xi_small(5), xa_val(7)) + xa("flush"))
+    write(t, "heights-grow-shrink", [1]
+          + xa("store", xi_small(0), XA_PTR)
+          + sum([xa("store", xi_height(k, d), XA_PTR) for k in range(1, 11) for d in (-1, 0)], [])
+          + xa("store", xi_top(), XA_VMAX) + xa("insert", xi_u64(2**63 + 12345), XA_PTR)
+          + xa("range", x_excl(xi_height(3)), X_UNB)
+          + xa("range", X_UNB, x_incl(xi_top(1)))
+          + sum([xa("remove", xi_height(k, d)) for k in range(10, 0, -1) for d in (-1, 0)], [])
+          + xa("remove", xi_top()) + xa("remove", xi_small(0)) + xa("flush")
+          + xa("store", xi_height(5), XA_PTR))
+    write(t, "compare-remove", [1]
+          + sum([xa("insert", xi_small(i), XA_PTR) for i in range(4)], [])
+          + xa("insert", xi_small(4), xa_val(9)) + xa("insert", xi_small(5), xa_val(9))
+          + xa("cmp", xi_small(0), CMP_LOADED) + xa("cmp", xi_small(1), CMP_FRESH)
+          + xa("cmp", xi_small(4), cmp_value(9)) + xa("cmp", xi_small(5), cmp_value(8))
+          + xa("cmp", xi_small(2), [0, 3] + xi_small(3))
+          + xa("cmp", xi_small(7), CMP_LOADED)
+          + xa("remove_if", xi_small(1), PRED["is_value"])
+          + xa("remove_if", xi_small(1), PRED["is_ptr"])
+          + xa("remove_if", xi_small(5), PRED["even"])
+          + xa("remove_if", xi_small(9), PRED["always"])
+          + xa("remove_if", xi_small(3), PRED["never"]))
+    write(t, "pinned-reader", [0]
+          + sum([xa("insert", xi_small(i * 7), XA_PTR) for i in range(10)], [])
+          + sum([xa("hold", xi_small(i * 7)) for i in range(10)], [])
+          + sum([xa("store", xi_live(i), XA_PTR) + xa("flush") for i in range(10)], [])
+          + sum([xa("remove", xi_live(0)) + xa("flush") for i in range(10)], []))
+    write(t, "ranges-and-values", [2]
+          + sum([xa("store", xi_live(i, 1), xa_val(i)) for i in range(12)], [])
+          + xa("store", xi_u64(2**40), XA_VMAX) + xa("store", xi_u64(2**40 + 1), XA_PTR)
+          + xa("range", x_incl(xi_small(5)), x_incl(xi_small(5)))
+          + xa("range", x_excl(xi_small(5)), x_excl(xi_small(6)))
+          + xa("range", x_incl(xi_small(9)), x_incl(xi_small(3)))
+          + xa("range", x_excl(xi_top()), X_UNB)
+          + xa("range", x_incl(xi_u64(2**40)), x_excl(xi_top()))
+          + xa("make_value", list(struct.pack("<Q", 2**63)))
+          + xa("make_value", list(struct.pack("<Q", 2**63 - 1))))
+
+
+if __name__ == "__main__":
+    xarray_seeds()
+    swapmap_seeds()
+    zswap_decompress_seeds()
+    zswap_ops_seeds()
