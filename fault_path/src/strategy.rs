@@ -13,7 +13,7 @@ use crate::mm::AddressSpace;
 use crate::pte::Pte;
 use crate::stats::FaultStats;
 use crate::system::{FaultError, System};
-use swapmap::SwapError;
+use swapmap::{Freed, SwapError};
 
 /// What a swap-in did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,35 +329,36 @@ impl SwapFault<'_> {
     /// mapped; otherwise `fr` is released.
     pub(crate) fn install_private(&mut self, fr: FrameId) -> bool {
         let slot = self.slot;
-        self.install_private_with(fr, self.orig, |sys| {
-            let _ = sys.map.free(slot);
-        })
+        self.install_private_with(fr, self.orig, |sys| sys.map.free(slot) == Ok(Freed::No))
     }
 
     /// As [`SwapFault::install_private`], with the PTE expected to hold
-    /// `expect` and `put` dropping the slot reference under the PTE lock.
+    /// `expect` and `put` dropping the slot reference under the PTE lock;
+    /// `put` returns whether the slot may have been left in use (so that a
+    /// swap-cache folio left behind is looked for).
     pub(crate) fn install_private_with(
         &mut self,
         fr: FrameId,
         expect: Pte,
-        put: impl FnOnce(&System),
+        put: impl FnOnce(&System) -> bool,
     ) -> bool {
         let sys = self.sys;
-        let mapped = {
+        let (mapped, left) = {
             let _g = self.mm.lock_ptl(self.vpn);
             if self.mm.pte(self.vpn) == expect {
-                put(sys);
+                let left = put(sys);
                 self.mm.set_pte(self.vpn, Pte::present(fr));
-                true
+                (true, left)
             } else {
-                false
+                (false, false)
             }
         };
-        if mapped {
+        if left {
             // Only a swap-cache folio (readahead's, or a racer's on the
             // swap-cache path) can be left behind.
             sys.reclaim_orphan(self.slot, None);
-        } else {
+        }
+        if !mapped {
             self.st.pte_same_fail += 1;
             sys.frames.put(fr);
         }
@@ -566,9 +567,8 @@ impl Strategy for SyncMap {
         let slot = f.slot;
         // Success: swap_free and the release of SYNC in one locked step,
         // under the PTE lock as swap_free is.
-        let mapped = f.install_private_with(fr, f.orig, |sys| {
-            let _ = sys.map.sync_release_free(slot);
-        });
+        let mapped =
+            f.install_private_with(fr, f.orig, |sys| sys.map.sync_release_free(slot).is_err());
         if !mapped {
             // Zapped: if the zap dropped the count, this frees the slot.
             let _ = f.sys.map.sync_release(slot);

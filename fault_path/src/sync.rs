@@ -54,3 +54,26 @@ pub(crate) fn new_swap_cache<F: Send + 'static>(nr_slots: u64) -> swapcache::Swa
     #[cfg(not(loom))]
     return swapcache::SwapCache::new(nr_slots);
 }
+
+/// A small per-thread number for sharding statistics (0 under loom).
+#[inline]
+pub(crate) fn shard() -> usize {
+    #[cfg(loom)]
+    return 0;
+    #[cfg(not(loom))]
+    {
+        use std::cell::Cell;
+        use std::sync::atomic::AtomicUsize;
+        std::thread_local! {
+            static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
+        }
+        // Round-robin numbering of threads; Relaxed: only a number.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        SHARD.with(|c| {
+            if c.get() == usize::MAX {
+                c.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            }
+            c.get()
+        })
+    }
+}

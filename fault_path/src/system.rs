@@ -383,7 +383,16 @@ impl System {
         slot: u64,
         in_swapcache: bool,
     ) -> Result<(), FaultError> {
-        let mut page = [0u8; zswap_tree::PAGE_SIZE];
+        with_page_buffer(|page| self.read_into_buf(fr, slot, in_swapcache, page))
+    }
+
+    fn read_into_buf(
+        &self,
+        fr: FrameId,
+        slot: u64,
+        in_swapcache: bool,
+        page: &mut zswap_tree::Page,
+    ) -> Result<(), FaultError> {
         if let Some((tree, load)) = &self.zswap {
             let exclusive = match load {
                 ZswapLoad::Exclusive => true,
@@ -394,9 +403,9 @@ impl System {
             } else {
                 LoadMode::Optimistic
             };
-            match tree.load(slot, &mut page, mode) {
+            match tree.load(slot, page, mode) {
                 Ok(true) => {
-                    self.frames.copy_in(fr, &page);
+                    self.frames.copy_in(fr, page);
                     if exclusive {
                         self.frames.set_flags(fr, PG_DIRTY);
                     }
@@ -408,10 +417,10 @@ impl System {
         }
         if self
             .device
-            .read(slot, &mut page)
+            .read(slot, page)
             .map_err(|e| FaultError::Io(e.to_string()))?
         {
-            self.frames.copy_in(fr, &page);
+            self.frames.copy_in(fr, page);
         }
         Ok(())
     }
@@ -419,15 +428,41 @@ impl System {
     /// Writes frame `fr` to `slot` (`swap_writepage`): into zswap if it
     /// takes the page (`zswap_store`), else to the device.
     pub(crate) fn write_from(&self, fr: FrameId, slot: u64) -> Result<(), FaultError> {
-        let mut page = [0u8; zswap_tree::PAGE_SIZE];
-        self.frames.copy_out(fr, &mut page);
-        if let Some((tree, _)) = &self.zswap
-            && tree.store(slot, &page).is_ok()
-        {
-            return Ok(());
+        with_page_buffer(|page| {
+            self.frames.copy_out(fr, page);
+            if let Some((tree, _)) = &self.zswap
+                && tree.store(slot, page).is_ok()
+            {
+                return Ok(());
+            }
+            self.device
+                .write(slot, page)
+                .map_err(|e| FaultError::Io(e.to_string()))
+        })
+    }
+}
+
+/// Runs `f` on a 4 KiB bounce buffer: one per thread, reused, so that a
+/// fault does not zero a page of stack for every read. Under loom, model
+/// threads can share an OS thread (and its thread-locals) and switch inside
+/// `f`, so each call gets its own buffer there.
+fn with_page_buffer<R>(f: impl FnOnce(&mut zswap_tree::Page) -> R) -> R {
+    #[cfg(not(loom))]
+    {
+        std::thread_local! {
+            static PAGE: std::cell::RefCell<Box<zswap_tree::Page>> =
+                std::cell::RefCell::new(Box::new([0; zswap_tree::PAGE_SIZE]));
         }
-        self.device
-            .write(slot, &page)
-            .map_err(|e| FaultError::Io(e.to_string()))
+        // The buffer is never borrowed across a call back into this module
+        // (devices and zswap do not call back), so the borrow cannot fail;
+        // fall back to a fresh buffer rather than panic if it ever does.
+        PAGE.with(|p| match p.try_borrow_mut() {
+            Ok(mut page) => f(&mut page),
+            Err(_) => f(&mut Box::new([0; zswap_tree::PAGE_SIZE])),
+        })
+    }
+    #[cfg(loom)]
+    {
+        f(&mut Box::new([0; zswap_tree::PAGE_SIZE]))
     }
 }

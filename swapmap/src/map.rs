@@ -858,10 +858,19 @@ impl SwapMap {
     ///
     /// Context: lock-free unless the count is continued, then takes the
     /// cluster lock to read the continuation digit.
+    #[inline]
     pub fn count(&self, slot: u64) -> Result<u64, SwapError> {
-        match self.state(slot)? {
-            SlotState::Bad => Err(SwapError::Bad { slot }),
-            s => Ok(s.count()),
+        self.check(slot)?;
+        // Acquire: pairs with the Release RMWs of every transition. The fast
+        // path covers every state but a continued count.
+        match self.byte(slot).load(Ordering::Acquire) {
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            SWAP_MAP_SYNC => Ok(1),
+            b if b & COUNT_CONTINUED == 0 => Ok(u64::from(b & slot::COUNT_MASK)),
+            _ => match self.state(slot)? {
+                SlotState::Bad => Err(SwapError::Bad { slot }),
+                s => Ok(s.count()),
+            },
         }
     }
 
