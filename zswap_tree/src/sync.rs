@@ -19,6 +19,22 @@ pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 #[cfg(not(loom))]
 use std::sync::{Mutex as Inner, MutexGuard};
 
+/// Turns a fresh (unique) `std::sync::Arc`, possibly unsized by coercion,
+/// into the facade's `Arc`: the identity normally, `loom::sync::Arc::from_std`
+/// under loom (loom's `Arc` cannot be unsized itself).
+#[cfg(not(loom))]
+pub(crate) fn arc_from_std<T: ?Sized>(arc: std::sync::Arc<T>) -> Arc<T> {
+    arc
+}
+
+/// Turns a fresh (unique) `std::sync::Arc`, possibly unsized by coercion,
+/// into the facade's `Arc`: the identity normally, `loom::sync::Arc::from_std`
+/// under loom (loom's `Arc` cannot be unsized itself).
+#[cfg(loom)]
+pub(crate) fn arc_from_std<T: ?Sized>(arc: std::sync::Arc<T>) -> Arc<T> {
+    Arc::from_std(arc)
+}
+
 /// A mutex whose `lock` returns the guard directly (poisoning is ignored).
 pub(crate) struct Mutex<T>(Inner<T>);
 

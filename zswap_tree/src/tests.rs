@@ -392,3 +392,39 @@ fn is_send_and_sync() {
     assert_send_sync::<ZswapTree>();
     assert_send_sync::<rbtree::RbTree<u64>>();
 }
+
+#[test]
+fn size_classes_keep_exact_lengths_and_accounting() {
+    // Lengths at and around the 64-byte class boundaries, the largest class
+    // and beyond it (the boxed fallback): the load sees exactly the bytes
+    // stored, pool_bytes counts payload only, each buffer is freed once.
+    let z = ZswapTree::new(SLOTS, Config::default());
+    let text = ContentClass::Text.page(9);
+    let mut buf = [0u8; MAX_COMPRESSED];
+    let n = Lz4.compress(&text, &mut buf).unwrap();
+    let lens = [0, 1, 63, 64, 65, 127, 128, 4095, 4096, MAX_COMPRESSED];
+    let mut total = 0u64;
+    for (i, &len) in lens.iter().enumerate() {
+        let bytes: Vec<u8> = (0..len).map(|b| (b * 7 + i) as u8).collect();
+        z.store_compressed(i as u64, &bytes).unwrap();
+        total += len as u64;
+    }
+    let mut big = buf[..n].to_vec();
+    big.resize(MAX_COMPRESSED + 100, 0xA5);
+    z.store_compressed(100, &big).unwrap();
+    z.store_compressed(101, &buf[..n]).unwrap();
+    total += (big.len() + n) as u64;
+    assert_eq!(z.stats().pool_bytes, total);
+    let mut out = [0u8; PAGE_SIZE];
+    // Trailing bytes after a valid block: not exactly the block, an error.
+    assert!(z.load(100, &mut out, LoadMode::Exclusive).is_err());
+    // The exact block, in a class with slack after it, decodes.
+    assert!(z.load(101, &mut out, LoadMode::Optimistic).unwrap());
+    assert_eq!(out, *text);
+    assert_eq!(z.invalidate_all(), lens.len() + 1);
+    let s = z.stats();
+    assert_eq!(
+        (s.pool_bytes, s.compressed_frees),
+        (0, lens.len() as u64 + 2)
+    );
+}

@@ -7,7 +7,7 @@ use crate::compress::{
     fill_page, same_filled,
 };
 use crate::rbtree::{InvariantError, NodeId, RbTree};
-use crate::sync::{Arc, AtomicU64, Mutex, Ordering::Relaxed};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering::Relaxed, arc_from_std};
 
 /// log2 of the slots per region: 14 (16384 slots = 64 MiB of 4 KiB pages,
 /// `SWAP_ADDRESS_SPACE_SHIFT`), shrunk to 1 under loom so that tiny models
@@ -220,8 +220,9 @@ impl fmt::Display for TreeError {
 
 impl std::error::Error for TreeError {}
 
-/// A snapshot of the counters (zswap's debugfs files). Counters are read one
-/// by one without a lock, so under concurrency they need not agree exactly.
+/// A snapshot of the counters (zswap's debugfs files). Counters are read
+/// region by region (under each region's lock) and atomic by atomic, so
+/// under concurrency they need not agree exactly.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Entries in the trees (`stored_pages`).
@@ -261,24 +262,37 @@ pub struct Stats {
     pub compressed_frees: u64,
 }
 
+/// Counters updated outside the region locks (relaxed atomics).
 #[derive(Default)]
 struct Counters {
-    stored_pages: AtomicU64,
-    same_filled_pages: AtomicU64,
     pool_bytes: AtomicU64,
-    stores: AtomicU64,
-    duplicates: AtomicU64,
     reject_compress_poor: AtomicU64,
     reject_compress_fail: AtomicU64,
     reject_pool_limit: AtomicU64,
     pool_limit_hit: AtomicU64,
-    loads_exclusive: AtomicU64,
-    loads_optimistic: AtomicU64,
-    load_misses: AtomicU64,
-    load_errors: AtomicU64,
-    writebacks: AtomicU64,
-    invalidations: AtomicU64,
+    /// Exclusive and optimistic loads that found an entry but could not
+    /// decode it (counted as hits under the lock first).
+    load_errors_exclusive: AtomicU64,
+    load_errors_optimistic: AtomicU64,
+    /// Writebacks that dropped undecodable data.
+    writeback_errors: AtomicU64,
     compressed_frees: AtomicU64,
+}
+
+/// Counters updated only under a region's lock: plain integers, summed by
+/// [`ZswapTree::stats`]. Keeping them out of the shared atomics saves the
+/// load path two atomic read-modify-writes.
+#[derive(Clone, Copy, Debug, Default)]
+struct RegionCounts {
+    stored_pages: u64,
+    same_filled_pages: u64,
+    stores: u64,
+    duplicates: u64,
+    hits_exclusive: u64,
+    hits_optimistic: u64,
+    load_misses: u64,
+    writebacks: u64,
+    invalidations: u64,
 }
 
 // Every counter is Relaxed: they are statistics, and `pool_bytes` only feeds
@@ -287,34 +301,82 @@ fn inc(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
-fn dec(c: &AtomicU64) {
-    c.fetch_sub(1, Relaxed);
+/// Compressed bytes as stored: the array of a size class, or (above the
+/// largest class, only reachable through [`ZswapTree::store_compressed`]) a
+/// boxed slice.
+type Bytes = dyn AsRef<[u8]> + Send + Sync;
+
+/// A compressed page: the zpool allocation. Header and bytes are one
+/// allocation (the `Arc`'s), sized by a 64-byte size class as zsmalloc's
+/// classes do; `len` is the payload (`entry->length`). The payload bytes are
+/// counted in `pool_bytes` from creation to drop, and the drop, which runs
+/// exactly once when the last `Arc` goes, is the free (`zpool_free` in
+/// `zswap_entry_free`).
+struct Compressed<B: ?Sized = Bytes> {
+    counters: Arc<Counters>,
+    len: usize,
+    bytes: B,
 }
 
-/// A compressed page: the zpool allocation. Its bytes are counted in
-/// `pool_bytes` from creation to drop, and the drop, which runs exactly once
-/// when the last `Arc` goes, is the free (`zpool_free` in
-/// `zswap_entry_free`).
-struct Compressed {
-    bytes: Box<[u8]>,
-    counters: Arc<Counters>,
-}
+/// Size-class granularity of [`Compressed`] allocations.
+const CLASS_BYTES: usize = 64;
 
 impl Compressed {
-    fn new(bytes: &[u8], counters: &Arc<Counters>) -> Arc<Self> {
-        counters.pool_bytes.fetch_add(bytes.len() as u64, Relaxed);
-        Arc::new(Self {
-            bytes: bytes.into(),
-            counters: Arc::clone(counters),
-        })
+    fn new(src: &[u8], counters: &Arc<Counters>) -> Arc<Self> {
+        counters.pool_bytes.fetch_add(src.len() as u64, Relaxed);
+        let counters = Arc::clone(counters);
+        macro_rules! classes {
+            ($($class:literal => $n:literal),* $(,)?) => {
+                match src.len().div_ceil(CLASS_BYTES) {
+                    0 => sized::<0>(src, counters),
+                    $($class => sized::<$n>(src, counters),)*
+                    _ => arc_from_std(std::sync::Arc::new(Compressed {
+                        counters,
+                        len: src.len(),
+                        bytes: Box::<[u8]>::from(src),
+                    })),
+                }
+            };
+        }
+        classes!(
+            1 => 64, 2 => 128, 3 => 192, 4 => 256, 5 => 320, 6 => 384, 7 => 448, 8 => 512,
+            9 => 576, 10 => 640, 11 => 704, 12 => 768, 13 => 832, 14 => 896, 15 => 960, 16 => 1024,
+            17 => 1088, 18 => 1152, 19 => 1216, 20 => 1280, 21 => 1344, 22 => 1408, 23 => 1472, 24 => 1536,
+            25 => 1600, 26 => 1664, 27 => 1728, 28 => 1792, 29 => 1856, 30 => 1920, 31 => 1984, 32 => 2048,
+            33 => 2112, 34 => 2176, 35 => 2240, 36 => 2304, 37 => 2368, 38 => 2432, 39 => 2496, 40 => 2560,
+            41 => 2624, 42 => 2688, 43 => 2752, 44 => 2816, 45 => 2880, 46 => 2944, 47 => 3008, 48 => 3072,
+            49 => 3136, 50 => 3200, 51 => 3264, 52 => 3328, 53 => 3392, 54 => 3456, 55 => 3520, 56 => 3584,
+            57 => 3648, 58 => 3712, 59 => 3776, 60 => 3840, 61 => 3904, 62 => 3968, 63 => 4032, 64 => 4096,
+            65 => 4160, 66 => 4224, 67 => 4288, 68 => 4352, 69 => 4416, 70 => 4480, 71 => 4544, 72 => 4608,
+            73 => 4672, 74 => 4736, 75 => 4800, 76 => 4864, 77 => 4928, 78 => 4992, 79 => 5056, 80 => 5120,
+            81 => 5184, 82 => 5248, 83 => 5312, 84 => 5376, 85 => 5440, 86 => 5504, 87 => 5568, 88 => 5632,
+            89 => 5696, 90 => 5760, 91 => 5824, 92 => 5888, 93 => 5952, 94 => 6016, 95 => 6080, 96 => 6144,
+            97 => 6208, 98 => 6272, 99 => 6336, 100 => 6400, 101 => 6464, 102 => 6528, 103 => 6592, 104 => 6656,
+            105 => 6720, 106 => 6784, 107 => 6848, 108 => 6912, 109 => 6976, 110 => 7040, 111 => 7104, 112 => 7168,
+            113 => 7232, 114 => 7296, 115 => 7360, 116 => 7424, 117 => 7488, 118 => 7552, 119 => 7616, 120 => 7680,
+            121 => 7744, 122 => 7808, 123 => 7872, 124 => 7936, 125 => 8000, 126 => 8064, 127 => 8128, 128 => 8192
+        )
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.bytes.as_ref()[..self.len]
     }
 }
 
-impl Drop for Compressed {
+/// One allocation of size class `N` (`N >= src.len()`).
+fn sized<const N: usize>(src: &[u8], counters: Arc<Counters>) -> Arc<Compressed> {
+    let mut bytes = [0u8; N];
+    bytes[..src.len()].copy_from_slice(src);
+    arc_from_std(std::sync::Arc::new(Compressed {
+        counters,
+        len: src.len(),
+        bytes,
+    }))
+}
+
+impl<B: ?Sized> Drop for Compressed<B> {
     fn drop(&mut self) {
-        self.counters
-            .pool_bytes
-            .fetch_sub(self.bytes.len() as u64, Relaxed);
+        self.counters.pool_bytes.fetch_sub(self.len as u64, Relaxed);
         inc(&self.counters.compressed_frees);
     }
 }
@@ -347,6 +409,7 @@ struct RegionTree {
     tree: RbTree<Slot>,
     lru_head: Option<NodeId>,
     lru_tail: Option<NodeId>,
+    counts: RegionCounts,
 }
 
 impl RegionTree {
@@ -390,30 +453,28 @@ impl RegionTree {
 
     /// Inserts an entry, returning the one it replaces (`zswap_rb_insert`
     /// plus the duplicate handling of `zswap_store`).
-    fn insert(&mut self, offset: u64, slot: Slot, c: &Counters) -> Option<Slot> {
-        let old = self.erase(offset, c);
+    fn insert(&mut self, offset: u64, slot: Slot) -> Option<Slot> {
+        let old = self.erase(offset);
         let same = matches!(slot.payload, Payload::Same(_));
         let (id, _) = self.tree.insert_node(offset, slot);
         if !same {
             self.lru_push_tail(id);
         }
-        inc(&c.stored_pages);
-        if same {
-            inc(&c.same_filled_pages);
-        }
+        self.counts.stored_pages += 1;
+        self.counts.same_filled_pages += u64::from(same);
+        self.counts.stores += 1;
+        self.counts.duplicates += u64::from(old.is_some());
         old
     }
 
     /// Erases the entry at `offset` (`zswap_rb_erase` + LRU removal). The
     /// caller owns the returned slot: dropping it is the free.
-    fn erase(&mut self, offset: u64, c: &Counters) -> Option<Slot> {
+    fn erase(&mut self, offset: u64) -> Option<Slot> {
         let id = self.tree.find(offset)?;
         self.lru_unlink(id);
         let (_, slot) = self.tree.remove_node(id)?;
-        dec(&c.stored_pages);
-        if matches!(slot.payload, Payload::Same(_)) {
-            dec(&c.same_filled_pages);
-        }
+        self.counts.stored_pages -= 1;
+        self.counts.same_filled_pages -= u64::from(matches!(slot.payload, Payload::Same(_)));
         Some(slot)
     }
 
@@ -641,12 +702,9 @@ impl ZswapTree {
             next: None,
             on_lru: false,
         };
-        let old = region.inner.lock().insert(offset, slot, &self.counters);
-        inc(&self.counters.stores);
-        if old.is_some() {
-            inc(&self.counters.duplicates);
-        }
-        // `old` drops here, after the lock: the free of a replaced entry.
+        let old = region.inner.lock().insert(offset, slot);
+        // After the lock: the free of a replaced entry.
+        drop(old);
     }
 
     fn reject(&self, region: &Region, offset: u64, e: StoreError) -> StoreError {
@@ -659,10 +717,13 @@ impl ZswapTree {
         });
         // The old entry is stale: if it stayed, a writeback could overwrite
         // the newer data the caller now writes to the device.
-        let stale = region.inner.lock().erase(offset, c);
-        if stale.is_some() {
-            inc(&c.invalidations);
-        }
+        let stale = {
+            let mut tree = region.inner.lock();
+            let stale = tree.erase(offset);
+            tree.counts.invalidations += u64::from(stale.is_some());
+            stale
+        };
+        drop(stale); // after the lock: the free
         e
     }
 
@@ -720,28 +781,37 @@ impl ZswapTree {
         let c = &self.counters;
         let payload = {
             let mut tree = region.inner.lock();
-            match mode {
-                LoadMode::Exclusive => tree.erase(offset, c).map(|s| s.payload),
+            // Hits are counted here, under the lock; the rare decode failure
+            // is subtracted in `stats`.
+            let payload = match mode {
+                LoadMode::Exclusive => tree.erase(offset).map(|s| {
+                    tree.counts.hits_exclusive += 1;
+                    s.payload
+                }),
                 LoadMode::Optimistic => tree.tree.get(offset).map(|s| s.payload.clone()),
+            };
+            match (&payload, mode) {
+                (None, _) => tree.counts.load_misses += 1,
+                (Some(_), LoadMode::Optimistic) => tree.counts.hits_optimistic += 1,
+                (Some(_), LoadMode::Exclusive) => {}
             }
+            payload
         };
         let Some(payload) = payload else {
-            inc(&c.load_misses);
             return Ok(false);
         };
         match &payload {
             Payload::Same(word) => fill_page(page, *word),
             Payload::Compressed(bytes) => {
-                if let Err(e) = self.compressor.decompress(&bytes.bytes, page) {
-                    inc(&c.load_errors);
+                if let Err(e) = self.compressor.decompress(bytes.bytes(), page) {
+                    inc(match mode {
+                        LoadMode::Exclusive => &c.load_errors_exclusive,
+                        LoadMode::Optimistic => &c.load_errors_optimistic,
+                    });
                     return Err(LoadError::from_decompress(offset, e));
                 }
             }
         }
-        inc(match mode {
-            LoadMode::Exclusive => &c.loads_exclusive,
-            LoadMode::Optimistic => &c.loads_optimistic,
-        });
         // In exclusive mode, `payload` is the last reference unless a
         // writeback still holds one: dropping it frees the bytes.
         Ok(true)
@@ -763,10 +833,12 @@ impl ZswapTree {
         let Some(region) = self.region(offset) else {
             return false;
         };
-        let slot = region.inner.lock().erase(offset, &self.counters);
-        if slot.is_some() {
-            inc(&self.counters.invalidations);
-        }
+        let slot = {
+            let mut tree = region.inner.lock();
+            let slot = tree.erase(offset);
+            tree.counts.invalidations += u64::from(slot.is_some());
+            slot
+        };
         slot.is_some()
     }
 
@@ -781,17 +853,11 @@ impl ZswapTree {
                 let drained = tree.tree.drain();
                 tree.lru_head = None;
                 tree.lru_tail = None;
-                for (_, slot) in &drained {
-                    dec(&self.counters.stored_pages);
-                    if matches!(slot.payload, Payload::Same(_)) {
-                        dec(&self.counters.same_filled_pages);
-                    }
-                }
+                tree.counts.stored_pages = 0;
+                tree.counts.same_filled_pages = 0;
+                tree.counts.invalidations += drained.len() as u64;
                 drained
             };
-            self.counters
-                .invalidations
-                .fetch_add(drained.len() as u64, Relaxed);
             total += drained.len();
         }
         total
@@ -849,7 +915,7 @@ impl ZswapTree {
             let Some((offset, _)) = tree.tree.node(head) else {
                 continue;
             };
-            let Some(slot) = tree.erase(offset, &self.counters) else {
+            let Some(slot) = tree.erase(offset) else {
                 continue;
             };
             let mut page = [0u8; PAGE_SIZE];
@@ -858,15 +924,15 @@ impl ZswapTree {
                     fill_page(&mut page, *word);
                     Ok(())
                 }
-                Payload::Compressed(bytes) => self.compressor.decompress(&bytes.bytes, &mut page),
+                Payload::Compressed(bytes) => self.compressor.decompress(bytes.bytes(), &mut page),
             };
             if decoded.is_ok() {
                 f(offset, &page);
-                inc(&self.counters.writebacks);
+                tree.counts.writebacks += 1;
             } else {
                 // Undecodable data is dropped: no device can be given it.
-                inc(&self.counters.load_errors);
-                inc(&self.counters.invalidations);
+                inc(&self.counters.writeback_errors);
+                tree.counts.invalidations += 1;
             }
             drop(tree);
             // `slot` drops here, after the lock: the free.
@@ -879,25 +945,42 @@ impl ZswapTree {
     }
 
     /// A snapshot of the counters.
+    ///
+    /// Context: takes each region lock in turn (the per-region counters
+    /// live under them).
     pub fn stats(&self) -> Stats {
+        let mut t = RegionCounts::default();
+        for region in self.regions.iter() {
+            let r = region.inner.lock().counts;
+            t.stored_pages += r.stored_pages;
+            t.same_filled_pages += r.same_filled_pages;
+            t.stores += r.stores;
+            t.duplicates += r.duplicates;
+            t.hits_exclusive += r.hits_exclusive;
+            t.hits_optimistic += r.hits_optimistic;
+            t.load_misses += r.load_misses;
+            t.writebacks += r.writebacks;
+            t.invalidations += r.invalidations;
+        }
         let c = &self.counters;
         let r = |a: &AtomicU64| a.load(Relaxed);
+        let (err_x, err_o) = (r(&c.load_errors_exclusive), r(&c.load_errors_optimistic));
         Stats {
-            stored_pages: r(&c.stored_pages),
-            same_filled_pages: r(&c.same_filled_pages),
+            stored_pages: t.stored_pages,
+            same_filled_pages: t.same_filled_pages,
             pool_bytes: r(&c.pool_bytes),
-            stores: r(&c.stores),
-            duplicates: r(&c.duplicates),
+            stores: t.stores,
+            duplicates: t.duplicates,
             reject_compress_poor: r(&c.reject_compress_poor),
             reject_compress_fail: r(&c.reject_compress_fail),
             reject_pool_limit: r(&c.reject_pool_limit),
             pool_limit_hit: r(&c.pool_limit_hit),
-            loads_exclusive: r(&c.loads_exclusive),
-            loads_optimistic: r(&c.loads_optimistic),
-            load_misses: r(&c.load_misses),
-            load_errors: r(&c.load_errors),
-            writebacks: r(&c.writebacks),
-            invalidations: r(&c.invalidations),
+            loads_exclusive: t.hits_exclusive.saturating_sub(err_x),
+            loads_optimistic: t.hits_optimistic.saturating_sub(err_o),
+            load_misses: t.load_misses,
+            load_errors: err_x + err_o + r(&c.writeback_errors),
+            writebacks: t.writebacks,
+            invalidations: t.invalidations,
             compressed_frees: r(&c.compressed_frees),
         }
     }
