@@ -77,63 +77,44 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
-        g.bench_with_input(
-            BenchmarkId::new("duplicate+free", threads),
-            &threads,
-            |b, &n| {
-                let m = map();
-                let slots: Vec<u64> = (0..n).map(|_| swapped_out(&m)).collect();
-                b.iter_custom(|iters| {
-                    let (m, slots) = (m.clone(), slots.clone());
-                    run_threads(n, iters, move |t, iters| {
-                        let s = slots[t];
-                        for _ in 0..iters {
-                            m.duplicate(black_box(s)).expect("in use");
-                            let _ = black_box(m.free(black_box(s)));
-                        }
-                    })
-                })
-            },
-        );
-        g.bench_with_input(
-            BenchmarkId::new("prepare+clear", threads),
-            &threads,
-            |b, &n| {
-                let m = map();
-                // Distinct slots of one cluster: the clears share its lock.
-                let slots: Vec<u64> = (0..n).map(|_| swapped_out(&m)).collect();
-                b.iter_custom(|iters| {
-                    let (m, slots) = (m.clone(), slots.clone());
-                    run_threads(n, iters, move |t, iters| {
-                        let s = slots[t];
-                        for _ in 0..iters {
-                            m.swapcache_prepare(black_box(s)).expect("unpinned");
-                            let _ = black_box(m.swapcache_clear(black_box(s)));
-                        }
-                    })
-                })
-            },
-        );
-        g.bench_with_input(
-            BenchmarkId::new("sync_acquire+release", threads),
-            &threads,
-            |b, &n| {
-                let m = map();
-                let slots: Vec<u64> = (0..n).map(|_| swapped_out(&m)).collect();
-                b.iter_custom(|iters| {
-                    let (m, slots) = (m.clone(), slots.clone());
-                    run_threads(n, iters, move |t, iters| {
-                        let s = slots[t];
-                        for _ in 0..iters {
-                            m.sync_acquire(black_box(s)).expect("single");
-                            let _ = black_box(m.sync_release(black_box(s)));
-                        }
-                    })
-                })
-            },
-        );
+        // Each thread works on its own slot, swapped out beforehand; the
+        // slots share one cluster, so the locked halves share its lock.
+        per_slot(&mut g, "duplicate+free", threads, |m, s| {
+            m.duplicate(black_box(s)).expect("in use");
+            let _ = black_box(m.free(black_box(s)));
+        });
+        per_slot(&mut g, "prepare+clear", threads, |m, s| {
+            m.swapcache_prepare(black_box(s)).expect("unpinned");
+            let _ = black_box(m.swapcache_clear(black_box(s)));
+        });
+        per_slot(&mut g, "sync_acquire+release", threads, |m, s| {
+            m.sync_acquire(black_box(s)).expect("single");
+            let _ = black_box(m.sync_release(black_box(s)));
+        });
     }
     g.finish();
+}
+
+/// Benchmarks `op` on `threads` threads, each on its own swapped-out slot.
+fn per_slot(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    threads: usize,
+    op: fn(&SwapMap, u64),
+) {
+    g.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &n| {
+        let m = map();
+        let slots: Vec<u64> = (0..n).map(|_| swapped_out(&m)).collect();
+        b.iter_custom(|iters| {
+            let (m, slots) = (m.clone(), slots.clone());
+            run_threads(n, iters, move |t, iters| {
+                let s = slots[t];
+                for _ in 0..iters {
+                    op(&m, s);
+                }
+            })
+        })
+    });
 }
 
 criterion_group!(benches, bench);

@@ -279,6 +279,13 @@ impl Frames {
         &self.words[f as usize * WORDS + w]
     }
 
+    /// The frame's words, bounds-checked once.
+    #[inline]
+    fn words(&self, f: FrameId) -> &[AtomicU64] {
+        let start = f as usize * WORDS;
+        &self.words[start..start + WORDS]
+    }
+
     /// Reads word `w` of frame `f`.
     pub fn word(&self, f: FrameId, w: usize) -> u64 {
         self.word_cell(f, w).load(Ordering::Relaxed)
@@ -296,33 +303,38 @@ impl Frames {
 
     /// Copies the frame into a 4 KiB page (little-endian words; the rest of
     /// the page is zero under loom, where frames are shorter).
+    ///
+    /// The words are Relaxed atomics: whoever publishes the frame (a PTE
+    /// store, the swap cache) provides the ordering. Relaxed loads and stores
+    /// compile to plain moves, so a copy costs a few instructions a word.
     pub fn copy_out(&self, f: FrameId, page: &mut zswap_tree::Page) {
-        for (w, chunk) in page.chunks_exact_mut(8).enumerate() {
-            let v = if w < WORDS { self.word(f, w) } else { 0 };
-            chunk.copy_from_slice(&v.to_le_bytes());
+        let (head, tail) = page.split_at_mut(WORDS * 8);
+        for (w, chunk) in self.words(f).iter().zip(head.chunks_exact_mut(8)) {
+            chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
         }
+        tail.fill(0);
     }
 
     /// Copies a 4 KiB page into the frame.
     pub fn copy_in(&self, f: FrameId, page: &zswap_tree::Page) {
-        for (w, chunk) in page.chunks_exact(8).take(WORDS).enumerate() {
+        for (w, chunk) in self.words(f).iter().zip(page.chunks_exact(8)) {
             let mut b = [0u8; 8];
             b.copy_from_slice(chunk);
-            self.set_word(f, w, u64::from_le_bytes(b));
+            w.store(u64::from_le_bytes(b), Ordering::Relaxed);
         }
     }
 
     /// Copies frame `from` into frame `to`.
     pub fn copy_frame(&self, from: FrameId, to: FrameId) {
-        for w in 0..WORDS {
-            self.set_word(to, w, self.word(from, w));
+        for (d, s) in self.words(to).iter().zip(self.words(from)) {
+            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
         }
     }
 
     /// Zeroes the frame (`clear_highpage`).
     pub fn zero(&self, f: FrameId) {
-        for w in 0..WORDS {
-            self.set_word(f, w, 0);
+        for w in self.words(f) {
+            w.store(0, Ordering::Relaxed);
         }
     }
 
