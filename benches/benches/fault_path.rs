@@ -1,0 +1,3 @@
+//! Criterion benches of the fault path (filled in by the next commit).
+
+fn main() {}

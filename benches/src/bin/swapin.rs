@@ -1,0 +1,32 @@
+//! `swapin`: the seed-004 swap-in measurement (10 GiB from 32 GiB on zram,
+//! at a scale that fits) and the swap-stress-race harness, per strategy.
+//!
+//! ```text
+//! cargo run --release -p benches --bin swapin -- bench [--strategies a,b] [--threads T]
+//!     [--content zero-tail|text|half-random|random] [--device zram|ramdisk|zswap]
+//!     [--scale 1/32|full|1/N] [--modes same,disjoint] [--json PATH] [--svg PATH]
+//! cargo run --release -p benches --bin swapin -- race [--rounds R] [--threads W]
+//!     [--delay US] [--seed S] [--seeds N] [--device ...] [--zswap exclusive|exclusive-if-cached]
+//! ```
+//!
+//! See [`benches::swapin`] for what each step does.
+
+use std::process::ExitCode;
+
+use benches::swapin::cli::{Cli, Command};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Bench(a) => benches::swapin::bench::run(a).map(drop),
+        Command::Race(a) => benches::swapin::race::run(a).map(drop),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("swapin: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

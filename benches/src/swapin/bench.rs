@@ -1,0 +1,535 @@
+//! `swapin bench`: the seed-004 measurement on the model.
+//!
+//! Per strategy and mode, on a fresh [`System`]:
+//!
+//! 1. **populate** P pages and page them all out, in chunks of [`CHUNK`]
+//!    pages (so that only a chunk is resident at a time: the end state is
+//!    that of populating everything and paging it all out, with a frame
+//!    pool the size of the swapped-in part). Word 0 is the counter (0),
+//!    word 1 [`index_word`]; with a content class other than `zero-tail`
+//!    words 2.. are filled by [`ContentClass::fill`].
+//! 2. **swap in** the first N pages on T threads started by a barrier; each
+//!    access is a write (word 0 += 1, as the reproducer's workers do) and
+//!    is timed into a per-thread hdrhistogram. `same`: every thread walks
+//!    all N in order; `disjoint`: thread t walks the t-th N/T.
+//! 3. **verify** the N pages (word 0 must be T in `same` mode, 1 in
+//!    `disjoint`; word 1 its index) and the accounting of slots and frames
+//!    (`harness::check_accounting`).
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use fault_path::device::{Ramdisk, SwapDevice, Zram};
+use fault_path::frame::WORDS;
+use fault_path::harness::check_accounting;
+use fault_path::{AddressSpace, FaultStats, System, SystemConfig, ZswapConfig, index_word};
+use hdrhistogram::Histogram;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use zswap_tree::{ContentClass, PAGE_SIZE, Page};
+
+use super::cli::{BenchArgs, DeviceArg, Mode};
+use super::report::{self, Latency, Row};
+use super::rss::{self, RssScope};
+
+/// Pages populated and paged out per step of the populate phase.
+pub const CHUNK: usize = 4096;
+
+/// Progress bar updates every this many pages.
+const TICK: usize = 1024;
+
+/// Histogram range: 1 ns to 100 s, 3 significant digits.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// What one run needs besides the strategy and mode.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Pages populated.
+    pub pages: usize,
+    /// Pages swapped back in.
+    pub part: usize,
+    /// Threads.
+    pub threads: usize,
+    /// Device.
+    pub device: DeviceArg,
+    /// zswap load mode (with [`DeviceArg::Zswap`]).
+    pub zswap: fault_path::ZswapLoad,
+    /// Content class.
+    pub content: ContentClass,
+    /// Readahead window.
+    pub readahead: u32,
+    /// Content seed.
+    pub seed: u64,
+}
+
+impl Plan {
+    /// The plan of `args`.
+    pub fn of(args: &BenchArgs) -> Plan {
+        Plan {
+            pages: args.populated(),
+            part: args.swapped_in(),
+            threads: args.threads(),
+            device: args.device,
+            zswap: args.zswap.into(),
+            content: args.content,
+            readahead: args.readahead,
+            seed: args.seed,
+        }
+    }
+
+    /// The page range thread `t` faults in `mode`.
+    pub fn range(&self, mode: Mode, t: usize) -> std::ops::Range<usize> {
+        match mode {
+            Mode::Same => 0..self.part,
+            Mode::Disjoint => self.part * t / self.threads..self.part * (t + 1) / self.threads,
+        }
+    }
+
+    /// The count word 0 of a swapped-in page must hold afterwards.
+    pub fn expected(&self, mode: Mode) -> u64 {
+        match mode {
+            Mode::Same => self.threads as u64,
+            Mode::Disjoint => 1,
+        }
+    }
+
+    /// Progress steps of one run: populate, swap-in accesses, verify.
+    fn steps(&self, mode: Mode) -> u64 {
+        let swapin = (0..self.threads)
+            .map(|t| self.range(mode, t).len())
+            .sum::<usize>();
+        (self.pages + swapin + self.part) as u64
+    }
+}
+
+/// Builds the system for `strategy`: a device with room for every page
+/// (and a little slack for the cluster allocator), a frame pool for the
+/// swapped-in part plus a populate chunk.
+pub fn build_system(plan: &Plan, strategy: &str) -> Result<Arc<System>, String> {
+    let slots = (plan.pages + plan.pages / 16 + 2048) as u64;
+    let device: Arc<dyn SwapDevice> = match plan.device {
+        DeviceArg::Zram => Arc::new(Zram::new(
+            slots,
+            zswap_tree::Backend::default().compressor(),
+        )),
+        DeviceArg::Ramdisk | DeviceArg::Zswap => Arc::new(Ramdisk::new(slots, None)),
+    };
+    let frames = plan.part + CHUNK + 64 * plan.threads + 4096;
+    let frames = u32::try_from(frames).map_err(|_| format!("{frames} frames: too many"))?;
+    let mut cfg = SystemConfig::new(frames, device).strategy(strategy);
+    cfg.readahead = plan.readahead;
+    if plan.device == DeviceArg::Zswap {
+        cfg.zswap = Some(ZswapConfig {
+            load: plan.zswap,
+            tree: zswap_tree::Config::default(),
+        });
+    }
+    System::new(cfg).map_err(|e| e.to_string())
+}
+
+/// Touches every frame of the pool once, so that the operating system's
+/// first-touch page faults on the pool's memory (a zeroed allocation is
+/// mapped lazily) land here and not in the timed swap-in. The frames go
+/// back in reverse order, which restores the pool's ascending hand-out
+/// order.
+pub fn prefault_frames(sys: &System) {
+    let f = sys.frames();
+    let mut all = Vec::with_capacity(f.stats().total as usize);
+    while let Some(fr) = f.alloc() {
+        f.zero(fr);
+        all.push(fr);
+    }
+    for fr in all.into_iter().rev() {
+        f.put(fr);
+    }
+}
+
+/// The content of words 2.. of page `vpn` for a class other than
+/// `zero-tail` (whose words 2.. are the zeros of the fresh page).
+fn fill_page(content: ContentClass, seed: u64, vpn: usize, page: &mut Page) {
+    let s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ vpn as u64;
+    content.fill(s, page);
+}
+
+/// Populates every page and pages it out, chunk by chunk.
+pub fn populate_and_pageout(
+    mm: &AddressSpace,
+    plan: &Plan,
+    pb: &ProgressBar,
+) -> Result<(), String> {
+    let mut st = FaultStats::default();
+    let mut page: Page = [0u8; PAGE_SIZE];
+    let fill = plan.content != ContentClass::ZeroTail;
+    for start in (0..plan.pages).step_by(CHUNK) {
+        let end = (start + CHUNK).min(plan.pages);
+        for vpn in start..end {
+            if fill {
+                fill_page(plan.content, plan.seed, vpn, &mut page);
+            }
+            // A first touch: do_anonymous_page maps a zeroed frame (word 0,
+            // the counter, is 0), then the access writes the rest.
+            mm.access(vpn, &mut st, |f, fr| {
+                f.set_word(fr, 1, index_word(vpn));
+                if fill {
+                    for (w, b) in page.chunks_exact(8).enumerate().take(WORDS).skip(2) {
+                        f.set_word(fr, w, u64::from_le_bytes(b.try_into().expect("8 bytes")));
+                    }
+                }
+            })
+            .map_err(|e| format!("populate page {vpn}: {e}"))?;
+        }
+        let n = mm
+            .pageout(start..end, &mut st)
+            .map_err(|e| format!("page-out of {start}..{end}: {e}"))?;
+        if n != end - start {
+            return Err(format!(
+                "page-out of {start}..{end} wrote {n} pages, not {}",
+                end - start
+            ));
+        }
+        pb.inc((end - start) as u64);
+    }
+    Ok(())
+}
+
+/// What a swap-in thread brings back.
+struct ThreadResult {
+    stats: FaultStats,
+    hist: Histogram<u64>,
+    start: Instant,
+    end: Instant,
+}
+
+/// Faults the plan's part back in on `plan.threads` threads; returns the
+/// merged statistics, the merged histogram and the wall time.
+fn swap_in(
+    mm: &AddressSpace,
+    plan: &Plan,
+    mode: Mode,
+    pb: &ProgressBar,
+) -> Result<(FaultStats, Histogram<u64>, Duration), String> {
+    let barrier = Barrier::new(plan.threads);
+    let results: Vec<Result<ThreadResult, String>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..plan.threads)
+            .map(|t| {
+                let (barrier, range) = (&barrier, plan.range(mode, t));
+                s.spawn(move || {
+                    let mut stats = FaultStats::default();
+                    let mut hist = histogram();
+                    barrier.wait();
+                    let start = Instant::now();
+                    // One clock read per access: the sample is the time
+                    // from the end of the previous access to the end of
+                    // this one (the loop's own cost is a few ns).
+                    let mut prev = start;
+                    for (i, vpn) in range.enumerate() {
+                        mm.write(vpn, &mut stats)
+                            .map_err(|e| format!("swap-in of page {vpn}: {e}"))?;
+                        let now = Instant::now();
+                        hist.saturating_record((now - prev).as_nanos() as u64);
+                        prev = now;
+                        if i % TICK == TICK - 1 {
+                            pb.inc(TICK as u64);
+                        }
+                    }
+                    Ok(ThreadResult {
+                        stats,
+                        hist,
+                        start,
+                        end: prev,
+                    })
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("swap-in thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut stats = FaultStats::default();
+    let mut hist = histogram();
+    let (mut first, mut last) = (None::<Instant>, None::<Instant>);
+    for r in results {
+        let r = r?;
+        stats += r.stats;
+        hist.add(&r.hist).map_err(|e| format!("histogram: {e:?}"))?;
+        first = Some(first.map_or(r.start, |f| f.min(r.start)));
+        last = Some(last.map_or(r.end, |l| l.max(r.end)));
+    }
+    let wall = match (first, last) {
+        (Some(f), Some(l)) => l - f,
+        _ => Duration::ZERO,
+    };
+    Ok((stats, hist, wall))
+}
+
+/// Checks the swapped-in pages: returns (loss, misload, excess).
+fn verify(
+    mm: &AddressSpace,
+    plan: &Plan,
+    mode: Mode,
+    pb: &ProgressBar,
+) -> Result<(u64, u64, u64), String> {
+    let expected = plan.expected(mode);
+    let mut st = FaultStats::default();
+    let (mut loss, mut misload, mut excess) = (0, 0, 0);
+    for vpn in 0..plan.part {
+        let (count, index) = mm
+            .access(vpn, &mut st, |f, fr| (f.word(fr, 0), f.word(fr, 1)))
+            .map_err(|e| format!("verify page {vpn}: {e}"))?;
+        if index != index_word(vpn) {
+            misload += 1;
+        }
+        if count < expected {
+            loss += expected - count;
+        } else {
+            excess += count - expected;
+        }
+    }
+    pb.inc(plan.part as u64);
+    Ok((loss, misload, excess))
+}
+
+/// One strategy in one mode, on a fresh system.
+pub fn run_one(plan: &Plan, strategy: &str, mode: Mode, pb: &ProgressBar) -> Result<Row, String> {
+    let scope = if rss::reset_peak() {
+        RssScope::PerRun
+    } else {
+        RssScope::Process
+    };
+    let sys = build_system(plan, strategy)?;
+    prefault_frames(&sys);
+    let mm = AddressSpace::new(Arc::clone(&sys), plan.pages);
+    pb.set_message(format!("{strategy} {}: populate + page-out", mode.name()));
+    populate_and_pageout(&mm, plan, pb)?;
+    pb.set_message(format!("{strategy} {}: swap-in", mode.name()));
+    let (stats, hist, wall) = swap_in(&mm, plan, mode, pb)?;
+    pb.set_message(format!("{strategy} {}: verify", mode.name()));
+    let (data_loss, misload, excess) = verify(&mm, plan, mode, pb)?;
+    let accounting = check_accounting(&sys, &[&mm]);
+    let peak_rss_kib = rss::peak_kib();
+    let total_us = wall.as_secs_f64() * 1e6;
+    Ok(Row {
+        strategy: strategy.to_string(),
+        mode: mode.name().into(),
+        device: plan.device.name().into(),
+        content: plan.content.name().into(),
+        threads: plan.threads,
+        pages_populated: plan.pages,
+        pages_swapped_in: plan.part,
+        total_us,
+        us_per_page: total_us / plan.part.max(1) as f64,
+        runs: 1,
+        us_per_page_min: total_us / plan.part.max(1) as f64,
+        ratio_to_bypass: None,
+        kernel_ratio: report::kernel_ratio(strategy),
+        latency: Latency::of(&hist),
+        stats: stats.into(),
+        device_stats: sys.device().stats().into(),
+        data_loss,
+        misload,
+        excess,
+        accounting,
+        peak_rss_kib,
+        peak_rss_scope: scope,
+    })
+}
+
+fn mib(pages: usize) -> String {
+    let m = pages as f64 * 4096.0 / (1 << 20) as f64;
+    if m >= 1024.0 {
+        format!("{:.1} GiB", m / 1024.0)
+    } else {
+        format!("{m:.0} MiB")
+    }
+}
+
+/// Runs every selected strategy in every selected mode, prints the table
+/// and writes the JSON and SVG files.
+pub fn run(args: &BenchArgs) -> Result<Vec<Row>, String> {
+    let plan = Plan::of(args);
+    if plan.part == 0 {
+        return Err("nothing to swap in".into());
+    }
+    let strategies = super::cli::strategies_or_all(&args.strategies);
+    let header = format!(
+        "swapin bench: {} ({}), content {}, {} thread(s), {} pages populated ({}), {} swapped in ({}); scale {}, readahead {}",
+        plan.device.name(),
+        if plan.device == DeviceArg::Zswap {
+            plan.zswap.name()
+        } else {
+            "no zswap"
+        },
+        plan.content.name(),
+        plan.threads,
+        plan.pages,
+        mib(plan.pages),
+        plan.part,
+        mib(plan.part),
+        args.scale,
+        plan.readahead,
+    );
+    println!("{header}");
+    let mp = MultiProgress::with_draw_target(if args.quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
+    let repeat = args.repeat.max(1);
+    let runs = (strategies.len() * args.modes.len() * repeat) as u64;
+    let overall = mp.add(ProgressBar::new(runs));
+    overall.set_style(
+        ProgressStyle::with_template("runs {pos}/{len} [{elapsed_precise}] {wide_msg}")
+            .expect("template"),
+    );
+    let style =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} {msg}").expect("template");
+    // all[i][j]: the runs of strategy i in mode j.
+    let mut all: Vec<Vec<Vec<Row>>> = vec![vec![Vec::new(); args.modes.len()]; strategies.len()];
+    for rep in 0..repeat {
+        for (i, s) in strategies.iter().enumerate() {
+            for (j, &mode) in args.modes.iter().enumerate() {
+                let pb = mp.add(ProgressBar::new(plan.steps(mode)));
+                pb.set_style(style.clone());
+                let row = run_one(&plan, s, mode, &pb)?;
+                pb.finish_and_clear();
+                mp.remove(&pb);
+                overall.set_message(format!(
+                    "run {}/{repeat}, last: {s} {} {:.3} us/page, loss {}, misload {}",
+                    rep + 1,
+                    mode.name(),
+                    row.us_per_page,
+                    row.data_loss,
+                    row.misload
+                ));
+                overall.inc(1);
+                all[i][j].push(row);
+            }
+        }
+    }
+    // Table order: by mode, strategies in order within each.
+    let mut rows = Vec::new();
+    for j in 0..args.modes.len() {
+        for runs in all.iter_mut() {
+            rows.extend(report::median_row(std::mem::take(&mut runs[j])));
+        }
+    }
+    overall.finish_and_clear();
+    report::fill_ratios(&mut rows);
+    print!("{}", report::table(&rows));
+    let scope = rows.first().map(|r| r.peak_rss_scope);
+    println!(
+        "us/pg: swap-in wall time / pages swapped in (kernel, seed 004: bypass 4.17, pin-retry 4.26, swapcache 5.02). \
+         Latency: per access, present-page accesses of the other threads included. waits = waits + cache_waits + sleeps. \
+         RSS: VmHWM {}.",
+        match scope {
+            Some(RssScope::PerRun) => "reset before each run (per-run peak)",
+            _ => "process-wide and monotone (reset refused)",
+        }
+    );
+    for r in rows.iter().filter(|r| !r.accounting.is_empty()) {
+        println!(
+            "{} {}: accounting: {}",
+            r.strategy,
+            r.mode,
+            r.accounting
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    if let Some(path) = &args.json {
+        write_file(
+            path,
+            &(serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())? + "\n"),
+        )?;
+        println!("json: {}", path.display());
+    }
+    let svg = args.svg_path();
+    write_file(&svg, &super::svg::render(&rows, &header))?;
+    println!("svg: {}", svg.display());
+    Ok(rows)
+}
+
+/// Writes `text` to `path`, creating its directory.
+pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(threads: usize, part: usize) -> Plan {
+        Plan {
+            pages: part * 3,
+            part,
+            threads,
+            device: DeviceArg::Zram,
+            zswap: fault_path::ZswapLoad::ExclusiveIfCached,
+            content: ContentClass::ZeroTail,
+            readahead: 8,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn disjoint_ranges_cover_the_part_once() {
+        let p = plan(3, 100);
+        let mut seen = vec![0; 100];
+        for t in 0..3 {
+            for v in p.range(Mode::Disjoint, t) {
+                seen[v] += 1;
+            }
+            assert_eq!(p.range(Mode::Same, t), 0..100);
+        }
+        assert!(seen.iter().all(|&n| n == 1));
+        assert_eq!((p.expected(Mode::Same), p.expected(Mode::Disjoint)), (3, 1));
+        assert_eq!(p.steps(Mode::Same), 300 + 300 + 100);
+        assert_eq!(p.steps(Mode::Disjoint), 300 + 100 + 100);
+    }
+
+    /// A tiny untimed run of every strategy and content on each device:
+    /// the pipeline works and a fixed strategy reports clean.
+    #[test]
+    fn tiny_runs_are_clean() {
+        let pb = ProgressBar::hidden();
+        let cases = ContentClass::ALL
+            .into_iter()
+            .map(|c| (DeviceArg::Zram, c))
+            .chain([
+                (DeviceArg::Ramdisk, ContentClass::ZeroTail),
+                (DeviceArg::Zswap, ContentClass::Text),
+            ]);
+        for (device, content) in cases {
+            {
+                let p = Plan {
+                    device,
+                    content,
+                    pages: CHUNK + 100,
+                    ..plan(2, 300)
+                };
+                for s in ["pin-retry", "swapcache"] {
+                    for mode in [Mode::Same, Mode::Disjoint] {
+                        let r = run_one(&p, s, mode, &pb).unwrap();
+                        assert_eq!((r.data_loss, r.misload, r.excess), (0, 0, 0), "{r:?}");
+                        assert!(r.accounting.is_empty(), "{:?}", r.accounting);
+                        assert_eq!(
+                            r.latency.samples,
+                            p.steps(mode) - 300 - (CHUNK as u64 + 100)
+                        );
+                        assert!(r.stats.faults >= 300, "{:?}", r.stats);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,447 @@
+//! The command line (clap derive) and the parsing of its values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use fault_path::ZswapLoad;
+use zswap_tree::ContentClass;
+
+/// Pages in the kernel run's populated region: 32 GiB of 4 KiB pages.
+pub const KERNEL_POPULATED: usize = 32 << 18;
+/// Pages the kernel run swapped back in: 10 GiB.
+pub const KERNEL_SWAPPED_IN: usize = 10 << 18;
+
+/// The `swapin` tool.
+#[derive(Debug, Parser)]
+#[command(
+    name = "swapin",
+    about = "The seed-004 swap-in measurement and the swap-stress-race harness, on the fault_path model"
+)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Populate, page everything out, fault a part back in with T threads,
+    /// per strategy; print a table, write JSON and an SVG plot.
+    Bench(BenchArgs),
+    /// The stress harness (swap-stress-race's shape) per strategy; print
+    /// data loss and misload.
+    Race(RaceArgs),
+}
+
+/// The swap device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    /// zram: compressed, synchronous, discards a slot's data on free.
+    Zram,
+    /// brd: uncompressed, synchronous, keeps stale data.
+    Ramdisk,
+    /// zswap (unlimited pool) in front of a ram disk.
+    Zswap,
+}
+
+impl DeviceArg {
+    /// The name the table and JSON use.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceArg::Zram => "zram",
+            DeviceArg::Ramdisk => "ramdisk",
+            DeviceArg::Zswap => "zswap",
+        }
+    }
+}
+
+/// How the threads share the pages swapped back in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Every thread walks all of them, in the same order and started
+    /// together (the reproducer's shared pages: threads race on each
+    /// fault).
+    Same,
+    /// The pages are split into one contiguous range per thread.
+    Disjoint,
+}
+
+impl Mode {
+    /// The name the table and JSON use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Same => "same",
+            Mode::Disjoint => "disjoint",
+        }
+    }
+}
+
+/// zswap's load mode on swap-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ZswapArg {
+    /// Always exclusive (Linux 6.5-6.8); races with `bypass` (seed 001).
+    Exclusive,
+    /// Exclusive only for swap-cache folios (25cd241408a2).
+    ExclusiveIfCached,
+}
+
+impl From<ZswapArg> for ZswapLoad {
+    fn from(z: ZswapArg) -> ZswapLoad {
+        match z {
+            ZswapArg::Exclusive => ZswapLoad::Exclusive,
+            ZswapArg::ExclusiveIfCached => ZswapLoad::ExclusiveIfCached,
+        }
+    }
+}
+
+/// The run's size as a fraction of the kernel's 32 GiB / 10 GiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scale {
+    /// The kernel sizes are divided by this.
+    pub divisor: usize,
+}
+
+impl Scale {
+    /// Pages populated (and paged out).
+    pub fn populated(self) -> usize {
+        KERNEL_POPULATED / self.divisor
+    }
+
+    /// Pages swapped back in.
+    pub fn swapped_in(self) -> usize {
+        KERNEL_SWAPPED_IN / self.divisor
+    }
+}
+
+impl std::fmt::Display for Scale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.divisor == 1 {
+            f.write_str("full")
+        } else {
+            write!(f, "1/{}", self.divisor)
+        }
+    }
+}
+
+/// Parses `full`, `1/N` or `N` (meaning 1/N); N must divide 10 GiB of
+/// pages into at least one page.
+pub fn parse_scale(s: &str) -> Result<Scale, String> {
+    let divisor = match s.trim() {
+        "full" | "1" | "1/1" => 1,
+        t => {
+            let n = t.strip_prefix("1/").unwrap_or(t);
+            n.parse::<usize>()
+                .map_err(|_| format!("scale {s:?}: expected full, 1/N or N"))?
+        }
+    };
+    if divisor == 0 || divisor > KERNEL_SWAPPED_IN {
+        return Err(format!(
+            "scale {s:?}: the divisor must be in 1..={KERNEL_SWAPPED_IN}"
+        ));
+    }
+    Ok(Scale { divisor })
+}
+
+/// Parses a content class by its `zswap_tree` name.
+pub fn parse_content(s: &str) -> Result<ContentClass, String> {
+    ContentClass::ALL
+        .into_iter()
+        .find(|c| c.name() == s)
+        .ok_or_else(|| {
+            let names: Vec<_> = ContentClass::ALL.iter().map(|c| c.name()).collect();
+            format!("unknown content {s:?}; known: {}", names.join(", "))
+        })
+}
+
+/// Parses one strategy name against `fault_path::strategy::names()`.
+pub fn parse_strategy(s: &str) -> Result<String, String> {
+    let names = fault_path::strategy::names();
+    if names.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown strategy {s:?}; known: {}",
+            names.join(", ")
+        ))
+    }
+}
+
+/// The selected strategies: every one (in table order) when none is given.
+pub fn strategies_or_all(sel: &[String]) -> Vec<String> {
+    if sel.is_empty() {
+        fault_path::strategy::names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    } else {
+        sel.to_vec()
+    }
+}
+
+/// The default thread count: 2, or fewer if the machine has fewer CPUs.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(2))
+}
+
+/// `swapin bench` options.
+#[derive(Clone, Debug, Args)]
+pub struct BenchArgs {
+    /// Strategies, comma-separated (default: all, in table order).
+    #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
+    pub strategies: Vec<String>,
+    /// Threads faulting pages back in (default: 2, or the CPU count if
+    /// lower).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Page content: zero-tail (word 0 counter, word 1 index, zeros), text,
+    /// half-random, random.
+    #[arg(long, default_value = "zero-tail", value_parser = parse_content)]
+    pub content: ContentClass,
+    /// Swap device.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Zram)]
+    pub device: DeviceArg,
+    /// zswap load mode (with `--device zswap`).
+    #[arg(long, value_enum, default_value_t = ZswapArg::ExclusiveIfCached)]
+    pub zswap: ZswapArg,
+    /// Size relative to the kernel run (32 GiB populated, 10 GiB swapped
+    /// in): `full`, `1/N` or `N`.
+    #[arg(long, default_value = "1/32", value_parser = parse_scale)]
+    pub scale: Scale,
+    /// Override: pages populated and paged out.
+    #[arg(long)]
+    pub pages: Option<usize>,
+    /// Override: pages faulted back in (the first ones).
+    #[arg(long)]
+    pub swapin_pages: Option<usize>,
+    /// Modes, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "same,disjoint"
+    )]
+    pub modes: Vec<Mode>,
+    /// Swap-in readahead window on the swap-cache path (pages; 0 or 1
+    /// disables it).
+    #[arg(long, default_value_t = 8)]
+    pub readahead: u32,
+    /// Runs of each strategy and mode (round-robin over the strategies, so
+    /// that machine noise spreads over all of them); the row is the run
+    /// with the median time, and `us_per_page_min` the fastest.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Seed of the page contents.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write the rows as JSON to this path.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the latency plot here (default: next to the JSON, else
+    /// target/swapin.svg).
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl BenchArgs {
+    /// Pages populated.
+    pub fn populated(&self) -> usize {
+        self.pages.unwrap_or(self.scale.populated())
+    }
+
+    /// Pages swapped back in (at most the populated ones).
+    pub fn swapped_in(&self) -> usize {
+        self.swapin_pages
+            .unwrap_or(self.scale.swapped_in())
+            .min(self.populated())
+    }
+
+    /// Threads.
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(default_threads).max(1)
+    }
+
+    /// The SVG path: `--svg`, else the JSON path with an `.svg`
+    /// extension, else `target/swapin.svg`.
+    pub fn svg_path(&self) -> PathBuf {
+        match (&self.svg, &self.json) {
+            (Some(p), _) => p.clone(),
+            (None, Some(j)) => j.with_extension("svg"),
+            (None, None) => PathBuf::from("target/swapin.svg"),
+        }
+    }
+}
+
+/// `swapin race` options. The defaults are the reproducer's recipe for
+/// slot reuse (fault_path/tests/race.rs `tight`): bypass loses data, the
+/// others stay clean.
+#[derive(Clone, Debug, Args)]
+pub struct RaceArgs {
+    /// Strategies, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
+    pub strategies: Vec<String>,
+    /// Rounds per run.
+    #[arg(long, default_value_t = 30)]
+    pub rounds: usize,
+    /// Worker threads (in pairs walking in opposite directions), plus one
+    /// page-out thread.
+    #[arg(long, alias = "workers", default_value_t = 4)]
+    pub threads: usize,
+    /// Device read delay in microseconds (0: none).
+    #[arg(long, default_value_t = 100)]
+    pub delay: u64,
+    /// Delay one read in this many.
+    #[arg(long, default_value_t = 1)]
+    pub every: u32,
+    /// Pages in the shared region.
+    #[arg(long, default_value_t = 16)]
+    pub pages: usize,
+    /// Swap slots on the device (small: slots are reused at once).
+    #[arg(long, default_value_t = 3)]
+    pub slots: u64,
+    /// Pages per page-out call.
+    #[arg(long, default_value_t = 16)]
+    pub chunk: usize,
+    /// Swap device (`zswap` = zswap over a ram disk).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Ramdisk)]
+    pub device: DeviceArg,
+    /// Put zswap in front of the device with this load mode.
+    #[arg(long, value_enum)]
+    pub zswap: Option<ZswapArg>,
+    /// Content is not used by the harness (word 0 and 1 only); accepted for
+    /// symmetry with `bench`.
+    #[arg(long, value_parser = parse_content, hide = true)]
+    pub content: Option<ContentClass>,
+    /// First seed (read-delay choice and page-out order).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Runs per strategy, with seeds seed, seed+1, ...
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
+    /// Readahead window (pages).
+    #[arg(long, default_value_t = 8)]
+    pub readahead: u32,
+    /// Write the rows as JSON to this path.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn bench(args: &[&str]) -> BenchArgs {
+        let mut v = vec!["swapin", "bench"];
+        v.extend_from_slice(args);
+        match Cli::try_parse_from(v).expect("parses").command {
+            Command::Bench(b) => b,
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn bench_defaults_are_the_1_32_run() {
+        let b = bench(&[]);
+        assert_eq!(b.populated(), 262_144, "1 GiB");
+        assert_eq!(b.swapped_in(), 81_920, "320 MiB");
+        assert_eq!(b.device, DeviceArg::Zram);
+        assert_eq!(b.content, ContentClass::ZeroTail);
+        assert_eq!(b.modes, vec![Mode::Same, Mode::Disjoint]);
+        assert!(b.strategies.is_empty());
+        assert_eq!(strategies_or_all(&b.strategies).len(), 8);
+        assert_eq!(b.svg_path(), PathBuf::from("target/swapin.svg"));
+        assert!((1..=2).contains(&b.threads()));
+    }
+
+    #[test]
+    fn bench_options_parse() {
+        let b = bench(&[
+            "--strategies",
+            "bypass,pin-retry,swapcache",
+            "--threads",
+            "3",
+            "--content",
+            "half-random",
+            "--device",
+            "zswap",
+            "--scale",
+            "full",
+            "--modes",
+            "disjoint",
+            "--seed",
+            "9",
+            "--json",
+            "out/r.json",
+        ]);
+        assert_eq!(b.strategies, ["bypass", "pin-retry", "swapcache"]);
+        assert_eq!(b.threads(), 3);
+        assert_eq!(b.content, ContentClass::HalfRandom);
+        assert_eq!(b.device, DeviceArg::Zswap);
+        assert_eq!(b.populated(), KERNEL_POPULATED);
+        assert_eq!(b.swapped_in(), KERNEL_SWAPPED_IN);
+        assert_eq!(b.modes, vec![Mode::Disjoint]);
+        assert_eq!(b.seed, 9);
+        assert_eq!(b.svg_path(), PathBuf::from("out/r.svg"));
+    }
+
+    #[test]
+    fn overrides_and_scales() {
+        let b = bench(&[
+            "--scale",
+            "1/256",
+            "--pages",
+            "100",
+            "--swapin-pages",
+            "500",
+        ]);
+        assert_eq!(b.scale.divisor, 256);
+        assert_eq!((b.populated(), b.swapped_in()), (100, 100));
+        assert_eq!(parse_scale("64"), Ok(Scale { divisor: 64 }));
+        assert_eq!(
+            parse_scale("full").map(|s| s.to_string()),
+            Ok("full".into())
+        );
+        assert!(parse_scale("0").is_err());
+        assert!(parse_scale("1/x").is_err());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            ["--strategies", "nope"],
+            ["--content", "jpeg"],
+            ["--device", "floppy"],
+        ] {
+            let mut v = vec!["swapin", "bench"];
+            v.extend_from_slice(&args);
+            assert!(Cli::try_parse_from(v).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn race_defaults_are_the_tight_recipe() {
+        let Command::Race(r) = Cli::try_parse_from(["swapin", "race"]).unwrap().command else {
+            panic!("not race");
+        };
+        assert_eq!(
+            (
+                r.pages, r.slots, r.threads, r.chunk, r.delay, r.every, r.rounds
+            ),
+            (16, 3, 4, 16, 100, 1, 30)
+        );
+        assert_eq!(r.device, DeviceArg::Ramdisk);
+        let Command::Race(r) =
+            Cli::try_parse_from(["swapin", "race", "--workers", "2", "--zswap", "exclusive"])
+                .unwrap()
+                .command
+        else {
+            panic!("not race");
+        };
+        assert_eq!(r.threads, 2);
+        assert_eq!(r.zswap, Some(ZswapArg::Exclusive));
+    }
+}

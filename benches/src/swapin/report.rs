@@ -1,0 +1,448 @@
+//! Rows of the `swapin bench` table and JSON, ratios, and the text table.
+
+use fault_path::FaultStats;
+use fault_path::device::DeviceStats;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::rss::RssScope;
+
+/// The kernel measurement of seed 004 (10 GiB swapped in from 32 GiB on
+/// zram), in microseconds: (strategy, time).
+pub const KERNEL_US: [(&str, u64); 3] = [
+    ("bypass", 10_934_698),
+    ("pin-retry", 11_157_121),
+    ("swapcache", 13_155_355),
+];
+
+/// The kernel's ratio to bypass for `strategy`, where seed 004 has one:
+/// 1.000 (bypass), 1.020 (pin-retry), 1.203 (swapcache).
+pub fn kernel_ratio(strategy: &str) -> Option<f64> {
+    let base = KERNEL_US[0].1 as f64;
+    KERNEL_US
+        .iter()
+        .find(|(s, _)| *s == strategy)
+        .map(|&(_, us)| us as f64 / base)
+}
+
+/// [`FaultStats`], serialisable (merged over the swap-in threads; the
+/// populate, page-out and verify phases are not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Accesses that completed.
+    pub accesses: u64,
+    /// `do_swap_page` calls (faults on a swap entry or a marker).
+    pub faults: u64,
+    /// Faults that read the device or zswap.
+    pub major: u64,
+    /// Faults satisfied from the swap cache.
+    pub minor: u64,
+    /// Faults taken again (refaults).
+    pub retries: u64,
+    /// Failed `pte_same` checks.
+    pub pte_same_fail: u64,
+    /// Swap-cache folios that went stale before they were locked.
+    pub stale: u64,
+    /// Swap-cache path attempts that found the entry freed.
+    pub entry_gone: u64,
+    /// `swapcache_prepare` refusals on the bypass path.
+    pub pin_busy: u64,
+    /// Waits of the swap-cache path for a pin holder.
+    pub cache_waits: u64,
+    /// Pages read ahead.
+    pub readahead: u64,
+    /// Sleeps (`pin-sleep`).
+    pub sleeps: u64,
+    /// Waits on a wait queue, slot or folio.
+    pub waits: u64,
+    /// Wake-ups issued.
+    pub wakeups: u64,
+    /// Spin iterations while waiting.
+    pub spins: u64,
+    /// Yields after the spin budget.
+    pub yields: u64,
+}
+
+impl Stats {
+    /// Every kind of wait: `waits + cache_waits + sleeps` (the table's
+    /// "waits" column).
+    pub fn all_waits(&self) -> u64 {
+        self.waits + self.cache_waits + self.sleeps
+    }
+}
+
+impl From<FaultStats> for Stats {
+    fn from(s: FaultStats) -> Stats {
+        Stats {
+            accesses: s.accesses,
+            faults: s.faults,
+            major: s.major,
+            minor: s.minor,
+            retries: s.retries,
+            pte_same_fail: s.pte_same_fail,
+            stale: s.stale,
+            entry_gone: s.entry_gone,
+            pin_busy: s.pin_busy,
+            cache_waits: s.cache_waits,
+            readahead: s.readahead,
+            sleeps: s.sleeps,
+            waits: s.waits,
+            wakeups: s.wakeups,
+            spins: s.spins,
+            yields: s.yields,
+        }
+    }
+}
+
+/// The device's counters, serialisable (whole run, page-out included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Device {
+    /// Pages read.
+    pub reads: u64,
+    /// Pages written.
+    pub writes: u64,
+    /// Slots discarded on free.
+    pub discards: u64,
+    /// Reads of a slot with no data (read as zeros).
+    pub empty_reads: u64,
+}
+
+impl From<DeviceStats> for Device {
+    fn from(d: DeviceStats) -> Device {
+        Device {
+            reads: d.reads,
+            writes: d.writes,
+            discards: d.discards,
+            empty_reads: d.empty_reads,
+        }
+    }
+}
+
+/// Fault latency percentiles in nanoseconds (one sample per access,
+/// present-page accesses included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Latency {
+    /// Samples.
+    pub samples: u64,
+    /// Mean.
+    pub mean_ns: f64,
+    /// Median.
+    pub p50_ns: u64,
+    /// 99th percentile.
+    pub p99_ns: u64,
+    /// 99.9th percentile.
+    pub p999_ns: u64,
+    /// Maximum.
+    pub max_ns: u64,
+}
+
+impl Latency {
+    /// The percentiles of `h` (nanoseconds).
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        Latency {
+            samples: h.len(),
+            mean_ns: h.mean(),
+            p50_ns: h.value_at_quantile(0.50),
+            p99_ns: h.value_at_quantile(0.99),
+            p999_ns: h.value_at_quantile(0.999),
+            max_ns: h.max(),
+        }
+    }
+}
+
+/// One row: one strategy in one mode.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// Strategy name.
+    pub strategy: String,
+    /// `same` or `disjoint`.
+    pub mode: String,
+    /// `zram`, `ramdisk` or `zswap`.
+    pub device: String,
+    /// Page content class.
+    pub content: String,
+    /// Swap-in threads.
+    pub threads: usize,
+    /// Pages populated and paged out.
+    pub pages_populated: usize,
+    /// Pages faulted back in.
+    pub pages_swapped_in: usize,
+    /// Wall time of the swap-in phase (first thread start to last thread
+    /// end), microseconds.
+    pub total_us: f64,
+    /// `total_us / pages_swapped_in` (the kernel's 4.17 us for bypass).
+    pub us_per_page: f64,
+    /// Runs of this strategy and mode; the row's figures are those of the
+    /// run with the median time.
+    pub runs: usize,
+    /// The fastest run's `us_per_page`.
+    pub us_per_page_min: f64,
+    /// `us_per_page` over bypass's in the same mode (`None` without a
+    /// bypass row).
+    pub ratio_to_bypass: Option<f64>,
+    /// The kernel's ratio (seed 004), where it has one.
+    pub kernel_ratio: Option<f64>,
+    /// Fault latency.
+    pub latency: Latency,
+    /// Fault-path counters of the swap-in phase.
+    pub stats: Stats,
+    /// Device counters of the whole run.
+    pub device_stats: Device,
+    /// Lost increments (word 0 short of the expected count), summed over
+    /// every run.
+    pub data_loss: u64,
+    /// Pages whose word 1 is not their index, summed over every run.
+    pub misload: u64,
+    /// Increments beyond the expected count.
+    pub excess: u64,
+    /// Accounting violations (leaks, double frees), from
+    /// `harness::check_accounting`.
+    pub accounting: Vec<String>,
+    /// Peak RSS in KiB (`VmHWM`).
+    pub peak_rss_kib: Option<u64>,
+    /// What the peak covers.
+    pub peak_rss_scope: RssScope,
+}
+
+/// Picks the median-time run of `runs` (one strategy and mode) as the
+/// row, recording the run count and the fastest time. Loss, misload,
+/// excess and accounting violations are those of every run, summed: a
+/// failure in any run shows.
+pub fn median_row(mut runs: Vec<Row>) -> Option<Row> {
+    runs.sort_by(|a, b| a.total_us.total_cmp(&b.total_us));
+    let min = runs.first()?.us_per_page;
+    let n = runs.len();
+    let (loss, misload, excess) = runs.iter().fold((0, 0, 0), |(l, m, e), r| {
+        (l + r.data_loss, m + r.misload, e + r.excess)
+    });
+    let accounting: Vec<String> = runs.iter().flat_map(|r| r.accounting.clone()).collect();
+    let mut row = runs.swap_remove((n - 1) / 2);
+    row.runs = n;
+    row.us_per_page_min = min;
+    row.data_loss = loss;
+    row.misload = misload;
+    row.excess = excess;
+    row.accounting = accounting;
+    Some(row)
+}
+
+/// Fills `ratio_to_bypass` of every row from the bypass row of the same
+/// mode, device, content and thread count.
+pub fn fill_ratios(rows: &mut [Row]) {
+    let bases: Vec<_> = rows
+        .iter()
+        .filter(|r| r.strategy == "bypass")
+        .map(|r| {
+            (
+                (
+                    r.mode.clone(),
+                    r.device.clone(),
+                    r.content.clone(),
+                    r.threads,
+                ),
+                r.us_per_page,
+            )
+        })
+        .collect();
+    for r in rows.iter_mut() {
+        let key = (
+            r.mode.clone(),
+            r.device.clone(),
+            r.content.clone(),
+            r.threads,
+        );
+        r.ratio_to_bypass = bases
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|&(_, base)| (base > 0.0).then(|| r.us_per_page / base));
+    }
+}
+
+fn opt3(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |x| format!("{x:.3}"))
+}
+
+/// The table: one line per row, grouped as the rows come.
+pub fn table(rows: &[Row]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<13} {:<8} {:>11} {:>7} {:>7} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
+        "strategy",
+        "mode",
+        "total us",
+        "us/pg",
+        "min",
+        "ratio",
+        "kernel",
+        "p50 ns",
+        "p99 ns",
+        "p99.9 ns",
+        "faults",
+        "major",
+        "retries",
+        "waits",
+        "loss",
+        "misl",
+        "acct",
+        "RSS MiB",
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:<13} {:<8} {:>11.0} {:>7.3} {:>7.3} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
+            r.strategy,
+            r.mode,
+            r.total_us,
+            r.us_per_page,
+            r.us_per_page_min,
+            opt3(r.ratio_to_bypass),
+            opt3(r.kernel_ratio),
+            r.latency.p50_ns,
+            r.latency.p99_ns,
+            r.latency.p999_ns,
+            r.stats.faults,
+            r.stats.major,
+            r.stats.retries,
+            r.stats.all_waits(),
+            r.data_loss,
+            r.misload,
+            if r.accounting.is_empty() { "ok" } else { "BAD" },
+            r.peak_rss_kib
+                .map_or_else(|| "-".into(), |k| format!("{:.0}", k as f64 / 1024.0)),
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A row with the given identity and per-page time, zero elsewhere.
+    pub(crate) fn row(strategy: &str, mode: &str, us_per_page: f64) -> Row {
+        Row {
+            strategy: strategy.into(),
+            mode: mode.into(),
+            device: "zram".into(),
+            content: "zero-tail".into(),
+            threads: 2,
+            pages_populated: 1024,
+            pages_swapped_in: 320,
+            total_us: us_per_page * 320.0,
+            us_per_page,
+            runs: 1,
+            us_per_page_min: us_per_page,
+            ratio_to_bypass: None,
+            kernel_ratio: kernel_ratio(strategy),
+            latency: Latency {
+                samples: 640,
+                mean_ns: 900.0,
+                p50_ns: 800,
+                p99_ns: 4000,
+                p999_ns: 20000,
+                max_ns: 50000,
+            },
+            stats: Stats::default(),
+            device_stats: Device::default(),
+            data_loss: 0,
+            misload: 0,
+            excess: 0,
+            accounting: Vec::new(),
+            peak_rss_kib: Some(2048),
+            peak_rss_scope: RssScope::PerRun,
+        }
+    }
+
+    #[test]
+    fn kernel_ratios_of_seed_004() {
+        assert_eq!(kernel_ratio("bypass"), Some(1.0));
+        let pin = kernel_ratio("pin-retry").unwrap();
+        let cached = kernel_ratio("swapcache").unwrap();
+        assert!((pin - 1.020).abs() < 0.0005, "{pin}");
+        assert!((cached - 1.203).abs() < 0.0005, "{cached}");
+        assert_eq!(kernel_ratio("pte-marker"), None);
+    }
+
+    #[test]
+    fn ratios_are_per_mode() {
+        let mut rows = vec![
+            row("bypass", "same", 2.0),
+            row("pin-retry", "same", 2.2),
+            row("bypass", "disjoint", 1.0),
+            row("pin-retry", "disjoint", 1.5),
+        ];
+        fill_ratios(&mut rows);
+        let r: Vec<_> = rows.iter().map(|r| r.ratio_to_bypass.unwrap()).collect();
+        assert!((r[0] - 1.0).abs() < 1e-12);
+        assert!((r[1] - 1.1).abs() < 1e-12);
+        assert!((r[2] - 1.0).abs() < 1e-12);
+        assert!((r[3] - 1.5).abs() < 1e-12);
+        let mut lone = vec![row("swapcache", "same", 3.0)];
+        fill_ratios(&mut lone);
+        assert_eq!(lone[0].ratio_to_bypass, None);
+    }
+
+    #[test]
+    fn json_rows_carry_the_required_fields() {
+        let mut rows = vec![row("bypass", "same", 1.0), row("swapcache", "same", 1.1)];
+        fill_ratios(&mut rows);
+        let v: serde_json::Value = serde_json::to_value(&rows).unwrap();
+        let a = v.as_array().expect("a list of rows");
+        assert_eq!(a.len(), 2);
+        for r in a {
+            for k in [
+                "strategy",
+                "us_per_page",
+                "data_loss",
+                "misload",
+                "mode",
+                "device",
+                "threads",
+                "ratio_to_bypass",
+                "kernel_ratio",
+                "stats",
+                "peak_rss_kib",
+            ] {
+                assert!(r.get(k).is_some(), "missing {k}: {r}");
+            }
+            assert!(r["latency"]["p999_ns"].is_u64());
+            assert!(r["stats"]["retries"].is_u64());
+        }
+        assert_eq!(a[1]["strategy"], "swapcache");
+        assert_eq!(a[0]["peak_rss_scope"], "per-run");
+        assert!(a[1]["kernel_ratio"].as_f64().unwrap() > 1.2);
+    }
+
+    #[test]
+    fn median_of_runs() {
+        let runs = vec![
+            row("bypass", "same", 3.0),
+            row("bypass", "same", 1.0),
+            row("bypass", "same", 2.0),
+        ];
+        let r = median_row(runs).unwrap();
+        assert_eq!((r.us_per_page, r.us_per_page_min, r.runs), (2.0, 1.0, 3));
+        let mut lossy = row("bypass", "same", 5.0);
+        lossy.data_loss = 4;
+        let r = median_row(vec![
+            lossy,
+            row("bypass", "same", 1.0),
+            row("bypass", "same", 2.0),
+        ]);
+        assert_eq!(r.map(|r| (r.us_per_page, r.data_loss)), Some((2.0, 4)));
+        let two = median_row(vec![row("bypass", "same", 3.0), row("bypass", "same", 1.0)]);
+        assert_eq!(two.unwrap().us_per_page, 1.0);
+        assert!(median_row(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn table_has_a_line_per_row() {
+        let rows = vec![row("bypass", "same", 1.0), row("pte-marker", "same", 1.1)];
+        let t = table(&rows);
+        assert_eq!(t.lines().count(), 3);
+        assert!(t.lines().nth(2).unwrap().starts_with("pte-marker"));
+        assert!(t.contains(" - "), "no kernel ratio for pte-marker: {t}");
+    }
+}
