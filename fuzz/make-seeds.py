@@ -307,7 +307,109 @@ def xarray_seeds():
           + xa("make_value", list(struct.pack("<Q", 2**63 - 1))))
 
 
+# ------------------------------------------------------------ fault_path_ops
+STRATS = ["bypass", "pin-retry", "pin-sleep", "pin-waitqueue", "sync-map",
+          "swap-count", "pte-marker", "swapcache"]
+
+
+def fp_machine(strategy, slots, device, frames, cluster=512, readahead=8,
+               zswap=None, pages=8, populated=(True,)):
+    """device: ("zram", backend) | "ramdisk" | "null"; zswap: None or
+    (exclusive, backend, limit or None)."""
+    out = [STRATS.index(strategy), slots - 2]
+    out += [0, device[1]] if isinstance(device, tuple) else [2 if device == "ramdisk" else 3]
+    out += [frames - 2, [2, 4, 8, 512].index(cluster), [8, 0, 1, 2, 4].index(readahead)]
+    if zswap is None:
+        out += [1]
+    else:
+        excl, backend, limit = zswap
+        out += [0, 1 if excl else 0, backend]
+        out += [0] if limit is None else [1] + list(struct.pack(">H", limit))
+    out += [pages - 1, len(populated) - 1] + [1 if p else 0 for p in populated]
+    return out
+
+
+def fp_read(mm, vpn):
+    return [0, mm, vpn]
+
+
+def fp_write(mm, vpn):
+    return [9, mm, vpn]
+
+
+def fp_pageout(mm, vpn, n):
+    return [18, mm, vpn, n - 1]
+
+
+def fp_dontneed(mm, vpn, n):
+    return [24, mm, vpn, n - 1]
+
+
+def fp_fork(mm):
+    return [27, mm]
+
+
+def fp_exit(mm):
+    return [29, mm]
+
+
+def fp_oor(mm, past):
+    return [31, mm, past]
+
+
+def fp_threads(*threads):
+    out = [len(threads) - 1]
+    for t in threads:
+        out += [len(t)] + sum(t, [])
+    return out
+
+
+def fault_path_seeds():
+    t = "fault_path_ops"
+    # Thread A writes, pages out and reads back; thread B forks, writes in
+    # the child and reads the parent; the schedule interleaves them.
+    a = ([fp_write(0, v) for v in range(8)] + [fp_pageout(0, 0, 8)]
+         + [fp_read(0, v) for v in range(8)])
+    b = [fp_fork(0), fp_write(1, 3), fp_pageout(1, 0, 8), fp_read(0, 3),
+         fp_read(1, 3), fp_dontneed(1, 2, 3), fp_read(1, 2), fp_exit(1)]
+    sched = [0] * 9 + [1, 1, 1] + [0, 1] * 8
+    write(t, "swapcache-ramdisk-fork", fp_machine("swapcache", 32, "ramdisk", 48)
+          + fp_threads(a, b) + sched)
+    write(t, "bypass-zram-two-spaces", fp_machine("bypass", 16, ("zram", 0), 32,
+                                                  populated=(True, True))
+          + fp_threads([fp_pageout(0, 0, 8), fp_read(0, 1), fp_dontneed(0, 0, 4)],
+                       [fp_write(1, 0), fp_pageout(1, 0, 8), fp_read(1, 0), fp_read(0, 2)])
+          + [0, 1, 0, 1, 0, 1, 1])
+    write(t, "pin-retry-zswap-pool-limit", fp_machine(
+        "pin-retry", 24, ("zram", 1), 32, zswap=(True, 0, 100))
+          + fp_threads([fp_write(0, v) for v in range(8)] + [fp_pageout(0, 0, 8)]
+                       + [fp_read(0, v) for v in range(8)]))
+    write(t, "sync-map-null-device", fp_machine("sync-map", 8, "null", 16, cluster=2)
+          + fp_threads([fp_write(0, 1), fp_pageout(0, 0, 8), fp_read(0, 1),
+                        fp_write(0, 1), fp_read(0, 1), fp_oor(0, 0)]))
+    write(t, "swap-count-zswap-fork", fp_machine(
+        "swap-count", 32, ("zram", 2), 40, zswap=(False, 1, None), pages=6)
+          + fp_threads([fp_pageout(0, 0, 6), fp_fork(0), fp_read(0, 0), fp_read(1, 0),
+                        fp_write(1, 1), fp_pageout(1, 0, 6), fp_read(0, 1), fp_read(1, 1)],
+                       [fp_fork(1), fp_read(2, 5), fp_dontneed(2, 0, 6), fp_exit(0)])
+          + [0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 1])
+    write(t, "pte-marker-out-of-frames", fp_machine("pte-marker", 16, "ramdisk", 4,
+                                                    populated=(True, False))
+          + fp_threads([fp_read(1, v) for v in range(6)] + [fp_pageout(0, 0, 8)]
+                       + [fp_read(1, v) for v in range(6)] + [fp_fork(0)]))
+    write(t, "pin-sleep-swap-full", fp_machine("pin-sleep", 3, ("zram", 0), 24, cluster=2)
+          + fp_threads([fp_pageout(0, 0, 8), fp_read(0, 0), fp_pageout(0, 4, 4),
+                        fp_dontneed(0, 0, 2), fp_pageout(0, 4, 4), fp_read(0, 5)]))
+    write(t, "pin-waitqueue-readahead", fp_machine("pin-waitqueue", 32, "ramdisk", 40,
+                                                   cluster=2, readahead=4, pages=12)
+          + fp_threads([fp_pageout(0, 0, 12), fp_read(0, 0), fp_read(0, 3)],
+                       [fp_dontneed(0, 1, 1), fp_read(0, 2), fp_fork(0), fp_read(1, 7)],
+                       [fp_write(0, 2), fp_pageout(0, 2, 1), fp_read(0, 2)])
+          + [0, 1, 2, 0, 1, 2, 0, 1, 2, 1])
+
+
 if __name__ == "__main__":
+    fault_path_seeds()
     xarray_seeds()
     swapmap_seeds()
     zswap_decompress_seeds()

@@ -64,6 +64,8 @@
 
 pub mod device;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod harness;
 mod mm;
 pub mod pte;
