@@ -60,11 +60,17 @@ pub struct FrameStats {
     pub alloc_failures: u64,
 }
 
+/// Free-list shards (per-CPU page lists, `per_cpu_pages`); 1 under loom.
+const FREE_SHARDS: usize = if cfg!(loom) { 1 } else { 8 };
+
 /// The frame pool.
 pub struct Frames {
     words: Box<[AtomicU64]>,
     folios: Box<[CachePadded<Folio>]>,
-    free: Mutex<Vec<FrameId>>,
+    /// Free frames, sharded by thread like the kernel's per-CPU page lists:
+    /// a thread allocates from and frees to its own shard, and steals from
+    /// the others only when its own is empty.
+    free: Box<[CachePadded<Mutex<Vec<FrameId>>>]>,
     double_frees: AtomicU64,
     alloc_failures: AtomicU64,
 }
@@ -100,8 +106,14 @@ impl Frames {
                     })
                 })
                 .collect(),
-            // Pop from the end: frames are handed out in ascending order.
-            free: Mutex::new((0..n).rev().collect()),
+            // Frames dealt round-robin; popped from the end, so each shard
+            // hands out its frames in ascending order.
+            free: (0..FREE_SHARDS)
+                .map(|i| {
+                    let mine = (0..n).rev().filter(|f| *f as usize % FREE_SHARDS == i);
+                    CachePadded::new(Mutex::new(mine.collect()))
+                })
+                .collect(),
             double_frees: AtomicU64::new(0),
             alloc_failures: AtomicU64::new(0),
         }
@@ -110,7 +122,9 @@ impl Frames {
     /// Allocates a frame with one reference, no flags, and stale contents
     /// (the caller fills it). `None` when the pool is exhausted.
     pub fn alloc(&self) -> Option<FrameId> {
-        let Some(f) = lock(&self.free).pop() else {
+        let home = crate::sync::shard() % FREE_SHARDS;
+        let found = (0..FREE_SHARDS).find_map(|i| lock(&self.free[(home + i) % FREE_SHARDS]).pop());
+        let Some(f) = found else {
             self.alloc_failures.fetch_add(1, Ordering::Relaxed);
             return None;
         };
@@ -163,7 +177,7 @@ impl Frames {
             // (Release), as `folio_put_testzero`.
             match refs.compare_exchange_weak(cur, cur - 1, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(1) => {
-                    lock(&self.free).push(f);
+                    self.push_free(f);
                     return;
                 }
                 Ok(_) => return,
@@ -188,7 +202,11 @@ impl Frames {
     /// Returns a frozen frame to the free list.
     pub fn free_frozen(&self, f: FrameId) {
         debug_assert_eq!(self.refs(f), 0);
-        lock(&self.free).push(f);
+        self.push_free(f);
+    }
+
+    fn push_free(&self, f: FrameId) {
+        lock(&self.free[crate::sync::shard() % FREE_SHARDS]).push(f);
     }
 
     /// The frame's reference count.
@@ -343,7 +361,7 @@ impl Frames {
         let total = self.folios.len() as u32;
         FrameStats {
             total,
-            in_use: total - lock(&self.free).len() as u32,
+            in_use: total - self.free.iter().map(|s| lock(s).len() as u32).sum::<u32>(),
             double_frees: self.double_frees.load(Ordering::Relaxed),
             alloc_failures: self.alloc_failures.load(Ordering::Relaxed),
         }
