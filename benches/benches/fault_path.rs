@@ -1,3 +1,213 @@
-//! Criterion benches of the fault path (filled in by the next commit).
+//! Criterion benches of the swap-in fault path, per strategy.
+//!
+//! `cargo bench -p benches --bench fault_path`
+//!
+//! Groups (ids are strategy names):
+//! - `fault_single/null`: one thread faults pages back in from the null
+//!   device, which transfers no data: the metadata-only fault (PTE, swap
+//!   map, swap cache, frame allocator, the strategy's synchronisation).
+//! - `fault_single/zram`: the same on zram with zero-tail pages (word 0 a
+//!   counter, word 1 the index, zeros): decompression and the copy into the
+//!   frame included. `swapcache-ra0` is the swap-cache path without
+//!   readahead (the others use the default window of 8).
+//! - `fault_2t_disjoint/zram`: two threads fault disjoint pages at once;
+//!   the time is per fault per thread (the slowest thread's wall time over
+//!   its faults), the throughput counts both threads' faults.
+//! - `fault_2t_same/zram`: two threads fault the same pages at once, in the
+//!   same order (the reproducer's shared pages): the racers' retries and
+//!   waits are in the time.
+//!
+//! Every case uses `iter_custom`: pages are paged out in batches outside the
+//! timed region (page-out compresses, which costs more than the fault), and
+//! only the faults are timed, one clock read per batch. Each fault is a write
+//! access (word 0 += 1), as in `swapin bench`. Multi-thread cases start the
+//! threads with a `Barrier` (sharded-slab's MultithreadedBench).
 
-fn main() {}
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use benches::swapin::bench::prefault_frames;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use fault_path::device::{NullDevice, SwapDevice, Zram};
+use fault_path::{AddressSpace, FaultStats, System, SystemConfig};
+
+/// Pages per timed batch (per thread).
+const BATCH: usize = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dev {
+    Null,
+    Zram,
+}
+
+impl Dev {
+    fn name(self) -> &'static str {
+        match self {
+            Dev::Null => "null",
+            Dev::Zram => "zram",
+        }
+    }
+}
+
+/// A system for `strategy` on `dev` with `pages` populated pages (word 0
+/// zero, word 1 the index, zeros: zero-tail), all paged out.
+fn fixture(strategy: &str, dev: Dev, pages: usize, readahead: u32) -> (Arc<System>, AddressSpace) {
+    let slots = pages as u64 + 1024;
+    let device: Arc<dyn SwapDevice> = match dev {
+        Dev::Null => Arc::new(NullDevice::new(slots)),
+        Dev::Zram => Arc::new(Zram::new(
+            slots,
+            zswap_tree::Backend::default().compressor(),
+        )),
+    };
+    let mut cfg = SystemConfig::new(pages as u32 + 1024, device).strategy(strategy);
+    cfg.readahead = readahead;
+    let sys = System::new(cfg).expect("system");
+    prefault_frames(&sys);
+    let mm = AddressSpace::new(Arc::clone(&sys), pages);
+    mm.populate().expect("populate");
+    pageout(&mm, 0..pages);
+    (sys, mm)
+}
+
+/// Pages out the present pages of `range` (those still swapped out are
+/// skipped).
+fn pageout(mm: &AddressSpace, range: std::ops::Range<usize>) {
+    let mut st = FaultStats::default();
+    mm.pageout(range, &mut st).expect("page-out");
+}
+
+/// The cases: (id, strategy, readahead).
+fn cases() -> Vec<(String, &'static str, u32)> {
+    let mut v: Vec<_> = fault_path::strategy::names()
+        .into_iter()
+        .map(|s| (s.to_string(), s, 8))
+        .collect();
+    v.push(("swapcache-ra0".into(), "swapcache", 0));
+    v
+}
+
+/// Faults `range` back in on `threads` threads (`same`: each thread the
+/// whole range; else a share each); returns the slowest thread's time.
+fn fault_threads(
+    mm: &AddressSpace,
+    threads: usize,
+    same: bool,
+    range: std::ops::Range<usize>,
+) -> Duration {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let barrier = &barrier;
+                let r = if same {
+                    range.clone()
+                } else {
+                    let (a, n) = (range.start, range.len());
+                    a + n * t / threads..a + n * (t + 1) / threads
+                };
+                s.spawn(move || {
+                    let mut st = FaultStats::default();
+                    barrier.wait();
+                    let start = Instant::now();
+                    for vpn in r {
+                        mm.write(black_box(vpn), &mut st).expect("fault");
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().expect("bench thread"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+fn single(c: &mut Criterion) {
+    for dev in [Dev::Null, Dev::Zram] {
+        let mut g = c.benchmark_group(format!("fault_single/{}", dev.name()));
+        g.warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2))
+            .sample_size(30)
+            .throughput(Throughput::Elements(1));
+        for (id, strategy, ra) in cases() {
+            let (_sys, mm) = fixture(strategy, dev, BATCH, ra);
+            let mut st = FaultStats::default();
+            g.bench_function(BenchmarkId::from_parameter(&id), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    let mut left = iters as usize;
+                    let mut first = true;
+                    while left > 0 {
+                        let n = left.min(BATCH);
+                        // The fixture starts paged out; later batches page
+                        // out again, untimed.
+                        if !first {
+                            pageout(&mm, 0..n);
+                        }
+                        first = false;
+                        let t = Instant::now();
+                        for vpn in 0..n {
+                            mm.write(black_box(vpn), &mut st).expect("fault");
+                        }
+                        total += t.elapsed();
+                        left -= n;
+                    }
+                    // Leave the fixture paged out for the next sample.
+                    pageout(&mm, 0..BATCH);
+                    total
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+fn two_threads(c: &mut Criterion) {
+    for same in [false, true] {
+        let mut g = c.benchmark_group(format!(
+            "fault_2t_{}/zram",
+            if same { "same" } else { "disjoint" }
+        ));
+        g.warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(1))
+            .sample_size(20)
+            .throughput(Throughput::Elements(if same { 1 } else { 2 }));
+        for (id, strategy, ra) in cases() {
+            if id == "swapcache-ra0" {
+                continue;
+            }
+            // Disjoint: each thread BATCH pages; same: BATCH shared pages.
+            let pages = if same { BATCH } else { 2 * BATCH };
+            let (_sys, mm) = fixture(strategy, Dev::Zram, pages, ra);
+            g.bench_function(BenchmarkId::from_parameter(&id), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    let mut left = iters as usize;
+                    let mut first = true;
+                    while left > 0 {
+                        let n = left.min(BATCH);
+                        let range = if same { 0..n } else { 0..2 * n };
+                        let range = if first {
+                            range
+                        } else {
+                            pageout(&mm, range.clone());
+                            range
+                        };
+                        first = false;
+                        total += fault_threads(&mm, 2, same, range);
+                        left -= n;
+                    }
+                    pageout(&mm, 0..pages);
+                    total
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, single, two_threads);
+criterion_main!(benches);
