@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Bench(a) => benches::swapin::bench::run(a).map(drop),
         Command::Race(a) => benches::swapin::race::run(a).map(drop),
+        Command::Profile(a) => benches::swapin::bench::profile(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

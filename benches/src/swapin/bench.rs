@@ -464,6 +464,43 @@ pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Faults `vpns` in, single-threaded (kept out of line so a profiler can
+/// collect this function alone).
+#[inline(never)]
+pub fn fault_loop(mm: &AddressSpace, vpns: std::ops::Range<usize>, st: &mut FaultStats) {
+    for vpn in vpns {
+        mm.write(std::hint::black_box(vpn), st).expect("fault");
+    }
+}
+
+/// `swapin profile`: populate and page out `pages` zero-tail pages, then
+/// fault them back in with [`fault_loop`] and print the time per fault.
+pub fn profile(a: &super::cli::ProfileArgs) -> Result<(), String> {
+    let slots = a.pages as u64 + 1024;
+    let device: Arc<dyn SwapDevice> = match a.device.as_str() {
+        "null" => Arc::new(fault_path::device::NullDevice::new(slots)),
+        "zram" => Arc::new(Zram::new(
+            slots,
+            zswap_tree::Backend::default().compressor(),
+        )),
+        d => return Err(format!("profile: device {d:?}: null or zram")),
+    };
+    let mut cfg = SystemConfig::new(a.pages as u32 + 1024, device).strategy(&a.strategy);
+    cfg.readahead = a.readahead;
+    let sys = System::new(cfg).map_err(|e| e.to_string())?;
+    prefault_frames(&sys);
+    let mm = AddressSpace::new(Arc::clone(&sys), a.pages);
+    mm.populate().map_err(|e| e.to_string())?;
+    let mut st = FaultStats::default();
+    mm.pageout(0..a.pages, &mut st).map_err(|e| e.to_string())?;
+    let mut st = FaultStats::default();
+    let t = Instant::now();
+    fault_loop(&mm, 0..a.pages, &mut st);
+    let ns = t.elapsed().as_nanos() as f64 / a.pages.max(1) as f64;
+    println!("{} {}: {ns:.1} ns/fault, {st:?}", a.strategy, a.device);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

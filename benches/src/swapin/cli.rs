@@ -32,6 +32,28 @@ pub enum Command {
     /// The stress harness (swap-stress-race's shape) per strategy; print
     /// data loss and misload.
     Race(RaceArgs),
+    /// Single-thread swap-in of N pages for one strategy, untimed except for
+    /// one total: a driver for profilers (`valgrind --tool=callgrind
+    /// --toggle-collect='*fault_loop*'`).
+    #[command(hide = true)]
+    Profile(ProfileArgs),
+}
+
+/// `swapin profile` options.
+#[derive(Clone, Debug, Args)]
+pub struct ProfileArgs {
+    /// Strategy.
+    #[arg(long, default_value = "bypass", value_parser = parse_strategy)]
+    pub strategy: String,
+    /// `null` (metadata only) or `zram`.
+    #[arg(long, default_value = "null")]
+    pub device: String,
+    /// Pages faulted.
+    #[arg(long, default_value_t = 20_000)]
+    pub pages: usize,
+    /// Readahead window.
+    #[arg(long, default_value_t = 8)]
+    pub readahead: u32,
 }
 
 /// The swap device.
