@@ -95,8 +95,15 @@ pub struct LockWait {
 impl Frames {
     /// A pool of `n` frames.
     pub fn new(n: u32) -> Frames {
+        let words: Box<[AtomicU64]> = (0..n as usize * WORDS).map(|_| AtomicU64::new(0)).collect();
+        // Touch every page of the pool now: the zeroed allocation may be
+        // lazily mapped (calloc), and first-touch faults of the host would
+        // otherwise land inside timed swap-ins.
+        for w in words.iter().step_by(512) {
+            w.store(0, Ordering::Relaxed);
+        }
         Frames {
-            words: (0..n as usize * WORDS).map(|_| AtomicU64::new(0)).collect(),
+            words,
             folios: (0..n)
                 .map(|_| {
                     CachePadded::new(Folio {
@@ -342,6 +349,35 @@ impl Frames {
         }
     }
 
+    /// Runs `fill` on the bytes of frame `f`, so that a device or zswap can
+    /// decompress straight into it instead of through a bounce buffer and a
+    /// word-by-word copy (`swap_read_folio` reads into the folio itself).
+    ///
+    /// # Safety
+    /// No other thread may access the words of frame `f` until `fill`
+    /// returns. That holds for a folio being filled by a swap-in: a private
+    /// folio is reachable from no PTE and not from the swap cache; a folio in
+    /// the swap cache, or named by a swap-in marker, is locked by the filler,
+    /// and every reader of such a folio's contents takes the folio lock first
+    /// (`map_cached`, page-out, the marker waiters).
+    #[cfg(not(loom))]
+    pub(crate) unsafe fn fill_private<R>(
+        &self,
+        f: FrameId,
+        fill: impl FnOnce(&mut zswap_tree::Page) -> R,
+    ) -> R {
+        const { assert!(WORDS * 8 == zswap_tree::PAGE_SIZE) };
+        let words = self.words(f);
+        // The words are `AtomicU64`s, i.e. `UnsafeCell`s: writing through a
+        // pointer derived from a shared reference to them is allowed. Size
+        // (4096 bytes) and alignment (8 >= 1) fit a `Page`.
+        let page = words.as_ptr().cast::<zswap_tree::Page>().cast_mut();
+        // SAFETY: the caller guarantees no other access to these words while
+        // the `&mut` lives (see # Safety), so it is unique; the memory is
+        // initialised (every word was written at allocation).
+        fill(unsafe { &mut *page })
+    }
+
     /// Copies frame `from` into frame `to`.
     pub fn copy_frame(&self, from: FrameId, to: FrameId) {
         for (d, s) in self.words(to).iter().zip(self.words(from)) {
@@ -365,5 +401,32 @@ impl Frames {
             double_frees: self.double_frees.load(Ordering::Relaxed),
             alloc_failures: self.alloc_failures.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_private_writes_the_words() {
+        let frames = Frames::new(2);
+        let f = frames.alloc().unwrap();
+        // SAFETY: `f` was just allocated and is visible to no one else.
+        unsafe {
+            frames.fill_private(f, |page| {
+                page.fill(0);
+                page[..8].copy_from_slice(&7u64.to_le_bytes());
+                page[4088..].copy_from_slice(&9u64.to_le_bytes());
+            })
+        };
+        assert_eq!(frames.word(f, 0), 7);
+        assert_eq!(frames.word(f, WORDS - 1), 9);
+        frames.add_word(f, 0, 1);
+        let mut out = [0u8; zswap_tree::PAGE_SIZE];
+        frames.copy_out(f, &mut out);
+        assert_eq!(out[..8], 8u64.to_le_bytes());
+        frames.put(f);
+        assert_eq!(frames.stats().in_use, 0);
     }
 }

@@ -161,7 +161,9 @@ impl SwapFault<'_> {
         }
         let fr = self.new_cache_folio(self.slot)?;
         let Some(fr) = fr else { return Ok(None) };
-        if let Err(e) = sys.read_into(fr, self.slot, true) {
+        // SAFETY: `fr` was created locked by `new_cache_folio` and is only
+        // reachable through the swap cache, whose readers lock it first.
+        if let Err(e) = unsafe { sys.read_into(fr, self.slot, true) } {
             sys.delete_from_swap_cache(fr, self.slot);
             sys.frames.unlock(fr);
             sys.frames.put(fr);
@@ -223,7 +225,9 @@ impl SwapFault<'_> {
             let Ok(Some(fr)) = self.new_cache_folio(s) else {
                 return;
             };
-            if sys.read_into(fr, s, true).is_ok() {
+            // SAFETY: as in `read_swap_cache_async`: a new folio we hold
+            // locked, reachable only through the swap cache.
+            if unsafe { sys.read_into(fr, s, true) }.is_ok() {
                 sys.frames.set_flags(fr, PG_UPTODATE);
                 self.st.readahead += 1;
             } else {
@@ -257,7 +261,9 @@ impl SwapFault<'_> {
         let _ = sys.cache.add_unchecked(s, fr, &guard);
         drop(guard);
         let _ = sys.map.swapcache_prepare(s);
-        if sys.read_into(fr, s, true).is_ok() {
+        // SAFETY: a folio we hold locked, reachable only through the swap
+        // cache (even when a racing add displaced it).
+        if unsafe { sys.read_into(fr, s, true) }.is_ok() {
             sys.frames.set_flags(fr, PG_UPTODATE);
             self.st.readahead += 1;
         }
@@ -313,7 +319,8 @@ impl SwapFault<'_> {
     pub(crate) fn read_private(&mut self) -> Result<FrameId, FaultError> {
         let sys = self.sys;
         let fr = sys.frames.alloc().ok_or(FaultError::NoMemory)?;
-        if let Err(e) = sys.read_into(fr, self.slot, false) {
+        // SAFETY: `fr` was just allocated and is reachable from nowhere.
+        if let Err(e) = unsafe { sys.read_into(fr, self.slot, false) } {
             sys.frames.put(fr);
             return Err(e);
         }
@@ -424,10 +431,20 @@ pub(crate) fn pinned_bypass(
         on_busy(f);
         return Ok(SwapIn::Retry);
     }
-    let r = f.read_private().map(|fr| f.install_private(fr));
-    // need_clear_cache: drop the pin after the PTE lock is released; if a
-    // zap dropped the last reference meanwhile, this frees the slot.
-    let _ = f.sys.map.swapcache_clear(f.slot);
+    // Install without dropping the reference under the PTE lock: while the
+    // pin is held nobody else can act on it (the PTE maps the folio now,
+    // and no swap-cache folio can appear), so the reference and the pin go
+    // together after the PTE lock (`swap_free` + need_clear_cache's
+    // `swapcache_clear`, in one cluster-locked step).
+    let r = f
+        .read_private()
+        .map(|fr| f.install_private_with(fr, f.orig, |_| false));
+    let _ = match r {
+        Ok(true) => f.sys.map.free_and_clear(f.slot),
+        // Not mapped: drop the pin only; if a zap dropped the last
+        // reference meanwhile, this frees the slot.
+        _ => f.sys.map.swapcache_clear(f.slot),
+    };
     after_clear(f);
     Ok(if r? { SwapIn::Mapped } else { SwapIn::Retry })
 }
@@ -679,7 +696,9 @@ impl Strategy for PteMarker {
             return Ok(SwapIn::Retry);
         }
         // (3) read the folio; racers that see the marker wait for its lock.
-        let read = sys.read_into(fr, f.slot, false);
+        // SAFETY: `fr` is locked by us and named only by our marker, whose
+        // waiters take its lock before anything else.
+        let read = unsafe { sys.read_into(fr, f.slot, false) };
         if read.is_ok() {
             sys.frames.set_flags(fr, PG_UPTODATE);
             f.st.major += 1;

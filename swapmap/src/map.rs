@@ -697,6 +697,43 @@ impl SwapMap {
         false
     }
 
+    /// Drops one reference and the `SWAP_HAS_CACHE` pin in one
+    /// cluster-locked step: the end of the pinned bypass swap-in
+    /// (13ddaf26be32), which calls `swap_free` under the PTE lock and
+    /// `swapcache_clear` after it.
+    ///
+    /// Differs on purpose: one lock round-trip instead of two. The result is
+    /// the same, because while the pin is held no one else can act on the
+    /// count that the swap-in is about to drop: its PTE already maps the
+    /// folio, and fork is excluded by the faulting task.
+    ///
+    /// Errors: [`SwapError::NotCached`] when the flag is not set,
+    /// [`SwapError::NoCount`] when no reference is left, [`SwapError::Sync`],
+    /// [`SwapError::NoEntry`], [`SwapError::Bad`], [`SwapError::OutOfRange`].
+    ///
+    /// Context: takes the slot's cluster lock; may run the free-notify hook.
+    pub fn free_and_clear(&self, slot: u64) -> Result<Freed, SwapError> {
+        self.check(slot)?;
+        let off = self.offset(slot);
+        let mut c = self.lock_cluster_of(slot);
+        let cont = c.cont(off);
+        let (nb, nc) = self.update_locked(slot, |b| match b {
+            SWAP_FREE => Err(SwapError::NoEntry { slot }),
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
+            _ if b & SWAP_HAS_CACHE == 0 => Err(SwapError::NotCached { slot }),
+            _ if !slot::has_count(b) => Err(SwapError::NoCount { slot }),
+            _ => {
+                let (nb, nc) = slot::dec(b, cont);
+                Ok((nb & !SWAP_HAS_CACHE, nc))
+            }
+        })?;
+        if nc != cont {
+            c.set_cont(off, nc, self.cluster_size());
+        }
+        Ok(self.finish_put(slot, nb, &mut c))
+    }
+
     fn finish_put(&self, slot: u64, nb: u8, c: &mut ClusterInfo) -> Freed {
         if nb == SWAP_FREE {
             self.slot_freed(slot, c);

@@ -39,6 +39,8 @@ pub enum Op {
     Clear(Target),
     /// [`SwapMap::free`].
     Free(Target),
+    /// [`SwapMap::free_and_clear`].
+    FreeAndClear(Target),
     /// [`SwapMap::sync_acquire`].
     SyncAcquire(Target),
     /// [`SwapMap::sync_release`].
@@ -283,6 +285,21 @@ impl Model {
                     },
                 )),
             }),
+            Op::FreeAndClear(_) => r(match st {
+                Err(e) => Err(e),
+                Ok(None) => Err(E::NoEntry { slot }),
+                Ok(Some(Bad)) => Err(E::Bad { slot }),
+                Ok(Some(Sync)) => Err(E::Sync { slot }),
+                Ok(Some(Used { cache: false, .. })) => Err(E::NotCached { slot }),
+                Ok(Some(Used { count: 0, .. })) => Err(E::NoCount { slot }),
+                Ok(Some(Used { count, .. })) => Ok(self.freed(
+                    slot,
+                    Used {
+                        count: count - 1,
+                        cache: false,
+                    },
+                )),
+            }),
             Op::SyncAcquire(_) => u(match st {
                 Err(e) => Err(e),
                 Ok(None) => Err(E::NoEntry { slot }),
@@ -454,6 +471,7 @@ impl Harness {
             | Op::Prepare(t)
             | Op::Clear(t)
             | Op::Free(t)
+            | Op::FreeAndClear(t)
             | Op::SyncAcquire(t)
             | Op::SyncRelease(t)
             | Op::SyncReleaseFree(t)
@@ -479,6 +497,7 @@ impl Harness {
             Op::Prepare(_) => Outcome::Unit(m.swapcache_prepare(slot)),
             Op::Clear(_) => Outcome::Put(m.swapcache_clear(slot)),
             Op::Free(_) => Outcome::Put(m.free(slot)),
+            Op::FreeAndClear(_) => Outcome::Put(m.free_and_clear(slot)),
             Op::SyncAcquire(_) => Outcome::Unit(m.sync_acquire(slot)),
             Op::SyncRelease(_) => Outcome::Put(m.sync_release(slot)),
             Op::SyncReleaseFree(_) => Outcome::Unit(m.sync_release_free(slot)),

@@ -470,3 +470,40 @@ fn slot_state_helpers() {
     assert_eq!(SWAP_MAP_SYNC, 0x7f);
     assert!(SwapError::Exists { slot: 3 }.to_string().contains('3'));
 }
+
+#[test]
+fn free_and_clear_drops_reference_and_pin_together() {
+    let (m, log) = map_with_log(8, 4);
+    let s = swapped_out(&m);
+    // Without the pin it is refused, unchanged.
+    assert_eq!(m.free_and_clear(s), Err(SwapError::NotCached { slot: s }));
+    m.swapcache_prepare(s).unwrap();
+    assert_eq!(m.free_and_clear(s), Ok(Freed::Yes));
+    assert_eq!(taken(&log), vec![s]);
+    // A shared slot keeps its other reference.
+    let t = swapped_out(&m);
+    m.duplicate(t).unwrap();
+    m.swapcache_prepare(t).unwrap();
+    assert_eq!(m.free_and_clear(t), Ok(Freed::No));
+    assert_eq!(
+        m.state(t),
+        Ok(SlotState::Used {
+            count: 1,
+            has_cache: false
+        })
+    );
+    // A cache-only slot has no reference to drop; SYNC is refused.
+    let u = m.alloc().unwrap();
+    assert_eq!(m.free_and_clear(u), Err(SwapError::NoCount { slot: u }));
+    assert_eq!(m.sync_acquire(t), Ok(()));
+    assert_eq!(m.free_and_clear(t), Err(SwapError::Sync { slot: t }));
+    assert_eq!(m.free_and_clear(0), Err(SwapError::Bad { slot: 0 }));
+    assert_eq!(
+        m.free_and_clear(99),
+        Err(SwapError::OutOfRange {
+            slot: 99,
+            nr_slots: 8
+        })
+    );
+    m.check_consistency();
+}

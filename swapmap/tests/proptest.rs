@@ -21,6 +21,7 @@ fn op(nr_slots: u64) -> impl Strategy<Value = Op> {
         3 => t.clone().prop_map(Op::Prepare),
         4 => t.clone().prop_map(Op::Clear),
         6 => t.clone().prop_map(Op::Free),
+        2 => t.clone().prop_map(Op::FreeAndClear),
         2 => t.clone().prop_map(Op::SyncAcquire),
         2 => t.clone().prop_map(Op::SyncRelease),
         1 => t.clone().prop_map(Op::SyncReleaseFree),
