@@ -2,6 +2,7 @@
 //! at a scale that fits) and the swap-stress-race harness, per strategy.
 //!
 //! ```text
+//! cargo run --release --bin swapin                     # = bench with its defaults
 //! cargo run --release -p benches --bin swapin -- bench [--strategies a,b] [--threads T]
 //!     [--content zero-tail|text|half-random|random] [--device zram|ramdisk|zswap]
 //!     [--scale 1/32|full|1/N] [--modes same,disjoint] [--json PATH] [--svg PATH]
@@ -17,8 +18,7 @@ use benches::swapin::cli::{Cli, Command};
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match &cli.command {
+    let result = match &Cli::parse().command() {
         Command::Bench(a) => benches::swapin::bench::run(a).map(drop),
         Command::Race(a) => benches::swapin::race::run(a).map(drop),
         Command::Profile(a) => benches::swapin::bench::profile(a),

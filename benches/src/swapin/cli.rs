@@ -18,9 +18,21 @@ pub const KERNEL_SWAPPED_IN: usize = 10 << 18;
     about = "The seed-004 swap-in measurement and the swap-stress-race harness, on the fault_path model"
 )]
 pub struct Cli {
-    /// What to run.
+    /// What to run; `bench` with its defaults when omitted, so that
+    /// `cargo run --release --bin swapin` is the measurement.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The subcommand to run: the one given, or `bench` with its defaults.
+    pub fn command(self) -> Command {
+        self.command
+            .unwrap_or_else(|| match Cli::parse_from(["swapin", "bench"]).command {
+                Some(c) => c,
+                None => unreachable!("`bench` parses to a subcommand"),
+            })
+    }
 }
 
 /// The subcommands.
@@ -360,8 +372,16 @@ mod tests {
     fn bench(args: &[&str]) -> BenchArgs {
         let mut v = vec!["swapin", "bench"];
         v.extend_from_slice(args);
-        match Cli::try_parse_from(v).expect("parses").command {
+        match Cli::try_parse_from(v).expect("parses").command() {
             Command::Bench(b) => b,
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn no_subcommand_is_bench() {
+        match Cli::try_parse_from(["swapin"]).expect("parses").command() {
+            Command::Bench(b) => assert_eq!(b.populated(), 262_144),
             c => panic!("{c:?}"),
         }
     }
@@ -447,7 +467,7 @@ mod tests {
 
     #[test]
     fn race_defaults_are_the_tight_recipe() {
-        let Command::Race(r) = Cli::try_parse_from(["swapin", "race"]).unwrap().command else {
+        let Command::Race(r) = Cli::try_parse_from(["swapin", "race"]).unwrap().command() else {
             panic!("not race");
         };
         assert_eq!(
@@ -460,7 +480,7 @@ mod tests {
         let Command::Race(r) =
             Cli::try_parse_from(["swapin", "race", "--workers", "2", "--zswap", "exclusive"])
                 .unwrap()
-                .command
+                .command()
         else {
             panic!("not race");
         };

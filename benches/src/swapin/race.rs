@@ -205,7 +205,7 @@ mod tests {
     fn args(extra: &[&str]) -> RaceArgs {
         let mut v = vec!["swapin", "race"];
         v.extend_from_slice(extra);
-        match Cli::try_parse_from(v).unwrap().command {
+        match Cli::try_parse_from(v).unwrap().command() {
             Command::Race(r) => r,
             c => panic!("{c:?}"),
         }
