@@ -103,6 +103,14 @@ impl SwapFault<'_> {
     /// `swap_cache_get_folio` + `folio_lock_or_retry` + the check that the
     /// folio is still the swap-cache folio of this entry.
     pub(crate) fn lookup_cache(&mut self) -> Cached {
+        // A folio enters the swap cache only under the slot's
+        // SWAP_HAS_CACHE pin, so without the flag there is nothing to look
+        // up (and no epoch pin to pay). Reading the flag a moment before a
+        // racing add is the same as looking up a moment before it: every
+        // path after a miss copes with that add (the pin, pte_same).
+        if self.sys.map.has_cache(self.slot) == Ok(false) {
+            return Cached::Miss;
+        }
         match self.sys.lookup_cache(self.slot) {
             None => Cached::Miss,
             Some(fr) if self.sys.lock_cached(fr, self.slot, self.st) => Cached::Hit(fr),
