@@ -89,6 +89,7 @@ fn op(u: &mut Unstructured<'_>, nr_slots: u64) -> Result<Op> {
         25..=26 => Op::SyncAcquire(t),
         27..=28 => Op::SyncRelease(t),
         29 => Op::SyncReleaseFree(t),
-        _ => Op::MarkBad(t),
+        30 => Op::MarkBad(t),
+        _ => Op::FreeAndClear(t),
     })
 }
