@@ -17,6 +17,15 @@
 //!   same order (the reproducer's shared pages): the racers' retries and
 //!   waits are in the time.
 //!
+//! - `targets`: not a criterion group but a paired check of the issue's
+//!   targets: in each of 101 rounds (after 5 warm-up rounds) the same 2048
+//!   pages are faulted back in, single-threaded, for zram `bypass`,
+//!   `pin-retry`, `swapcache` and null `bypass`, in an order that alternates
+//!   between rounds; the medians of the per-round ns/page and of the
+//!   per-round ratios to `bypass` are compared with the targets (pin-retry
+//!   at most 1% over bypass, swapcache at most 5%, zram zero-tail at most
+//!   1.0 us, null at most 100 ns). Run it alone with `-- targets`.
+//!
 //! Every case uses `iter_custom`: pages are paged out in batches outside the
 //! timed region (page-out compresses, which costs more than the fault), and
 //! only the faults are timed, one clock read per batch. Each fault is a write
@@ -125,6 +134,70 @@ fn fault_threads(
     })
 }
 
+/// The paired target check (see the module docs).
+fn targets(_: &mut Criterion) {
+    if !benches::selected("targets") {
+        return;
+    }
+    const ROUNDS: usize = 101;
+    const WARMUP: usize = 5;
+    const N: usize = 2048;
+    let cases = [
+        ("zram bypass", "bypass", Dev::Zram),
+        ("zram pin-retry", "pin-retry", Dev::Zram),
+        ("zram swapcache", "swapcache", Dev::Zram),
+        ("null bypass", "bypass", Dev::Null),
+    ];
+    let fixtures: Vec<_> = cases.iter().map(|&(_, s, d)| fixture(s, d, N, 8)).collect();
+    let mut ns: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); cases.len()];
+    let (mut pin, mut cache) = (Vec::new(), Vec::new());
+    for round in 0..WARMUP + ROUNDS {
+        let mut this = [0.0; 4];
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..cases.len()).collect()
+        } else {
+            (0..cases.len()).rev().collect()
+        };
+        for i in order {
+            let (_, mm) = &fixtures[i];
+            this[i] = fault_threads(mm, 1, true, 0..N).as_nanos() as f64 / N as f64;
+            pageout(mm, 0..N);
+        }
+        if round >= WARMUP {
+            for (v, t) in ns.iter_mut().zip(this) {
+                v.push(t);
+            }
+            pin.push(this[1] / this[0]);
+            cache.push(this[2] / this[0]);
+        }
+    }
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!("targets (medians of {ROUNDS} paired rounds of {N} single-thread faults):");
+    for ((name, _, _), v) in cases.iter().zip(ns.iter_mut()) {
+        println!("  {name:<15} {:8.1} ns/page", benches::median(v));
+    }
+    let zram = benches::median(&mut ns[0].clone());
+    let null = benches::median(&mut ns[3].clone());
+    let pin = benches::median(&mut pin);
+    let cache = benches::median(&mut cache);
+    println!(
+        "  zram zero-tail bypass: {zram:.1} ns (target 1000: {})",
+        verdict(zram <= 1000.0)
+    );
+    println!(
+        "  metadata-only (null) bypass: {null:.1} ns (target 100: {})",
+        verdict(null <= 100.0)
+    );
+    println!(
+        "  pin-retry / bypass: {pin:.4} (target 1.01: {})",
+        verdict(pin <= 1.01)
+    );
+    println!(
+        "  swapcache / bypass: {cache:.4} (target 1.05: {})",
+        verdict(cache <= 1.05)
+    );
+}
+
 fn single(c: &mut Criterion) {
     for dev in [Dev::Null, Dev::Zram] {
         let mut g = c.benchmark_group(format!("fault_single/{}", dev.name()));
@@ -209,5 +282,5 @@ fn two_threads(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, single, two_threads);
+criterion_group!(benches, single, two_threads, targets);
 criterion_main!(benches);

@@ -6,3 +6,44 @@
 //! `src/bin/swapin.rs` only dispatches.
 
 pub mod swapin;
+
+/// Whether the command line's filter (criterion's positional argument, a
+/// substring match) selects `name`. No filter selects everything.
+pub fn selected(name: &str) -> bool {
+    // criterion options that take a separate value.
+    const WITH_VALUE: [&str; 14] = [
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--output-format",
+        "--plotting-backend",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut filters = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if WITH_VALUE.contains(&a.as_str()) || a == "--color" || a == "-c" {
+            i += 1;
+        } else if !a.starts_with('-') {
+            filters.push(a.clone());
+        }
+        i += 1;
+    }
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+}
+
+/// The median of `v` (sorted in place); `v` must not be empty.
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
