@@ -4,10 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use crossbeam_utils::CachePadded;
 use zswap_tree::{Compressor, MAX_COMPRESSED, PAGE_SIZE, Page, fill_page, same_filled};
 
-use crate::sync::{AtomicU64, Mutex, Ordering, lock};
+use crate::sync::{Counter, Mutex, lock};
 
 /// An I/O error of a swap device (the swap-in then fails with `SIGBUS`, as
 /// `do_swap_page` does for a folio that is not uptodate).
@@ -82,40 +81,6 @@ pub trait SwapDevice: Send + Sync + fmt::Debug {
     fn discard(&self, slot: u64);
     /// The I/O counters.
     fn stats(&self) -> DeviceStats;
-}
-
-/// A statistics counter sharded by thread, so that threads faulting on
-/// different CPUs do not bounce one cache line per I/O (the kernel's
-/// per-CPU vm events). One shard under loom.
-#[derive(Debug)]
-struct Counter {
-    shards: Box<[CachePadded<AtomicU64>]>,
-}
-
-const SHARDS: usize = if cfg!(loom) { 1 } else { 16 };
-
-impl Default for Counter {
-    fn default() -> Self {
-        Counter {
-            shards: (0..SHARDS)
-                .map(|_| CachePadded::new(AtomicU64::new(0)))
-                .collect(),
-        }
-    }
-}
-
-impl Counter {
-    /// Adds one; returns a number unique to this increment.
-    #[inline]
-    fn bump(&self) -> u64 {
-        let i = crate::sync::shard() % SHARDS;
-        // Relaxed: a statistic; it orders nothing.
-        self.shards[i].fetch_add(1, Ordering::Relaxed) * SHARDS as u64 + i as u64
-    }
-
-    fn get(&self) -> u64 {
-        self.shards.iter().map(|c| c.load(Ordering::Relaxed)).sum()
-    }
 }
 
 #[derive(Default, Debug)]

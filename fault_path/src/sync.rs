@@ -77,3 +77,37 @@ pub(crate) fn shard() -> usize {
         })
     }
 }
+
+/// A statistics counter sharded by thread, so that threads faulting on
+/// different CPUs do not bounce one cache line per I/O (the kernel's
+/// per-CPU vm events). One shard under loom.
+#[derive(Debug)]
+pub(crate) struct Counter {
+    shards: Box<[crossbeam_utils::CachePadded<AtomicU64>]>,
+}
+
+const SHARDS: usize = if cfg!(loom) { 1 } else { 16 };
+
+impl Default for Counter {
+    fn default() -> Self {
+        Counter {
+            shards: (0..SHARDS)
+                .map(|_| crossbeam_utils::CachePadded::new(AtomicU64::new(0)))
+                .collect(),
+        }
+    }
+}
+
+impl Counter {
+    /// Adds one; returns a number unique to this increment.
+    #[inline]
+    pub(crate) fn bump(&self) -> u64 {
+        let i = shard() % SHARDS;
+        // Relaxed: a statistic; it orders nothing.
+        self.shards[i].fetch_add(1, Ordering::Relaxed) * SHARDS as u64 + i as u64
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.shards.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}

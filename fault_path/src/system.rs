@@ -12,7 +12,6 @@ use crate::device::SwapDevice;
 use crate::frame::{FrameId, Frames, PG_DIRTY, PG_SWAPCACHE};
 use crate::stats::FaultStats;
 use crate::strategy::{self, Strategy};
-use crate::sync::{AtomicU64, Ordering};
 use zswap_tree::{LoadMode, ZswapTree};
 
 /// Why a [`System`] could not be built or an operation failed.
@@ -176,7 +175,7 @@ pub struct System {
     pub(crate) legacy: bool,
     /// The shared wait queue of `pin-waitqueue` (`swapcache_wq`).
     pub(crate) swapcache_wq: crate::waitq::WaitQueue,
-    notified: Arc<AtomicU64>,
+    notified: Arc<crate::sync::Counter>,
 }
 
 impl fmt::Debug for System {
@@ -206,7 +205,7 @@ impl System {
             });
             (Arc::new(tree), z.load)
         });
-        let notified = Arc::new(AtomicU64::new(0));
+        let notified = Arc::new(crate::sync::Counter::default());
         let (dev, n2) = (Arc::clone(&cfg.device), Arc::clone(&notified));
         let zs = zswap.as_ref().map(|(t, _)| Arc::clone(t));
         let map = SwapMap::builder(nr_slots)
@@ -214,7 +213,7 @@ impl System {
             .free_notify(move |slot| {
                 // swap_range_free: zswap_invalidate, then the device's
                 // swap_slot_free_notify.
-                n2.fetch_add(1, Ordering::Relaxed);
+                n2.bump();
                 if let Some(z) = &zs {
                     z.invalidate(slot);
                 }
@@ -274,7 +273,7 @@ impl System {
 
     /// Slot frees notified by the swap map so far.
     pub fn slots_freed(&self) -> u64 {
-        self.notified.load(Ordering::Relaxed)
+        self.notified.get()
     }
 
     /// The folio in the swap cache for `slot`, with a reference taken
