@@ -164,7 +164,8 @@ impl<V> RbTree<V> {
     }
 
     fn is_red(&self, i: u32) -> bool {
-        i != NIL && self.n(i).red
+        // NIL (u32::MAX) is never a slot index: one check covers both.
+        self.nodes.get(i as usize).is_some_and(|n| n.red)
     }
 
     fn parent(&self, i: u32) -> u32 {
@@ -180,19 +181,23 @@ impl<V> RbTree<V> {
     }
 
     fn set_parent(&mut self, i: u32, p: u32) {
-        if i != NIL {
-            self.nm(i).parent = p;
+        if let Some(n) = self.nodes.get_mut(i as usize) {
+            n.parent = p;
         }
     }
 
     fn find_index(&self, key: u64) -> u32 {
         let mut cur = self.root;
-        while cur != NIL {
-            let node = self.n(cur);
-            cur = match key.cmp(&node.key) {
-                std::cmp::Ordering::Less => node.left,
-                std::cmp::Ordering::Greater => node.right,
-                std::cmp::Ordering::Equal => return cur,
+        // NIL (u32::MAX) is never a slot index: `get` ends the walk at it
+        // and does the bounds check in the same comparison.
+        while let Some(node) = self.nodes.get(cur as usize) {
+            if key == node.key {
+                return cur;
+            }
+            cur = if key < node.key {
+                node.left
+            } else {
+                node.right
             };
         }
         NIL
@@ -441,47 +446,50 @@ impl<V> RbTree<V> {
 
     // --- erasure ---
 
-    /// Puts subtree `v` where subtree `u` hangs.
-    fn transplant(&mut self, u: u32, v: u32) {
-        let up = self.parent(u);
-        self.replace_child(up, u, v);
-        self.set_parent(v, up);
-    }
-
     /// Erases the node `id`, returning its key and value (`zswap_rb_erase`).
     /// Returns `None` if `id` names a free slot.
     pub fn remove_node(&mut self, id: NodeId) -> Option<(u64, V)> {
-        self.live(id)?;
         let z = id.0;
-        let mut removed_red = self.n(z).red;
+        let Node {
+            parent: zp,
+            left: zl,
+            right: zr,
+            red: z_red,
+            ..
+        } = *self.live(id)?;
+        let mut removed_red = z_red;
         let x;
         let xp;
-        if self.left(z) == NIL {
-            x = self.right(z);
-            xp = self.parent(z);
-            self.transplant(z, x);
-        } else if self.right(z) == NIL {
-            x = self.left(z);
-            xp = self.parent(z);
-            self.transplant(z, x);
+        if zl == NIL || zr == NIL {
+            x = if zl == NIL { zr } else { zl };
+            xp = zp;
+            self.replace_child(zp, z, x);
+            self.set_parent(x, zp);
         } else {
-            let y = self.min_below(self.right(z));
-            removed_red = self.n(y).red;
-            x = self.right(y);
-            if self.parent(y) == z {
+            let y = self.min_below(zr);
+            let Node {
+                parent: yp,
+                right: yr,
+                red: y_red,
+                ..
+            } = *self.n(y);
+            removed_red = y_red;
+            x = yr;
+            if yp == z {
                 xp = y;
             } else {
-                xp = self.parent(y);
-                self.transplant(y, x);
-                let zr = self.right(z);
+                xp = yp;
+                self.replace_child(yp, y, x);
+                self.set_parent(x, yp);
                 self.nm(y).right = zr;
-                self.set_parent(zr, y);
+                self.nm(zr).parent = y;
             }
-            self.transplant(z, y);
-            let zl = self.left(z);
-            self.nm(y).left = zl;
-            self.set_parent(zl, y);
-            self.nm(y).red = self.n(z).red;
+            self.replace_child(zp, z, y);
+            let yn = self.nm(y);
+            yn.parent = zp;
+            yn.left = zl;
+            yn.red = z_red;
+            self.nm(zl).parent = y;
         }
         if !removed_red {
             self.erase_fixup(x, xp);

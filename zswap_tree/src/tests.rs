@@ -428,3 +428,58 @@ fn size_classes_keep_exact_lengths_and_accounting() {
         (0, lens.len() as u64 + 2)
     );
 }
+
+#[test]
+fn freed_buffers_are_recycled_once_and_bounded() {
+    let z = ZswapTree::new(SLOTS, Config::default());
+    let mut out = [0u8; PAGE_SIZE];
+    // A buffer of the 2:1 page's 64-byte class, first holding a longer
+    // payload (a valid block plus junk), then, reused, the exact block: the
+    // load must see exactly the new bytes, not the old tail.
+    let page = ContentClass::HalfRandom.page(3);
+    let mut buf = [0u8; MAX_COMPRESSED];
+    let n = Lz4.compress(&page, &mut buf).unwrap();
+    let class_end = n.div_ceil(64) * 64;
+    assert!(class_end > n, "the test needs slack in the class");
+    let mut long = buf[..n].to_vec();
+    long.resize(class_end, 0xA5);
+    z.store_compressed(5, &long).unwrap();
+    assert_eq!(z.recycled_bytes(), 0);
+    assert!(z.load(5, &mut out, LoadMode::Exclusive).is_err());
+    let cached = z.recycled_bytes();
+    assert!(cached >= class_end, "freed buffer not cached: {cached}");
+    let s = z.stats();
+    assert_eq!((s.pool_bytes, s.compressed_frees), (0, 1));
+    // The next store of the class takes it back.
+    z.store_compressed(6, &buf[..n]).unwrap();
+    assert_eq!(z.recycled_bytes(), 0);
+    assert_eq!(z.stats().pool_bytes, n as u64);
+    assert!(z.load(6, &mut out, LoadMode::Exclusive).unwrap());
+    assert_eq!(out, *page);
+    let s = z.stats();
+    assert_eq!((s.pool_bytes, s.compressed_frees), (0, 2));
+
+    // Many frees in one region: the cache stays within its bound, every
+    // buffer is freed exactly once, and the pool empties.
+    let n = 200u64;
+    for o in 0..n {
+        z.store(o, &page).unwrap();
+    }
+    for o in 0..n {
+        assert!(z.load(o, &mut out, LoadMode::Exclusive).unwrap());
+        assert_eq!(out, *page);
+    }
+    let s = z.stats();
+    assert_eq!((s.stored_pages, s.pool_bytes), (0, 0));
+    assert_eq!(s.compressed_frees, s.stores);
+    let cached = z.recycled_bytes();
+    assert!(cached > 0 && cached <= 128 << 10, "cached {cached}");
+    // invalidate_all (swapoff) frees to the allocator; counted once too.
+    for o in 0..n {
+        z.store(o, &page).unwrap();
+    }
+    assert_eq!(z.invalidate_all(), n as usize);
+    let s = z.stats();
+    assert_eq!((s.pool_bytes, s.compressed_frees), (0, s.stores));
+    check(&z);
+}

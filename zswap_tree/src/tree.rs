@@ -7,7 +7,7 @@ use crate::compress::{
     fill_page, same_filled,
 };
 use crate::rbtree::{InvariantError, NodeId, RbTree};
-use crate::sync::{Arc, AtomicU64, Mutex, Ordering::Relaxed, arc_from_std};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering::Relaxed, arc_from_std};
 
 /// log2 of the slots per region: 14 (16384 slots = 64 MiB of 4 KiB pages,
 /// `SWAP_ADDRESS_SPACE_SHIFT`), shrunk to 1 under loom so that tiny models
@@ -258,7 +258,8 @@ pub struct Stats {
     /// or a rejected store over a stale entry.
     pub invalidations: u64,
     /// Compressed buffers freed (each exactly once, when the last holder
-    /// drops it).
+    /// drops it), to the allocator or into a region's cache of buffers for
+    /// reuse ([`ZswapTree::recycled_bytes`]).
     pub compressed_frees: u64,
 }
 
@@ -304,7 +305,12 @@ fn inc(c: &AtomicU64) {
 /// Compressed bytes as stored: the array of a size class, or (above the
 /// largest class, only reachable through [`ZswapTree::store_compressed`]) a
 /// boxed slice.
-type Bytes = dyn AsRef<[u8]> + Send + Sync;
+type Bytes = dyn Buffer;
+
+/// Byte storage readable and (for reuse) writable as a slice.
+trait Buffer: AsRef<[u8]> + AsMut<[u8]> + Send + Sync {}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]> + Send + Sync + ?Sized> Buffer for T {}
 
 /// A compressed page: the zpool allocation. Header and bytes are one
 /// allocation (the `Arc`'s), sized by a 64-byte size class as zsmalloc's
@@ -315,6 +321,16 @@ type Bytes = dyn AsRef<[u8]> + Send + Sync;
 struct Compressed<B: ?Sized = Bytes> {
     counters: Arc<Counters>,
     len: usize,
+    /// `false` while the buffer waits in a region's [`Recycler`]: it has
+    /// been freed (left `pool_bytes`, counted in `compressed_frees`) and
+    /// its drop must not count again. Atomic only so that the last holder
+    /// can retire the buffer without `Arc::get_mut`'s compare-and-swap
+    /// (see [`ZswapTree::release`]); relaxed accesses suffice, as the
+    /// buffer has a single holder whenever it changes.
+    live: AtomicBool,
+    /// Size class: the capacity of `bytes` / [`CLASS_BYTES`], or
+    /// `u8::MAX` for a boxed buffer above the classes (never recycled).
+    class: u8,
     bytes: B,
 }
 
@@ -333,6 +349,8 @@ impl Compressed {
                     _ => arc_from_std(std::sync::Arc::new(Compressed {
                         counters,
                         len: src.len(),
+                        live: AtomicBool::new(true),
+                        class: u8::MAX,
                         bytes: Box::<[u8]>::from(src),
                     })),
                 }
@@ -370,14 +388,86 @@ fn sized<const N: usize>(src: &[u8], counters: Arc<Counters>) -> Arc<Compressed>
     arc_from_std(std::sync::Arc::new(Compressed {
         counters,
         len: src.len(),
+        live: AtomicBool::new(true),
+        class: (N / CLASS_BYTES) as u8,
         bytes,
     }))
 }
 
 impl<B: ?Sized> Drop for Compressed<B> {
     fn drop(&mut self) {
-        self.counters.pool_bytes.fetch_sub(self.len as u64, Relaxed);
-        inc(&self.counters.compressed_frees);
+        if self.live.load(Relaxed) {
+            self.counters.pool_bytes.fetch_sub(self.len as u64, Relaxed);
+            inc(&self.counters.compressed_frees);
+        }
+    }
+}
+
+/// Size classes kept by a [`Recycler`]: 0 to 128 (0 to 8192 bytes); the
+/// boxed buffers above them are never recycled.
+const CLASSES: usize = MAX_CLASS + 1;
+
+/// The largest size class ([`Compressed::new`]'s last array size / 64).
+const MAX_CLASS: usize = 128;
+
+/// Bytes a region's [`Recycler`] may hold (class capacity plus the `Arc`
+/// and `Compressed` headers): about 60 buffers of half-random (2:1) pages,
+/// 0.2% of the 64 MiB of pages a region stands for.
+const RECYCLE_BYTES: usize = 128 << 10;
+
+/// A region's cache of freed compressed buffers, one LIFO stack per size
+/// class (zsmalloc keeps freed objects in its size classes' zspages in the
+/// same way). When the last reference to an entry's buffer is dropped by
+/// the tree itself (an exclusive load after decompressing, an invalidation,
+/// a replacing or rejected store, a writeback), the buffer is freed
+/// logically (out of `pool_bytes`, into `compressed_frees`) and kept here,
+/// up to [`RECYCLE_BYTES`]; a store of the same class takes it back instead
+/// of allocating. This saves the allocator's `free` (a 2 KiB chunk is too
+/// big for glibc's tcache) and `malloc`, and the `Arc` header's release.
+/// Buffers over the bound, and the last clones dropped by optimistic
+/// readers, go to the allocator as before. The cache is not part of
+/// [`Stats::pool_bytes`]; [`ZswapTree::recycled_bytes`] reports it.
+#[derive(Default)]
+struct Recycler {
+    /// Allocated on first use (a region that never frees costs nothing).
+    classes: Option<Box<[Vec<Arc<Compressed>>]>>,
+    /// Capacity held, headers included.
+    bytes: usize,
+    /// Buffers freed into this cache (part of [`Stats::compressed_frees`]).
+    frees: u64,
+}
+
+/// Bytes a recycled buffer of `capacity` payload bytes holds.
+fn recycle_cost(capacity: usize) -> usize {
+    capacity + std::mem::size_of::<Compressed<[u8; 0]>>() + 2 * std::mem::size_of::<usize>()
+}
+
+impl Recycler {
+    /// Frees `arc`, the only reference to a buffer of size class `class`
+    /// already marked not live (see [`ZswapTree::release`]): accounts the
+    /// free, then keeps the buffer if there is room. Returns it otherwise,
+    /// for the caller to drop after the lock (to the allocator; the drop of
+    /// a buffer that is not live does not count again).
+    fn put(&mut self, arc: Arc<Compressed>, class: usize) -> Option<Arc<Compressed>> {
+        arc.counters.pool_bytes.fetch_sub(arc.len as u64, Relaxed);
+        self.frees += 1;
+        let cost = recycle_cost(class * CLASS_BYTES);
+        if self.bytes + cost > RECYCLE_BYTES {
+            return Some(arc);
+        }
+        self.bytes += cost;
+        let classes = self
+            .classes
+            .get_or_insert_with(|| (0..CLASSES).map(|_| Vec::new()).collect());
+        classes[class].push(arc);
+        None
+    }
+
+    /// A cached buffer of size class `class`, if any.
+    fn take(&mut self, class: usize) -> Option<Arc<Compressed>> {
+        let arc = self.classes.as_mut()?.get_mut(class)?.pop()?;
+        self.bytes -= recycle_cost(class * CLASS_BYTES);
+        Some(arc)
     }
 }
 
@@ -432,15 +522,9 @@ impl RegionTree {
         self.lru_tail = Some(id);
     }
 
-    fn lru_unlink(&mut self, id: NodeId) {
-        let (prev, next) = {
-            let s = self.slot(id);
-            if !s.on_lru {
-                return;
-            }
-            s.on_lru = false;
-            (s.prev.take(), s.next.take())
-        };
+    /// Unlinks an entry that was between `prev` and `next` on the LRU (its
+    /// node may already be erased: only the neighbours are touched).
+    fn lru_unlink(&mut self, prev: Option<NodeId>, next: Option<NodeId>) {
         match prev {
             Some(p) => self.slot(p).next = next,
             None => self.lru_head = next,
@@ -471,8 +555,12 @@ impl RegionTree {
     /// caller owns the returned slot: dropping it is the free.
     fn erase(&mut self, offset: u64) -> Option<Slot> {
         let id = self.tree.find(offset)?;
-        self.lru_unlink(id);
         let (_, slot) = self.tree.remove_node(id)?;
+        if slot.on_lru {
+            // Node ids stay valid across other nodes' erasure: the links
+            // name the erased entry's live neighbours.
+            self.lru_unlink(slot.prev, slot.next);
+        }
         self.counts.stored_pages -= 1;
         self.counts.same_filled_pages -= u64::from(matches!(slot.payload, Payload::Same(_)));
         Some(slot)
@@ -523,6 +611,10 @@ impl RegionTree {
 
 struct Region {
     inner: Mutex<RegionTree>,
+    /// Freed buffers for reuse, under their own lock (never held with
+    /// `inner`), so that recycling does not lengthen the tree's critical
+    /// sections.
+    recycler: Mutex<Recycler>,
 }
 
 /// The writeback callback: receives the offset and the decompressed page,
@@ -589,6 +681,7 @@ impl ZswapTree {
         let regions = (0..nr_regions)
             .map(|_| Region {
                 inner: Mutex::new(RegionTree::default()),
+                recycler: Mutex::new(Recycler::default()),
             })
             .collect();
         Self {
@@ -623,6 +716,57 @@ impl ZswapTree {
             return None;
         }
         self.regions.get((offset >> REGION_SHIFT) as usize)
+    }
+
+    /// A compressed buffer holding `src`: a recycled one of its size class
+    /// from `region`'s cache if there is one, else a new allocation.
+    fn compressed(&self, region: &Region, src: &[u8]) -> Arc<Compressed> {
+        let class = src.len().div_ceil(CLASS_BYTES);
+        if class <= MAX_CLASS {
+            let cached = region.recycler.lock().take(class);
+            if let Some(mut arc) = cached {
+                // The cache held the only reference.
+                if let Some(c) = Arc::get_mut(&mut arc) {
+                    c.bytes.as_mut()[..src.len()].copy_from_slice(src);
+                    c.len = src.len();
+                    c.live.store(true, Relaxed);
+                    self.counters
+                        .pool_bytes
+                        .fetch_add(src.len() as u64, Relaxed);
+                    return arc;
+                }
+            }
+        }
+        Compressed::new(src, &self.counters)
+    }
+
+    /// Drops an erased entry's payload (after the region's tree lock): if
+    /// this was the last reference to compressed bytes, they are freed into
+    /// the region's [`Recycler`], or to the allocator when it is full.
+    fn release(region: &Region, payload: Payload) {
+        let Payload::Compressed(arc) = payload else {
+            return;
+        };
+        // Only the last reference frees; a clone held by an optimistic
+        // reader frees when that reader drops it. The entry is out of the
+        // tree, the only place clones are made from, so a count of 1 (ours)
+        // cannot grow again: no compare-and-swap (`Arc::get_mut`) needed.
+        let class = usize::from(arc.class);
+        if Arc::strong_count(&arc) != 1 || class > MAX_CLASS {
+            return;
+        }
+        arc.live.store(false, Relaxed);
+        let rest = region.recycler.lock().put(arc, class);
+        drop(rest); // after the recycler's lock
+    }
+
+    /// Bytes held by the regions' caches of freed compressed buffers (at
+    /// most 128 KiB per region, headers included; not in
+    /// [`Stats::pool_bytes`]).
+    ///
+    /// Context: takes each region's cache lock in turn.
+    pub fn recycled_bytes(&self) -> usize {
+        self.regions.iter().map(|r| r.recycler.lock().bytes).sum()
     }
 
     /// Compresses `page` and stores it at `offset`, replacing any entry
@@ -665,7 +809,7 @@ impl ZswapTree {
                             StoreError::CompressPoor { offset, len },
                         ));
                     }
-                    Ok(len) => Payload::Compressed(Compressed::new(&buf[..len], &self.counters)),
+                    Ok(len) => Payload::Compressed(self.compressed(region, &buf[..len])),
                 }
             }
         };
@@ -685,11 +829,8 @@ impl ZswapTree {
             offset,
             nr_slots: self.nr_slots,
         })?;
-        self.insert(
-            region,
-            offset,
-            Payload::Compressed(Compressed::new(compressed, &self.counters)),
-        );
+        let payload = Payload::Compressed(self.compressed(region, compressed));
+        self.insert(region, offset, payload);
         Ok(())
     }
 
@@ -704,7 +845,9 @@ impl ZswapTree {
         };
         let old = region.inner.lock().insert(offset, slot);
         // After the lock: the free of a replaced entry.
-        drop(old);
+        if let Some(old) = old {
+            Self::release(region, old.payload);
+        }
     }
 
     fn reject(&self, region: &Region, offset: u64, e: StoreError) -> StoreError {
@@ -723,7 +866,9 @@ impl ZswapTree {
             tree.counts.invalidations += u64::from(stale.is_some());
             stale
         };
-        drop(stale); // after the lock: the free
+        if let Some(stale) = stale {
+            Self::release(region, stale.payload); // after the lock: the free
+        }
         e
     }
 
@@ -800,21 +945,30 @@ impl ZswapTree {
         let Some(payload) = payload else {
             return Ok(false);
         };
-        match &payload {
-            Payload::Same(word) => fill_page(page, *word),
-            Payload::Compressed(bytes) => {
-                if let Err(e) = self.compressor.decompress(bytes.bytes(), page) {
-                    inc(match mode {
-                        LoadMode::Exclusive => &c.load_errors_exclusive,
-                        LoadMode::Optimistic => &c.load_errors_optimistic,
-                    });
-                    return Err(LoadError::from_decompress(offset, e));
-                }
+        let decoded = match &payload {
+            Payload::Same(word) => {
+                fill_page(page, *word);
+                Ok(())
+            }
+            Payload::Compressed(bytes) => self.compressor.decompress(bytes.bytes(), page),
+        };
+        // In exclusive mode, `payload` is the last reference unless an
+        // optimistic reader still holds one: releasing it frees the bytes
+        // (into the recycler). An optimistic load's clone is not the last
+        // one unless the entry was erased meanwhile: it is just dropped.
+        if mode == LoadMode::Exclusive {
+            Self::release(region, payload);
+        }
+        match decoded {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                inc(match mode {
+                    LoadMode::Exclusive => &c.load_errors_exclusive,
+                    LoadMode::Optimistic => &c.load_errors_optimistic,
+                });
+                Err(LoadError::from_decompress(offset, e))
             }
         }
-        // In exclusive mode, `payload` is the last reference unless a
-        // writeback still holds one: dropping it frees the bytes.
-        Ok(true)
     }
 
     /// Whether an entry is stored at `offset`.
@@ -839,7 +993,13 @@ impl ZswapTree {
             tree.counts.invalidations += u64::from(slot.is_some());
             slot
         };
-        slot.is_some()
+        match slot {
+            Some(slot) => {
+                Self::release(region, slot.payload);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Erases every entry (`zswap_swapoff`). Returns how many there were.
@@ -935,7 +1095,8 @@ impl ZswapTree {
                 tree.counts.invalidations += 1;
             }
             drop(tree);
-            // `slot` drops here, after the lock: the free.
+            // After the lock: the free.
+            Self::release(region, slot.payload);
             return if decoded.is_ok() {
                 WbOutcome::Written
             } else {
@@ -962,6 +1123,7 @@ impl ZswapTree {
             t.writebacks += r.writebacks;
             t.invalidations += r.invalidations;
         }
+        let recycled: u64 = self.regions.iter().map(|r| r.recycler.lock().frees).sum();
         let c = &self.counters;
         let r = |a: &AtomicU64| a.load(Relaxed);
         let (err_x, err_o) = (r(&c.load_errors_exclusive), r(&c.load_errors_optimistic));
@@ -981,7 +1143,7 @@ impl ZswapTree {
             load_errors: err_x + err_o + r(&c.writeback_errors),
             writebacks: t.writebacks,
             invalidations: t.invalidations,
-            compressed_frees: r(&c.compressed_frees),
+            compressed_frees: r(&c.compressed_frees) + recycled,
         }
     }
 
