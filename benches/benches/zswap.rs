@@ -215,49 +215,9 @@ fn rbtree(c: &mut Criterion) {
     g.finish();
 }
 
-/// Whether the command line's filter (criterion's positional argument, a
-/// substring match) selects `name`. No filter selects everything.
-fn selected(name: &str) -> bool {
-    // criterion options that take a separate value.
-    const WITH_VALUE: [&str; 14] = [
-        "--save-baseline",
-        "--baseline",
-        "--baseline-lenient",
-        "--load-baseline",
-        "--sample-size",
-        "--warm-up-time",
-        "--measurement-time",
-        "--nresamples",
-        "--noise-threshold",
-        "--confidence-level",
-        "--significance-level",
-        "--profile-time",
-        "--output-format",
-        "--plotting-backend",
-    ];
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut filters = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if WITH_VALUE.contains(&a.as_str()) || a == "--color" || a == "-c" {
-            i += 1;
-        } else if !a.starts_with('-') {
-            filters.push(a.clone());
-        }
-        i += 1;
-    }
-    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// The paired target check (see the module docs).
 fn targets(_: &mut Criterion) {
-    if !selected("targets") {
+    if !benches::selected("targets") {
         return;
     }
     const ROUNDS: usize = 301;
@@ -312,12 +272,12 @@ fn targets(_: &mut Criterion) {
             same_excl.push(sx);
         }
     }
-    let raw = median(&mut raw);
+    let raw = benches::median(&mut raw);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     println!("targets (medians of {ROUNDS} paired rounds of {N} ops, ns per page):");
     println!("  raw lz4 decompress, half-random: {raw:.1}");
     for (mode, v) in [("optimistic", &mut opt), ("exclusive", &mut excl)] {
-        let m = median(v);
+        let m = benches::median(v);
         let ratio = m / raw;
         println!(
             "  load {mode:<10} half-random: {m:.1} = {ratio:.2}x raw (target 1.3x: {})",
@@ -325,7 +285,7 @@ fn targets(_: &mut Criterion) {
         );
     }
     for (mode, v) in [("optimistic", &mut same_opt), ("exclusive", &mut same_excl)] {
-        let m = median(v);
+        let m = benches::median(v);
         println!(
             "  load {mode:<10} same-filled: {m:.1} (target 200 ns: {})",
             verdict(m <= 200.0)
