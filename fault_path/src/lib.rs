@@ -43,11 +43,38 @@
 //! |---|---|---|
 //! | `bypass` | skip the swap cache when the device is synchronous and the count is 1; no pin | 0bcac06f27d7 |
 //! | `pin-retry` | pin with `swapcache_prepare`; a racer that gets "exists" faults again | 13ddaf26be32 v1/v2 |
+//! | `pin-sleep` | as pin-retry, the racer first sleeps one tick | 13ddaf26be32 as merged |
+//! | `pin-waitqueue` | the racer waits on a shared wait queue the holder wakes | 01626a182302 (6.12) |
+//! | `sync-map` | `SWAP_MAP_SYNC` slot state; racers wait on the slot | proposal, seed 004 |
+//! | `swap-count` | raise the count 1 -> 2 so racers take the swap-cache path | proposal, seed 004 |
+//! | `pte-marker` | a marker PTE names the locked folio; racers wait on its lock | proposal, seeds 000/003 |
 //! | `swapcache` | every swap-in goes through the swap cache | the non-direct path |
 //!
 //! A strategy is one [`Strategy`] impl plus one line in
-//! [`strategy::STRATEGIES`].
+//! [`strategy::STRATEGIES`]; the shared steps (swap-cache lookup, the
+//! swap-cache path with readahead, a private read, the `pte_same` install)
+//! are methods of [`strategy::SwapFault`].
 //!
+//! zswap can sit in front of the device ([`SystemConfig::zswap`]): page-out
+//! stores into it, swap-in loads from it ([`ZswapLoad::Exclusive`], as
+//! Linux 6.5-6.8, or [`ZswapLoad::ExclusiveIfCached`], 25cd241408a2), a slot
+//! free invalidates it, and a pool limit writes back to the device.
+//! [`SystemConfig::legacy_add_to_swap_cache`] restores the pre-fix swap
+//! cache of seed 002 (negative control only).
+//!
+//! # Verification
+//!
+//! `tests/loom.rs` models each race of the design with one page and a
+//! 2-slot device, for every strategy; the unfixed variants are negative
+//! controls that loom must catch (ABA with `bypass`; zswap double swap-in
+//! with `bypass` + exclusive, and with `swap-count` in both zswap modes;
+//! seed 002 in the legacy mode). `tests/race.rs` runs the swap-stress-race
+//! harness ([`harness`]). The loom models also found three holes, fixed
+//! here: `folio_free_swap` must read the count under the cluster lock
+//! ([`swapmap::SwapMap::count_locked`]); `pte-marker` must not install its
+//! marker while a page-out of the reused slot is still writing it; and the
+//! `swap-count` 1 -> 2 step must refuse a slot with `SWAP_HAS_CACHE` set.
+
 //! # Where the model differs from the kernel on purpose
 //!
 //! - The access after a fault runs under the PTE lock: it stands in for the
