@@ -517,20 +517,13 @@ impl SwapMap {
     ///
     /// Context: takes the slot's cluster lock.
     pub fn duplicate(&self, slot: u64) -> Result<(), SwapError> {
-        self.check(slot)?;
-        let off = self.offset(slot);
-        let mut c = self.lock_cluster_of(slot);
-        let cont = c.cont(off);
-        let (_, nc) = self.update_locked(slot, |b| match b {
+        self.update_count(slot, |b, cont| match b {
             SWAP_FREE => Err(SwapError::NoEntry { slot }),
             SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
             SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
             _ => slot::inc(b, cont, self.cont_limit).ok_or(SwapError::CountOverflow { slot }),
-        })?;
-        if nc != cont {
-            c.set_cont(off, nc, self.cluster_size());
-        }
-        Ok(())
+        })
+        .map(drop)
     }
 
     /// Raises the count of a singly referenced, unpinned slot from 1 to 2,
@@ -659,21 +652,35 @@ impl SwapMap {
     ///
     /// Context: takes the slot's cluster lock; may run the free-notify hook.
     pub fn free(&self, slot: u64) -> Result<Freed, SwapError> {
+        let (nb, mut c) = self.update_count(slot, |b, cont| match b {
+            SWAP_FREE => Err(SwapError::NoEntry { slot }),
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            // SYNC implies a count of 1 and no continuation digit.
+            SWAP_MAP_SYNC => Ok((SWAP_HAS_CACHE, cont)),
+            _ if !slot::has_count(b) => Err(SwapError::NoCount { slot }),
+            _ => Ok(slot::dec(b, cont)),
+        })?;
+        Ok(self.finish_put(slot, nb, &mut c))
+    }
+
+    /// A count change under the slot's cluster lock: `f` maps the slot byte
+    /// and its continuation digit to their new values (applied with
+    /// `update_locked`'s CAS loop); a changed digit is written back, and the
+    /// guard is returned so that a put can finish under the same lock.
+    fn update_count(
+        &self,
+        slot: u64,
+        mut f: impl FnMut(u8, u32) -> Result<(u8, u32), SwapError>,
+    ) -> Result<(u8, MutexGuard<'_, ClusterInfo>), SwapError> {
         self.check(slot)?;
         let off = self.offset(slot);
         let mut c = self.lock_cluster_of(slot);
         let cont = c.cont(off);
-        let (nb, nc) = self.update_locked(slot, |b| match b {
-            SWAP_FREE => Err(SwapError::NoEntry { slot }),
-            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
-            SWAP_MAP_SYNC => Ok((SWAP_HAS_CACHE, 0)),
-            _ if !slot::has_count(b) => Err(SwapError::NoCount { slot }),
-            _ => Ok(slot::dec(b, cont)),
-        })?;
+        let (nb, nc) = self.update_locked(slot, |b| f(b, cont))?;
         if nc != cont {
             c.set_cont(off, nc, self.cluster_size());
         }
-        Ok(self.finish_put(slot, nb, &mut c))
+        Ok((nb, c))
     }
 
     /// A lock-free transition that never frees the slot: `f` gives the new
@@ -713,11 +720,7 @@ impl SwapMap {
     ///
     /// Context: takes the slot's cluster lock; may run the free-notify hook.
     pub fn free_and_clear(&self, slot: u64) -> Result<Freed, SwapError> {
-        self.check(slot)?;
-        let off = self.offset(slot);
-        let mut c = self.lock_cluster_of(slot);
-        let cont = c.cont(off);
-        let (nb, nc) = self.update_locked(slot, |b| match b {
+        let (nb, mut c) = self.update_count(slot, |b, cont| match b {
             SWAP_FREE => Err(SwapError::NoEntry { slot }),
             SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
             SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
@@ -728,9 +731,6 @@ impl SwapMap {
                 Ok((nb & !SWAP_HAS_CACHE, nc))
             }
         })?;
-        if nc != cont {
-            c.set_cont(off, nc, self.cluster_size());
-        }
         Ok(self.finish_put(slot, nb, &mut c))
     }
 
