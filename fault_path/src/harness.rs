@@ -10,6 +10,7 @@
 //! swap slot and frame must be accounted for.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering as StdOrdering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -187,7 +188,7 @@ pub fn run_race(cfg: &RaceConfig) -> Result<RaceReport, FaultError> {
         report.stats += pager.join().map_err(|_| panic_error("pager"))??;
         report.rounds = round + 1;
         let expected = ((round + 1) * cfg.workers) as u64;
-        let (loss, misload, excess) = check_pages(&mm, expected, &mut report.stats)?;
+        let (loss, misload, excess) = check_pages(&mm, 0..mm.pages(), expected, &mut report.stats)?;
         report.data_loss += loss;
         report.misload += misload;
         report.excess += excess;
@@ -204,16 +205,17 @@ fn panic_error(who: &str) -> FaultError {
     FaultError::Config(format!("a {who} thread panicked"))
 }
 
-/// Reads every page back through the fault path and compares word 0 with
-/// `expected` and word 1 with the page's index. Returns (loss, misload,
-/// excess).
+/// Reads the pages of `pages` back through the fault path and compares
+/// word 0 with `expected` and word 1 with the page's index. Returns (loss,
+/// misload, excess).
 pub fn check_pages(
     mm: &AddressSpace,
+    pages: Range<usize>,
     expected: u64,
     st: &mut FaultStats,
 ) -> Result<(u64, u64, u64), FaultError> {
     let (mut loss, mut misload, mut excess) = (0, 0, 0);
-    for vpn in 0..mm.pages() {
+    for vpn in pages {
         let (count, index) = mm.access(vpn, st, |f, fr| (f.word(fr, 0), f.word(fr, 1)))?;
         if index != index_word(vpn) {
             misload += 1;

@@ -309,14 +309,7 @@ impl AddressSpace {
             // swap cache and waits for its lock), keep the folio in the
             // cache for it, as the kernel does when the freeze fails.
             if sys.frames.freeze(fr, 2) {
-                let guard = sys.cache.pin();
-                let deleted = sys
-                    .cache
-                    .delete_if(slot, None, &guard, |&f| f == fr)
-                    .is_ok();
-                drop(guard);
-                debug_assert!(deleted);
-                sys.frames.clear_flags(fr, PG_SWAPCACHE);
+                sys.remove_from_swap_cache(fr, slot);
                 // The slot keeps the PTE's count, or is freed if the unmap
                 // failed.
                 let _ = sys.map.swapcache_clear(slot);

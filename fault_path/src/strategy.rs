@@ -289,34 +289,43 @@ impl SwapFault<'_> {
     pub(crate) fn map_cached(&mut self, fr: FrameId) -> Result<SwapIn, FaultError> {
         let sys = self.sys;
         let mut result = Ok(SwapIn::Mapped);
+        let mut exclusive = false;
         {
             let _g = self.mm.lock_ptl(self.vpn);
             if self.mm.pte(self.vpn) != self.orig {
                 self.st.pte_same_fail += 1;
                 result = Ok(SwapIn::Retry);
-            } else {
-                let shared = sys.map.count(self.slot).is_ok_and(|c| c > 1);
-                let target = if shared {
-                    sys.frames.alloc()
-                } else {
-                    sys.frames.get(fr); // our reference becomes the PTE's
-                    Some(fr)
-                };
-                match target {
+            } else if sys.map.count(self.slot).is_ok_and(|c| c > 1) {
+                // Shared: map a private copy and drop our reference.
+                match sys.frames.alloc() {
                     None => result = Err(FaultError::NoMemory),
                     Some(t) => {
-                        if t != fr {
-                            sys.frames.copy_frame(fr, t);
-                            self.st.copies += 1;
-                        }
+                        sys.frames.copy_frame(fr, t);
+                        self.st.copies += 1;
                         let _ = sys.map.free(self.slot);
                         self.mm.set_pte(self.vpn, Pte::present(t));
                     }
                 }
+            } else {
+                sys.frames.get(fr); // our reference becomes the PTE's
+                self.mm.set_pte(self.vpn, Pte::present(fr));
+                exclusive = true;
             }
         }
-        // folio_free_swap: the last reference is gone, drop the cache.
-        sys.try_free_swap(fr);
+        if exclusive {
+            // Only this PTE named the slot (count 1; fork is excluded), and
+            // it maps the folio now: nobody else can act on the slot, so
+            // `swap_free` and `folio_free_swap`'s delete + put_swap_folio
+            // take one cluster-lock round trip (see
+            // `SwapMap::free_and_clear`) instead of three.
+            sys.remove_from_swap_cache(fr, self.slot);
+            let _ = sys.map.free_and_clear(self.slot);
+            sys.frames.put(fr); // the cache's reference
+        } else {
+            // folio_free_swap: if the last reference went meanwhile (a
+            // zap, another address space), drop the cache.
+            sys.try_free_swap(fr);
+        }
         sys.frames.unlock(fr);
         sys.frames.put(fr);
         result

@@ -323,6 +323,15 @@ impl System {
     /// `delete_from_swap_cache` + `put_swap_folio`. Context: folio locked,
     /// in the cache for `slot`.
     pub(crate) fn delete_from_swap_cache(&self, fr: FrameId, slot: u64) {
+        self.remove_from_swap_cache(fr, slot);
+        let _ = self.map.swapcache_clear(slot);
+        self.frames.put(fr);
+    }
+
+    /// `__delete_from_swap_cache`: takes the locked folio `fr` out of the
+    /// swap cache for `slot` and clears its flag. The slot's pin and the
+    /// cache's reference to the frame are left to the caller.
+    pub(crate) fn remove_from_swap_cache(&self, fr: FrameId, slot: u64) {
         let guard = self.cache.pin();
         let deleted = self
             .cache
@@ -331,8 +340,6 @@ impl System {
         drop(guard);
         debug_assert!(deleted, "folio {fr} not in the swap cache at {slot}");
         self.frames.clear_flags(fr, PG_SWAPCACHE);
-        let _ = self.map.swapcache_clear(slot);
-        self.frames.put(fr);
     }
 
     /// Drops one reference to `slot` (`swap_free`), and when that leaves

@@ -709,6 +709,10 @@ impl SwapMap {
     /// (13ddaf26be32), which calls `swap_free` under the PTE lock and
     /// `swapcache_clear` after it.
     ///
+    /// Also the end of an exclusive swap-in from the swap cache (`swap_free`
+    /// under the PTE lock, then `folio_free_swap`'s `put_swap_folio` once the
+    /// folio left the cache).
+    ///
     /// Differs on purpose: one lock round-trip instead of two. The result is
     /// the same, because while the pin is held no one else can act on the
     /// count that the swap-in is about to drop: its PTE already maps the

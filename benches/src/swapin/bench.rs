@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use fault_path::device::{Ramdisk, SwapDevice, Zram};
 use fault_path::frame::WORDS;
-use fault_path::harness::check_accounting;
+use fault_path::harness::{self, check_accounting};
 use fault_path::{AddressSpace, FaultStats, System, SystemConfig, ZswapConfig, index_word};
 use hdrhistogram::Histogram;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -273,24 +273,11 @@ fn verify(
     mode: Mode,
     pb: &ProgressBar,
 ) -> Result<(u64, u64, u64), String> {
-    let expected = plan.expected(mode);
     let mut st = FaultStats::default();
-    let (mut loss, mut misload, mut excess) = (0, 0, 0);
-    for vpn in 0..plan.part {
-        let (count, index) = mm
-            .access(vpn, &mut st, |f, fr| (f.word(fr, 0), f.word(fr, 1)))
-            .map_err(|e| format!("verify page {vpn}: {e}"))?;
-        if index != index_word(vpn) {
-            misload += 1;
-        }
-        if count < expected {
-            loss += expected - count;
-        } else {
-            excess += count - expected;
-        }
-    }
+    let r = harness::check_pages(mm, 0..plan.part, plan.expected(mode), &mut st)
+        .map_err(|e| format!("verify: {e}"))?;
     pb.inc(plan.part as u64);
-    Ok((loss, misload, excess))
+    Ok(r)
 }
 
 /// One strategy in one mode, on a fresh system.
