@@ -47,6 +47,7 @@ impl std::error::Error for DeviceError {}
 
 /// I/O counters of a device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeviceStats {
     /// Pages read.
     pub reads: u64,

@@ -6,6 +6,7 @@ use std::ops::AddAssign;
 /// Counters of the fault path, accumulated by the caller of
 /// [`AddressSpace::access`](crate::AddressSpace::access).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FaultStats {
     /// Accesses that completed.
     pub accesses: u64,
@@ -50,6 +51,13 @@ pub struct FaultStats {
     pub yields: u64,
     /// Pages paged out.
     pub pageouts: u64,
+}
+
+impl FaultStats {
+    /// Every kind of wait: `waits + cache_waits + sleeps`.
+    pub fn all_waits(&self) -> u64 {
+        self.waits + self.cache_waits + self.sleeps
+    }
 }
 
 impl AddAssign for FaultStats {

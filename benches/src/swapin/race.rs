@@ -68,7 +68,7 @@ impl RaceRow {
         self.retries += r.stats.retries;
         self.pte_same_fail += r.stats.pte_same_fail;
         self.pin_busy += r.stats.pin_busy;
-        self.waits += r.stats.waits + r.stats.cache_waits + r.stats.sleeps;
+        self.waits += r.stats.all_waits();
         self.seconds += took.as_secs_f64();
     }
 }

@@ -25,99 +25,6 @@ pub fn kernel_ratio(strategy: &str) -> Option<f64> {
         .map(|&(_, us)| us as f64 / base)
 }
 
-/// [`FaultStats`], serialisable (merged over the swap-in threads; the
-/// populate, page-out and verify phases are not counted).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Stats {
-    /// Accesses that completed.
-    pub accesses: u64,
-    /// `do_swap_page` calls (faults on a swap entry or a marker).
-    pub faults: u64,
-    /// Faults that read the device or zswap.
-    pub major: u64,
-    /// Faults satisfied from the swap cache.
-    pub minor: u64,
-    /// Faults taken again (refaults).
-    pub retries: u64,
-    /// Failed `pte_same` checks.
-    pub pte_same_fail: u64,
-    /// Swap-cache folios that went stale before they were locked.
-    pub stale: u64,
-    /// Swap-cache path attempts that found the entry freed.
-    pub entry_gone: u64,
-    /// `swapcache_prepare` refusals on the bypass path.
-    pub pin_busy: u64,
-    /// Waits of the swap-cache path for a pin holder.
-    pub cache_waits: u64,
-    /// Pages read ahead.
-    pub readahead: u64,
-    /// Sleeps (`pin-sleep`).
-    pub sleeps: u64,
-    /// Waits on a wait queue, slot or folio.
-    pub waits: u64,
-    /// Wake-ups issued.
-    pub wakeups: u64,
-    /// Spin iterations while waiting.
-    pub spins: u64,
-    /// Yields after the spin budget.
-    pub yields: u64,
-}
-
-impl Stats {
-    /// Every kind of wait: `waits + cache_waits + sleeps` (the table's
-    /// "waits" column).
-    pub fn all_waits(&self) -> u64 {
-        self.waits + self.cache_waits + self.sleeps
-    }
-}
-
-impl From<FaultStats> for Stats {
-    fn from(s: FaultStats) -> Stats {
-        Stats {
-            accesses: s.accesses,
-            faults: s.faults,
-            major: s.major,
-            minor: s.minor,
-            retries: s.retries,
-            pte_same_fail: s.pte_same_fail,
-            stale: s.stale,
-            entry_gone: s.entry_gone,
-            pin_busy: s.pin_busy,
-            cache_waits: s.cache_waits,
-            readahead: s.readahead,
-            sleeps: s.sleeps,
-            waits: s.waits,
-            wakeups: s.wakeups,
-            spins: s.spins,
-            yields: s.yields,
-        }
-    }
-}
-
-/// The device's counters, serialisable (whole run, page-out included).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Device {
-    /// Pages read.
-    pub reads: u64,
-    /// Pages written.
-    pub writes: u64,
-    /// Slots discarded on free.
-    pub discards: u64,
-    /// Reads of a slot with no data (read as zeros).
-    pub empty_reads: u64,
-}
-
-impl From<DeviceStats> for Device {
-    fn from(d: DeviceStats) -> Device {
-        Device {
-            reads: d.reads,
-            writes: d.writes,
-            discards: d.discards,
-            empty_reads: d.empty_reads,
-        }
-    }
-}
-
 /// Fault latency percentiles in nanoseconds (one sample per access,
 /// present-page accesses included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -185,9 +92,9 @@ pub struct Row {
     /// Fault latency.
     pub latency: Latency,
     /// Fault-path counters of the swap-in phase.
-    pub stats: Stats,
+    pub stats: FaultStats,
     /// Device counters of the whole run.
-    pub device_stats: Device,
+    pub device_stats: DeviceStats,
     /// Lost increments (word 0 short of the expected count), summed over
     /// every run.
     pub data_loss: u64,
@@ -344,8 +251,8 @@ pub(crate) mod tests {
                 p999_ns: 20000,
                 max_ns: 50000,
             },
-            stats: Stats::default(),
-            device_stats: Device::default(),
+            stats: FaultStats::default(),
+            device_stats: DeviceStats::default(),
             data_loss: 0,
             misload: 0,
             excess: 0,
