@@ -33,8 +33,8 @@
 //! threads with a `Barrier` (sharded-slab's MultithreadedBench).
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use benches::swapin::bench::prefault_frames;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -105,33 +105,41 @@ fn fault_threads(
     same: bool,
     range: std::ops::Range<usize>,
 ) -> Duration {
-    let barrier = Barrier::new(threads);
-    std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|t| {
-                let barrier = &barrier;
-                let r = if same {
-                    range.clone()
-                } else {
-                    let (a, n) = (range.start, range.len());
-                    a + n * t / threads..a + n * (t + 1) / threads
-                };
-                s.spawn(move || {
-                    let mut st = FaultStats::default();
-                    barrier.wait();
-                    let start = Instant::now();
-                    for vpn in r {
-                        mm.write(black_box(vpn), &mut st).expect("fault");
-                    }
-                    start.elapsed()
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("bench thread"))
-            .max()
-            .unwrap_or_default()
+    benches::timed_threads(threads, |t| {
+        let r = if same {
+            range.clone()
+        } else {
+            let (a, n) = (range.start, range.len());
+            a + n * t / threads..a + n * (t + 1) / threads
+        };
+        let mut st = FaultStats::default();
+        for vpn in r {
+            mm.write(black_box(vpn), &mut st).expect("fault");
+        }
     })
+}
+
+/// `iters` faults per thread, in batches of at most [`BATCH`] pages per
+/// thread: each batch is faulted back in on `threads` threads (timed), the
+/// next one is paged out first (untimed; the fixture starts paged out), and
+/// the fixture's `pages` are left paged out for the next sample.
+fn batched(mm: &AddressSpace, iters: u64, threads: usize, same: bool, pages: usize) -> Duration {
+    let per_batch = if same { 1 } else { threads };
+    let mut total = Duration::ZERO;
+    let mut left = iters as usize;
+    let mut first = true;
+    while left > 0 {
+        let n = left.min(BATCH);
+        let range = 0..n * per_batch;
+        if !first {
+            pageout(mm, range.clone());
+        }
+        first = false;
+        total += fault_threads(mm, threads, same, range);
+        left -= n;
+    }
+    pageout(mm, 0..pages);
+    total
 }
 
 /// The paired target check (see the module docs).
@@ -207,31 +215,8 @@ fn single(c: &mut Criterion) {
             .throughput(Throughput::Elements(1));
         for (id, strategy, ra) in cases() {
             let (_sys, mm) = fixture(strategy, dev, BATCH, ra);
-            let mut st = FaultStats::default();
             g.bench_function(BenchmarkId::from_parameter(&id), |b| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    let mut left = iters as usize;
-                    let mut first = true;
-                    while left > 0 {
-                        let n = left.min(BATCH);
-                        // The fixture starts paged out; later batches page
-                        // out again, untimed.
-                        if !first {
-                            pageout(&mm, 0..n);
-                        }
-                        first = false;
-                        let t = Instant::now();
-                        for vpn in 0..n {
-                            mm.write(black_box(vpn), &mut st).expect("fault");
-                        }
-                        total += t.elapsed();
-                        left -= n;
-                    }
-                    // Leave the fixture paged out for the next sample.
-                    pageout(&mm, 0..BATCH);
-                    total
-                })
+                b.iter_custom(|iters| batched(&mm, iters, 1, true, BATCH))
             });
         }
         g.finish();
@@ -256,26 +241,7 @@ fn two_threads(c: &mut Criterion) {
             let pages = if same { BATCH } else { 2 * BATCH };
             let (_sys, mm) = fixture(strategy, Dev::Zram, pages, ra);
             g.bench_function(BenchmarkId::from_parameter(&id), |b| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    let mut left = iters as usize;
-                    let mut first = true;
-                    while left > 0 {
-                        let n = left.min(BATCH);
-                        let range = if same { 0..n } else { 0..2 * n };
-                        let range = if first {
-                            range
-                        } else {
-                            pageout(&mm, range.clone());
-                            range
-                        };
-                        first = false;
-                        total += fault_threads(&mm, 2, same, range);
-                        left -= n;
-                    }
-                    pageout(&mm, 0..pages);
-                    total
-                })
+                b.iter_custom(|iters| batched(&mm, iters, 2, same, pages))
             });
         }
         g.finish();

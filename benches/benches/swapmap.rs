@@ -8,15 +8,14 @@
 //! the per-operation latency each thread sees under that contention.
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use swapmap::{Freed, SwapMap};
 
-fn map() -> Arc<SwapMap> {
+fn map() -> SwapMap {
     // 64 MiB of swap: 16384 slots in 32 clusters of 512.
-    Arc::new(SwapMap::new(16_384).expect("valid map"))
+    SwapMap::new(16_384).expect("valid map")
 }
 
 /// A slot with count 1 and no cache, as after page-out.
@@ -25,32 +24,6 @@ fn swapped_out(m: &SwapMap) -> u64 {
     m.duplicate(s).expect("fresh");
     assert_eq!(m.swapcache_clear(s), Ok(Freed::No));
     s
-}
-
-/// Runs `op(thread_index, iters)` on `threads` threads started together and
-/// returns the slowest thread's elapsed time.
-fn run_threads(
-    threads: usize,
-    iters: u64,
-    op: impl Fn(usize, u64) + Send + Sync + 'static,
-) -> Duration {
-    let op = Arc::new(op);
-    let barrier = Arc::new(Barrier::new(threads));
-    let hs: Vec<_> = (0..threads)
-        .map(|t| {
-            let (op, barrier) = (op.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                let start = Instant::now();
-                op(t, iters);
-                start.elapsed()
-            })
-        })
-        .collect();
-    hs.into_iter()
-        .map(|h| h.join().expect("bench thread"))
-        .max()
-        .unwrap_or_default()
 }
 
 fn bench(c: &mut Criterion) {
@@ -65,8 +38,7 @@ fn bench(c: &mut Criterion) {
             |b, &n| {
                 let m = map();
                 b.iter_custom(|iters| {
-                    let m = m.clone();
-                    run_threads(n, iters, move |_, iters| {
+                    benches::timed_threads(n, |_| {
                         for _ in 0..iters {
                             // folio_alloc_swap, then put_swap_folio of the
                             // never-mapped slot: alloc and free one slot.
@@ -106,8 +78,7 @@ fn per_slot(
         let m = map();
         let slots: Vec<u64> = (0..n).map(|_| swapped_out(&m)).collect();
         b.iter_custom(|iters| {
-            let (m, slots) = (m.clone(), slots.clone());
-            run_threads(n, iters, move |t, iters| {
+            benches::timed_threads(n, |t| {
                 let s = slots[t];
                 for _ in 0..iters {
                     op(&m, s);

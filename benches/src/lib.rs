@@ -7,6 +7,40 @@
 
 pub mod swapin;
 
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+/// Runs `op(thread_index)` on `threads` scoped threads released together by
+/// a `Barrier` (sharded-slab's MultithreadedBench) and returns the slowest
+/// thread's time, measured from its release; one thread runs inline.
+pub fn timed_threads(threads: usize, op: impl Fn(usize) + Sync) -> Duration {
+    if threads == 1 {
+        // On the calling thread: its thread-locals (epoch handle, frame
+        // shard) are warm, as in a process that keeps faulting.
+        let start = Instant::now();
+        op(0);
+        return start.elapsed();
+    }
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let (barrier, op) = (&barrier, &op);
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    op(t);
+                    start.elapsed()
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().expect("bench thread"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
 /// Whether the command line's filter (criterion's positional argument, a
 /// substring match) selects `name`. No filter selects everything.
 pub fn selected(name: &str) -> bool {

@@ -63,6 +63,9 @@ pub struct FrameStats {
 /// Free-list shards (per-CPU page lists, `per_cpu_pages`); 1 under loom.
 const FREE_SHARDS: usize = if cfg!(loom) { 1 } else { 8 };
 
+/// Frames moved at most per refill of an empty shard.
+const REFILL: usize = 64;
+
 /// The frame pool.
 pub struct Frames {
     words: Box<[AtomicU64]>,
@@ -130,7 +133,10 @@ impl Frames {
     /// (the caller fills it). `None` when the pool is exhausted.
     pub fn alloc(&self) -> Option<FrameId> {
         let home = crate::sync::shard() % FREE_SHARDS;
-        let found = (0..FREE_SHARDS).find_map(|i| lock(&self.free[(home + i) % FREE_SHARDS]).pop());
+        // Two statements: the home shard's guard must be dropped before
+        // `refill` locks it again.
+        let own = lock(&self.free[home]).pop();
+        let found = own.or_else(|| self.refill(home));
         let Some(f) = found else {
             self.alloc_failures.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -142,6 +148,27 @@ impl Frames {
         // reader that wins a reference sees the reset flags.
         folio.refs.store(1, Ordering::Release);
         Some(f)
+    }
+
+    /// The home shard is empty: take half of the first non-empty shard
+    /// (at most [`REFILL`] frames), keep one and move the rest home, like a
+    /// per-CPU page list refilled in a batch (`rmqueue_bulk`), so that a
+    /// thread whose frames are freed elsewhere does not scan every shard on
+    /// every allocation.
+    fn refill(&self, home: usize) -> Option<FrameId> {
+        for i in 1..FREE_SHARDS {
+            let mut victim = lock(&self.free[(home + i) % FREE_SHARDS]);
+            let Some(f) = victim.pop() else {
+                continue;
+            };
+            let take = (victim.len() / 2).min(REFILL);
+            let at = victim.len() - take;
+            let batch: Vec<FrameId> = victim.drain(at..).collect();
+            drop(victim);
+            lock(&self.free[home]).extend(batch);
+            return Some(f);
+        }
+        None
     }
 
     /// Takes another reference on a frame the caller already holds one on.
@@ -407,6 +434,23 @@ impl Frames {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alloc_refills_from_other_shards_and_exhausts_exactly() {
+        // 16 frames dealt over the shards: this thread's own shard holds
+        // two, the rest come by refills from the others.
+        let frames = Frames::new(16);
+        let mut got: Vec<FrameId> = std::iter::from_fn(|| frames.alloc()).collect();
+        assert_eq!(frames.stats().alloc_failures, 1);
+        got.sort();
+        assert_eq!(got, (0..16).collect::<Vec<_>>());
+        assert_eq!(frames.stats().in_use, 16);
+        for f in got {
+            frames.put(f);
+        }
+        assert_eq!(frames.stats().in_use, 0);
+        assert_eq!(std::iter::from_fn(|| frames.alloc()).count(), 16);
+    }
 
     #[test]
     fn fill_private_writes_the_words() {
