@@ -69,6 +69,16 @@ pub enum SwapError {
         /// The slot.
         slot: u64,
     },
+    /// A swap-table operation on a map built without a swap table
+    /// ([`SwapMapBuilder::swap_table`](crate::SwapMapBuilder::swap_table)).
+    NoTable,
+    /// A swap-table delete whose value is not the one in the table (the
+    /// kernel's `VM_WARN_ON_ONCE` in `__swap_cache_del_folio`); nothing was
+    /// removed.
+    TableMismatch {
+        /// The slot.
+        slot: u64,
+    },
 }
 
 impl fmt::Display for SwapError {
@@ -98,6 +108,10 @@ impl fmt::Display for SwapError {
                 write!(f, "swap slot {slot}: continuation count exhausted")
             }
             SwapError::InUse { slot } => write!(f, "swap slot {slot} is in use"),
+            SwapError::NoTable => f.write_str("the swap map has no swap table"),
+            SwapError::TableMismatch { slot } => {
+                write!(f, "swap slot {slot} holds another swap-table value")
+            }
         }
     }
 }

@@ -83,6 +83,15 @@
 //! slot cannot be raced by swap-in readahead: that is the fix of the two
 //! contrary uses of `add_to_swap_cache` (seed 002).
 //!
+//! # The swap table
+//!
+//! A map built with [`SwapMapBuilder::swap_table`] also keeps one word per
+//! slot for the slot's swap-cache value, as Linux 6.18's swap table does:
+//! [`SwapMap::table_get`] is one lock-free load, and [`SwapMap::table_add`] /
+//! [`SwapMap::table_del`] are made by the holder of the slot's
+//! `SWAP_HAS_CACHE` pin, the entry's only writer. See the `table` module
+//! source for the protocol and where it differs from the kernel.
+//!
 //! # Where the model differs from the kernel on purpose
 //!
 //! - Continuation counts are one `u32` digit per slot instead of chains of
@@ -109,6 +118,7 @@ mod map;
 pub mod reference;
 mod slot;
 mod sync;
+mod table;
 
 pub use error::{ConfigError, SwapError};
 pub use map::{

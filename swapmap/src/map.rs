@@ -141,6 +141,7 @@ pub struct SwapMapBuilder {
     percpu: usize,
     cont_limit: u32,
     notify: Option<Box<dyn FreeNotify>>,
+    swap_table: bool,
 }
 
 impl fmt::Debug for SwapMapBuilder {
@@ -151,6 +152,7 @@ impl fmt::Debug for SwapMapBuilder {
             .field("percpu", &self.percpu)
             .field("cont_limit", &self.cont_limit)
             .field("free_notify", &self.notify.is_some())
+            .field("swap_table", &self.swap_table)
             .finish()
     }
 }
@@ -182,6 +184,15 @@ impl SwapMapBuilder {
     /// The hook called exactly once each time a slot becomes free.
     pub fn free_notify(mut self, hook: impl FreeNotify + 'static) -> Self {
         self.notify = Some(Box::new(hook));
+        self
+    }
+
+    /// Gives the map a swap table: one word per slot that holds the slot's
+    /// swap-cache value (a folio), read lock-free and written by the holder
+    /// of the slot's `SWAP_HAS_CACHE` pin. See [`SwapMap::table_get`].
+    /// Default off (a map used without a swap cache does not pay for it).
+    pub fn swap_table(mut self, on: bool) -> Self {
+        self.swap_table = on;
         self
     }
 
@@ -234,8 +245,12 @@ impl SwapMapBuilder {
             .map(|c| CachePadded::new(Mutex::new(info(c))))
             .collect();
         let lists = ClusterLists::new(nr_clusters as u32, |c| info(u64::from(c)).list);
+        let table = self
+            .swap_table
+            .then(|| (0..padded).map(|_| AtomicU64::new(0)).collect());
         Ok(SwapMap {
             slots,
+            table,
             clusters,
             lists: Mutex::new(lists),
             percpu: (0..self.percpu)
@@ -255,6 +270,8 @@ impl SwapMapBuilder {
 /// machine and the locking.
 pub struct SwapMap {
     slots: Box<[AtomicU8]>,
+    /// The swap table (see `table.rs`), if the map was built with one.
+    pub(crate) table: Option<Box<[AtomicU64]>>,
     clusters: Box<[CachePadded<Mutex<ClusterInfo>>]>,
     /// `si->lock` for the list heads. Lock order: cluster, then lists.
     lists: Mutex<ClusterLists>,
@@ -289,6 +306,7 @@ impl SwapMap {
             percpu: 64,
             cont_limit: u32::MAX,
             notify: None,
+            swap_table: false,
         }
     }
 
@@ -303,7 +321,7 @@ impl SwapMap {
     }
 
     #[inline]
-    fn check(&self, slot: u64) -> Result<(), SwapError> {
+    pub(crate) fn check(&self, slot: u64) -> Result<(), SwapError> {
         if slot < self.nr_slots {
             Ok(())
         } else {
@@ -315,7 +333,7 @@ impl SwapMap {
     }
 
     #[inline]
-    fn byte(&self, slot: u64) -> &AtomicU8 {
+    pub(crate) fn byte(&self, slot: u64) -> &AtomicU8 {
         &self.slots[slot as usize]
     }
 
@@ -1061,6 +1079,15 @@ impl SwapMap {
                 .filter(|&s| self.byte(s).load(Ordering::Relaxed) != SWAP_FREE)
                 .count() as u32;
             assert_eq!(c.used, used, "cluster {ci} used count");
+            if let Some(t) = &self.table {
+                for s in base..base + u64::from(size) {
+                    let b = self.byte(s).load(Ordering::Relaxed);
+                    assert!(
+                        t[s as usize].load(Ordering::Relaxed) == 0 || b & SWAP_HAS_CACHE != 0,
+                        "slot {s}: a swap-table value without SWAP_HAS_CACHE ({b:#x})"
+                    );
+                }
+            }
             let l = lock(&self.lists);
             assert_eq!(l.on(ci as u32), c.list, "cluster {ci} list");
             if c.list == ListId::Isolated {

@@ -507,3 +507,58 @@ fn free_and_clear_drops_reference_and_pin_together() {
     );
     m.check_consistency();
 }
+
+#[test]
+fn swap_table_add_get_del_and_errors() {
+    use std::num::NonZeroU64;
+    let v = |x| NonZeroU64::new(x).unwrap();
+    let plain = SwapMap::new(16).unwrap();
+    assert!(!plain.has_table());
+    assert_eq!(plain.table_get(1), Err(SwapError::NoTable));
+    assert_eq!(plain.table_add(1, v(1)), Err(SwapError::NoTable));
+    assert_eq!(plain.table_len(), 0);
+
+    let m = SwapMap::builder(16)
+        .cluster_size(4)
+        .swap_table(true)
+        .build()
+        .unwrap();
+    assert!(m.has_table());
+    // Free, bad and out-of-range slots are refused.
+    assert_eq!(m.table_add(5, v(7)), Err(SwapError::NoEntry { slot: 5 }));
+    assert_eq!(m.table_add(0, v(7)), Err(SwapError::Bad { slot: 0 }));
+    assert!(matches!(m.table_get(16), Err(SwapError::OutOfRange { .. })));
+    // A slot with a count but no pin: the caller is not the writer.
+    let s = swapped_out(&m);
+    assert_eq!(m.table_add(s, v(7)), Err(SwapError::NotCached { slot: s }));
+    // The SYNC state is not a swap-cache pin.
+    m.sync_acquire(s).unwrap();
+    assert_eq!(m.table_add(s, v(7)), Err(SwapError::NotCached { slot: s }));
+    m.sync_release(s).unwrap();
+    // With the pin: add once, the second add is refused and changes nothing.
+    m.swapcache_prepare(s).unwrap();
+    assert_eq!(m.table_get(s), Ok(None));
+    assert_eq!(m.table_add(s, v(7)), Ok(()));
+    assert_eq!(m.table_add(s, v(8)), Err(SwapError::Exists { slot: s }));
+    assert_eq!(m.table_get(s), Ok(Some(v(7))));
+    assert_eq!(m.table_len(), 1);
+    m.check_consistency();
+    // Delete only the value given.
+    assert_eq!(
+        m.table_del(s, v(8)),
+        Err(SwapError::TableMismatch { slot: s })
+    );
+    assert_eq!(m.table_get(s), Ok(Some(v(7))));
+    assert_eq!(m.table_del(s, v(7)), Ok(()));
+    assert_eq!(
+        m.table_del(s, v(7)),
+        Err(SwapError::TableMismatch { slot: s })
+    );
+    assert_eq!(m.table_get(s), Ok(None));
+    assert_eq!(m.free_and_clear(s), Ok(Freed::Yes));
+    // A freshly allocated slot is handed out pinned: page-out adds at once.
+    let n = m.alloc().unwrap();
+    assert_eq!(m.table_add(n, v(9)), Ok(()));
+    assert_eq!(m.table_len(), 1);
+    m.check_consistency();
+}

@@ -216,3 +216,42 @@ fn two_allocators_and_a_free() {
         assert_eq!(notes.load(Ordering::Relaxed), 1);
     });
 }
+
+/// 7. The swap table: a reader that finds the value added under the pin
+/// sees what the adder wrote before adding it (Release/Acquire), and the
+/// owner's delete and pin release leave the slot free exactly once.
+#[test]
+fn swap_table_publish_and_delete() {
+    use std::num::NonZeroU64;
+    loom::model(|| {
+        let notes = Arc::new(AtomicUsize::new(0));
+        let n = notes.clone();
+        let m = Arc::new(
+            SwapMap::builder(4)
+                .cluster_size(2)
+                .swap_table(true)
+                .free_notify(move |_| {
+                    n.fetch_add(1, Ordering::Relaxed);
+                })
+                .build()
+                .unwrap(),
+        );
+        let s = swapped_out(&m, 1);
+        let payload = Arc::new(AtomicU64::new(0));
+        let (m2, p2) = (m.clone(), payload.clone());
+        let reader = thread::spawn(move || {
+            if let Ok(Some(v)) = m2.table_get(s) {
+                assert_eq!(v.get(), 42);
+                assert_eq!(p2.load(Ordering::Relaxed), 1, "published before the add");
+            }
+        });
+        m.swapcache_prepare(s).unwrap();
+        payload.store(1, Ordering::Relaxed);
+        m.table_add(s, NonZeroU64::new(42).unwrap()).unwrap();
+        m.table_del(s, NonZeroU64::new(42).unwrap()).unwrap();
+        assert_eq!(m.free_and_clear(s), Ok(Freed::Yes));
+        reader.join().unwrap();
+        assert_eq!(m.table_len(), 0);
+        assert_eq!(notes.load(Ordering::Relaxed), 1);
+    });
+}
