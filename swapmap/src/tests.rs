@@ -534,7 +534,7 @@ fn swap_table_add_get_del_and_errors() {
     // The SYNC state is not a swap-cache pin.
     m.sync_acquire(s).unwrap();
     assert_eq!(m.table_add(s, v(7)), Err(SwapError::NotCached { slot: s }));
-    m.sync_release(s).unwrap();
+    assert_eq!(m.sync_release(s), Ok(Freed::No));
     // With the pin: add once, the second add is refused and changes nothing.
     m.swapcache_prepare(s).unwrap();
     assert_eq!(m.table_get(s), Ok(None));
