@@ -132,6 +132,24 @@ impl Frames {
     /// Allocates a frame with one reference, no flags, and stale contents
     /// (the caller fills it). `None` when the pool is exhausted.
     pub fn alloc(&self) -> Option<FrameId> {
+        self.alloc_with(1, 0, 0)
+    }
+
+    /// Allocates a frame for the swap cache: locked, `PG_SWAPCACHE` set,
+    /// its swap slot `slot`, and two references (the caller's and the
+    /// cache's). The caller adds it to the swap cache and reads into it.
+    ///
+    /// Models `folio_alloc`, `__folio_set_locked`, `__folio_set_swapbacked`
+    /// and the `folio_ref_add` and `folio->swap` setup of `__add_to_swap_cache`
+    /// in `__read_swap_cache_async`: the state is written with plain stores
+    /// before the folio is reachable, and published by the reference count's
+    /// Release, so a speculative [`Frames::try_get`] of a stale frame number
+    /// finds it already locked.
+    pub fn alloc_swapcache(&self, slot: u64) -> Option<FrameId> {
+        self.alloc_with(2, PG_LOCKED | PG_SWAPCACHE, slot)
+    }
+
+    fn alloc_with(&self, refs: u32, flags: u32, swap: u64) -> Option<FrameId> {
         let home = crate::sync::shard() % FREE_SHARDS;
         // Two statements: the home shard's guard must be dropped before
         // `refill` locks it again.
@@ -142,11 +160,11 @@ impl Frames {
             return None;
         };
         let folio = &self.folios[f as usize];
-        folio.flags.store(0, Ordering::Relaxed);
-        folio.swap.store(0, Ordering::Relaxed);
+        folio.flags.store(flags, Ordering::Relaxed);
+        folio.swap.store(swap, Ordering::Relaxed);
         // Release: pairs with the Acquire of try_get, so a speculative
-        // reader that wins a reference sees the reset flags.
-        folio.refs.store(1, Ordering::Release);
+        // reader that wins a reference sees the reset flags (and the lock).
+        folio.refs.store(refs, Ordering::Release);
         Some(f)
     }
 
@@ -286,6 +304,18 @@ impl Frames {
             .flags
             .fetch_and(!PG_LOCKED, Ordering::Release);
         debug_assert!(old & PG_LOCKED != 0, "unlock of an unlocked folio");
+    }
+
+    /// Ends a read into the locked folio (`folio_end_read`): sets
+    /// `PG_UPTODATE` if `uptodate` and unlocks, in one atomic step.
+    pub fn end_read(&self, f: FrameId, uptodate: bool) {
+        let bits = if uptodate { PG_UPTODATE } else { 0 };
+        // Release: as `unlock`; it also publishes the data read.
+        let old = self.folios[f as usize]
+            .flags
+            .fetch_xor(PG_LOCKED | bits, Ordering::Release);
+        debug_assert!(old & PG_LOCKED != 0, "end_read of an unlocked folio");
+        debug_assert!(old & bits == 0, "end_read of an uptodate folio");
     }
 
     /// Whether the folio is locked.

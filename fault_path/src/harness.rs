@@ -263,7 +263,7 @@ pub fn check_accounting(sys: &System, mms: &[&AddressSpace]) -> Vec<String> {
                 state.count()
             ));
         }
-        let cached = sys.swap_cache().get_cloned(slot);
+        let cached = sys.cached_folio(slot);
         match (state, cached) {
             (swapmap::SlotState::Sync, _) => errs.push(format!("slot {slot}: SYNC at rest")),
             (_, Some(fr)) => {

@@ -105,4 +105,4 @@ mod waitq;
 pub use mm::{Access, AddressSpace, INDEX_TAG, PTES_PER_TABLE, index_word};
 pub use stats::FaultStats;
 pub use strategy::{Strategy, SwapIn};
-pub use system::{FaultError, System, SystemConfig, ZswapConfig, ZswapLoad};
+pub use system::{FaultError, SwapCacheKind, System, SystemConfig, ZswapConfig, ZswapLoad};

@@ -153,7 +153,7 @@ impl AddressSpace {
                         slot,
                         st,
                     };
-                    match self.sys.strategy.swap_in(&mut ctx)? {
+                    match self.sys.strategy().swap_in(&mut ctx)? {
                         SwapIn::Mapped => {}
                         SwapIn::Retry => {
                             st.retries += 1;
@@ -163,7 +163,7 @@ impl AddressSpace {
                 }
                 PteKind::Marker(fr) => {
                     st.faults += 1;
-                    self.sys.strategy.on_marker(self, vpn, orig, fr, st);
+                    self.sys.strategy().on_marker(self, vpn, orig, fr, st);
                     st.retries += 1;
                 }
             }
@@ -236,13 +236,12 @@ impl AddressSpace {
             sys.frames.set_swap(fr, slot);
             sys.frames.set_flags(fr, PG_SWAPCACHE);
             sys.frames.get(fr);
-            let guard = sys.cache.pin();
             let added = if sys.legacy {
-                sys.cache.add_unchecked(slot, fr, &guard).is_ok()
+                sys.cache_add_unchecked(slot, fr);
+                true
             } else {
-                sys.cache.add(slot, fr, &guard).is_ok()
+                sys.cache_add(slot, fr)
             };
-            drop(guard);
             if !added {
                 // The slot was just allocated with SWAP_HAS_CACHE set, so
                 // nobody else can have added a folio for it (seed 002).
@@ -280,9 +279,7 @@ impl AddressSpace {
                 n += usize::from(unmapped);
                 st.pageouts += u64::from(unmapped);
                 // Out of the swap cache, if a readahead did not replace us.
-                let guard = sys.cache.pin();
-                let _ = sys.cache.delete_if(slot, None, &guard, |&f| f == fr);
-                drop(guard);
+                let _ = sys.cache_del(slot, fr);
                 sys.frames.clear_flags(fr, PG_SWAPCACHE);
                 sys.frames.unlock(fr);
                 sys.frames.put(fr); // the cache's
@@ -345,7 +342,7 @@ impl AddressSpace {
                 PteKind::None => {}
                 PteKind::Present(fr) => self.sys.frames.put(fr),
                 PteKind::Swap(slot) => self.sys.free_swap_and_cache(slot, None),
-                PteKind::Marker(fr) => self.sys.strategy.on_marker_zapped(&self.sys, fr),
+                PteKind::Marker(fr) => self.sys.strategy().on_marker_zapped(&self.sys, fr),
             }
         }
     }

@@ -187,18 +187,12 @@ impl SwapFault<'_> {
     /// The caller holds the `SWAP_HAS_CACHE` pin; on failure it is dropped.
     fn new_cache_folio(&mut self, slot: u64) -> Result<Option<FrameId>, FaultError> {
         let sys = self.sys;
-        let Some(fr) = sys.frames.alloc() else {
+        // Locked, PG_SWAPCACHE, swap = slot; our reference and the cache's.
+        let Some(fr) = sys.frames.alloc_swapcache(slot) else {
             let _ = sys.map.swapcache_clear(slot);
             return Err(FaultError::NoMemory);
         };
-        sys.frames.lock(fr);
-        sys.frames.set_swap(fr, slot);
-        sys.frames.set_flags(fr, PG_SWAPCACHE);
-        sys.frames.get(fr); // the swap cache's reference
-        let guard = sys.cache.pin();
-        let added = sys.cache.add(slot, fr, &guard).is_ok();
-        drop(guard);
-        if added {
+        if sys.cache_add(slot, fr) {
             return Ok(Some(fr));
         }
         // Impossible while we hold the pin: the in-lock check of seed 002.
@@ -235,15 +229,16 @@ impl SwapFault<'_> {
             };
             // SAFETY: as in `read_swap_cache_async`: a new folio we hold
             // locked, reachable only through the swap cache.
-            if unsafe { sys.read_into(fr, s, true) }.is_ok() {
-                sys.frames.set_flags(fr, PG_UPTODATE);
+            let ok = unsafe { sys.read_into(fr, s, true) }.is_ok();
+            if ok {
                 self.st.readahead += 1;
+                // Drop the cache entry again if the slot was freed
+                // meanwhile.
+                sys.try_free_swap(fr);
             } else {
                 sys.delete_from_swap_cache(fr, s);
             }
-            // Drop the cache entry again if the slot was freed meanwhile.
-            sys.try_free_swap(fr);
-            sys.frames.unlock(fr);
+            sys.frames.end_read(fr, ok);
             sys.frames.put(fr);
         }
     }
@@ -254,7 +249,7 @@ impl SwapFault<'_> {
     /// in-lock check, then take the cache pin, read, and drop the reference.
     fn legacy_readahead_one(&mut self, s: u64) {
         let sys = self.sys;
-        if sys.cache.get_cloned(s).is_some() || sys.map.duplicate(s).is_err() {
+        if sys.cached_folio(s).is_some() || sys.map.duplicate(s).is_err() {
             return;
         }
         let Some(fr) = sys.frames.alloc() else {
@@ -265,9 +260,7 @@ impl SwapFault<'_> {
         sys.frames.set_swap(fr, s);
         sys.frames.set_flags(fr, PG_SWAPCACHE);
         sys.frames.get(fr);
-        let guard = sys.cache.pin();
-        let _ = sys.cache.add_unchecked(s, fr, &guard);
-        drop(guard);
+        sys.cache_add_unchecked(s, fr);
         let _ = sys.map.swapcache_prepare(s);
         // SAFETY: a folio we hold locked, reachable only through the swap
         // cache (even when a racing add displaced it).
@@ -307,7 +300,7 @@ impl SwapFault<'_> {
                     }
                 }
             } else {
-                sys.frames.get(fr); // our reference becomes the PTE's
+                // Our reference becomes the PTE's.
                 self.mm.set_pte(self.vpn, Pte::present(fr));
                 exclusive = true;
             }
@@ -321,13 +314,14 @@ impl SwapFault<'_> {
             sys.remove_from_swap_cache(fr, self.slot);
             let _ = sys.map.free_and_clear(self.slot);
             sys.frames.put(fr); // the cache's reference
+            sys.frames.unlock(fr);
         } else {
             // folio_free_swap: if the last reference went meanwhile (a
             // zap, another address space), drop the cache.
             sys.try_free_swap(fr);
+            sys.frames.unlock(fr);
+            sys.frames.put(fr);
         }
-        sys.frames.unlock(fr);
-        sys.frames.put(fr);
         result
     }
 
@@ -438,15 +432,36 @@ pub(crate) fn pinned_bypass(
     on_busy: impl FnOnce(&mut SwapFault<'_>),
     after_clear: impl FnOnce(&mut SwapFault<'_>),
 ) -> Result<SwapIn, FaultError> {
-    if let Some(r) = f.bypass_prologue() {
-        return r;
+    if !f.sys.device.synchronous() {
+        // Not SWP_SYNCHRONOUS_IO: the prologue takes the swap-cache path.
+        if let Some(r) = f.bypass_prologue() {
+            return r;
+        }
     }
     // Prevent parallel swap-ins of this entry: another thread could finish
-    // first, free the entry and reuse it, and pte_same could not tell.
-    if f.sys.map.swapcache_prepare(f.slot).is_err() {
-        f.st.pin_busy += 1;
-        on_busy(f);
-        return Ok(SwapIn::Retry);
+    // first, free the entry and reuse it, and pte_same could not tell. The
+    // bypass condition (count 1) and the pin are one compare-and-swap
+    // (`SwapMap::swapcache_prepare_single`); the kernel looks up the swap
+    // cache first, but without SWAP_HAS_CACHE there is nothing to find.
+    match f.sys.map.swapcache_prepare_single(f.slot) {
+        Ok(()) => {}
+        // Shared: the swap-cache path.
+        Err(SwapError::NotSingle { .. }) => return f.swapcache_path(),
+        // A folio in the swap cache (mapped from there), or another
+        // swap-in's pin.
+        Err(SwapError::Exists { .. }) => {
+            if let Some(r) = f.bypass_prologue() {
+                return r;
+            }
+            f.st.pin_busy += 1;
+            on_busy(f);
+            return Ok(SwapIn::Retry);
+        }
+        // Freed: the PTE has changed.
+        Err(_) => {
+            f.st.entry_gone += 1;
+            return Ok(SwapIn::Retry);
+        }
     }
     // Install without dropping the reference under the PTE lock: while the
     // pin is held nobody else can act on it (the PTE maps the folio now,
@@ -765,7 +780,12 @@ pub static STRATEGIES: &[&dyn Strategy] = &[
 
 /// The strategy called `name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Strategy> {
-    STRATEGIES.iter().copied().find(|s| s.name() == name)
+    index_of(name).map(|i| STRATEGIES[i])
+}
+
+/// The index in [`STRATEGIES`] of the strategy called `name`.
+pub(crate) fn index_of(name: &str) -> Option<usize> {
+    STRATEGIES.iter().position(|s| s.name() == name)
 }
 
 /// The names of every strategy.

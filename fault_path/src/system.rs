@@ -86,6 +86,42 @@ impl ZswapLoad {
     }
 }
 
+/// How the swap cache is kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SwapCacheKind {
+    /// The swap table (Linux 6.18, `mm/swap_table.h`): the folio of a slot
+    /// is a word beside the slot in the swap map
+    /// ([`swapmap::SwapMap::table_get`]); a lookup is one load, an add or
+    /// delete one compare-and-swap by the holder of the slot's
+    /// `SWAP_HAS_CACHE` pin. No epoch pin is needed: frames are never freed
+    /// as memory, so a stale frame number is caught by the re-check under
+    /// the folio lock, as `folio_try_get` + the `folio->swap` check do.
+    #[default]
+    Table,
+    /// An xarray per 64 MiB of swap (Linux up to 6.17, `mm/swap_state.c`
+    /// on `lib/xarray.c`): the [`swapcache`] crate, read under an epoch
+    /// guard, written under the tree's lock. The seed-002 legacy mode needs
+    /// it ([`SystemConfig::legacy_add_to_swap_cache`]).
+    XArray,
+}
+
+impl SwapCacheKind {
+    /// The names the command line uses: `table`, `xarray`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SwapCacheKind::Table => "table",
+            SwapCacheKind::XArray => "xarray",
+        }
+    }
+
+    /// Parses [`SwapCacheKind::name`].
+    pub fn from_name(s: &str) -> Option<SwapCacheKind> {
+        [SwapCacheKind::Table, SwapCacheKind::XArray]
+            .into_iter()
+            .find(|k| k.name() == s)
+    }
+}
+
 /// zswap in front of the swap device.
 #[derive(Clone, Debug)]
 pub struct ZswapConfig {
@@ -116,13 +152,15 @@ pub struct SystemConfig {
     pub tick: Duration,
     /// zswap in front of the device, if any.
     pub zswap: Option<ZswapConfig>,
+    /// How the swap cache is kept (default: the swap table).
+    pub swap_cache: SwapCacheKind,
     /// **Negative control only**: the pre-fix swap cache of seed 002.
     /// Page-out's slot allocation does not pin the slot with
     /// `SWAP_HAS_CACHE` (it gets a count of 1, as the old `get_swap_page`
     /// did), and readahead checks the swap cache *before* taking a reference
     /// with `swap_duplicate` and adds its folio without the in-lock
     /// existence check ([`swapcache::SwapCache::add_unchecked`]). Two folios
-    /// can then be added for one slot.
+    /// can then be added for one slot. Needs [`SwapCacheKind::XArray`].
     pub legacy_add_to_swap_cache: bool,
 }
 
@@ -135,6 +173,7 @@ impl fmt::Debug for SystemConfig {
             .field("strategy", &self.strategy)
             .field("readahead", &self.readahead)
             .field("zswap", &self.zswap)
+            .field("swap_cache", &self.swap_cache)
             .finish()
     }
 }
@@ -151,6 +190,7 @@ impl SystemConfig {
             readahead: 8,
             tick: Duration::from_millis(1),
             zswap: None,
+            swap_cache: SwapCacheKind::default(),
             legacy_add_to_swap_cache: false,
         }
     }
@@ -166,9 +206,14 @@ impl SystemConfig {
 pub struct System {
     pub(crate) frames: Frames,
     pub(crate) map: SwapMap,
+    /// The xarray swap cache (used when the kind is
+    /// [`SwapCacheKind::XArray`]; the swap table is in `map`).
     pub(crate) cache: SwapCache<FrameId>,
     pub(crate) device: Arc<dyn SwapDevice>,
-    pub(crate) strategy: &'static dyn Strategy,
+    /// Index into [`strategy::STRATEGIES`] (see [`System::set_strategy`]).
+    strategy: std::sync::atomic::AtomicUsize,
+    /// [`SwapCacheKind`] as a byte (see [`System::set_swap_cache_kind`]).
+    cache_kind: std::sync::atomic::AtomicU8,
     pub(crate) readahead: u32,
     pub(crate) tick: Duration,
     pub(crate) zswap: Option<(Arc<ZswapTree>, ZswapLoad)>,
@@ -181,7 +226,8 @@ pub struct System {
 impl fmt::Debug for System {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("System")
-            .field("strategy", &self.strategy.name())
+            .field("strategy", &self.strategy().name())
+            .field("swap_cache", &self.swap_cache_kind())
             .field("device", &self.device)
             .field("frames", &self.frames.stats())
             .finish_non_exhaustive()
@@ -192,8 +238,15 @@ impl System {
     /// Builds the machine: a swap map the size of the device whose
     /// free-notify hook discards the device's copy (`swap_slot_free_notify`).
     pub fn new(cfg: SystemConfig) -> Result<Arc<System>, FaultError> {
-        let strategy = strategy::by_name(&cfg.strategy)
+        let strategy = strategy::index_of(&cfg.strategy)
             .ok_or_else(|| FaultError::UnknownStrategy(cfg.strategy.clone()))?;
+        if cfg.legacy_add_to_swap_cache && cfg.swap_cache != SwapCacheKind::XArray {
+            return Err(FaultError::Config(
+                "the legacy add_to_swap_cache mode models the xarray swap cache: \
+                 use SwapCacheKind::XArray"
+                    .into(),
+            ));
+        }
         let nr_slots = cfg.device.nr_slots();
         // zswap writes back to the device (`zswap_writeback_entry`). The
         // callback has no error path: a failed device write loses the page,
@@ -210,6 +263,7 @@ impl System {
         let zs = zswap.as_ref().map(|(t, _)| Arc::clone(t));
         let map = SwapMap::builder(nr_slots)
             .cluster_size(cfg.cluster_size)
+            .swap_table(true)
             .free_notify(move |slot| {
                 // swap_range_free: zswap_invalidate, then the device's
                 // swap_slot_free_notify.
@@ -226,7 +280,8 @@ impl System {
             cache: crate::sync::new_swap_cache(nr_slots),
             map,
             device: cfg.device,
-            strategy,
+            strategy: std::sync::atomic::AtomicUsize::new(strategy),
+            cache_kind: std::sync::atomic::AtomicU8::new(cfg.swap_cache as u8),
             readahead: cfg.readahead,
             tick: cfg.tick,
             zswap,
@@ -251,9 +306,114 @@ impl System {
         &self.map
     }
 
-    /// The swap cache.
+    /// The xarray swap cache (in use when [`System::swap_cache_kind`] is
+    /// [`SwapCacheKind::XArray`]).
     pub fn swap_cache(&self) -> &SwapCache<FrameId> {
         &self.cache
+    }
+
+    /// How the swap cache is kept.
+    #[inline]
+    pub fn swap_cache_kind(&self) -> SwapCacheKind {
+        // Relaxed: changed only while the swap cache is empty and the
+        // system quiet (see `set_swap_cache_kind`).
+        if self.cache_kind.load(std::sync::atomic::Ordering::Relaxed) == SwapCacheKind::XArray as u8
+        {
+            SwapCacheKind::XArray
+        } else {
+            SwapCacheKind::Table
+        }
+    }
+
+    /// Switches how the swap cache is kept, so that the two can be compared
+    /// on the same memory. Both structures always exist; the switch is
+    /// refused unless the swap cache is empty (no folio would be lost or
+    /// found twice). As [`System::set_strategy`], call it only while no
+    /// fault or page-out is in progress.
+    ///
+    /// Errors: [`FaultError::Config`] when folios are cached, or when the
+    /// legacy mode (xarray only) would get the swap table.
+    pub fn set_swap_cache_kind(&self, kind: SwapCacheKind) -> Result<(), FaultError> {
+        if self.legacy && kind != SwapCacheKind::XArray {
+            return Err(FaultError::Config(
+                "the legacy add_to_swap_cache mode needs the xarray swap cache".into(),
+            ));
+        }
+        let n = self.nr_cached_folios();
+        if n != 0 {
+            return Err(FaultError::Config(format!(
+                "{n} folios in the swap cache: switch while it is empty"
+            )));
+        }
+        // Relaxed: see `swap_cache_kind`.
+        self.cache_kind
+            .store(kind as u8, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    #[inline]
+    fn xarray(&self) -> Option<&SwapCache<FrameId>> {
+        (self.swap_cache_kind() == SwapCacheKind::XArray).then_some(&self.cache)
+    }
+
+    /// The folio in the swap cache for `slot`, if any, without a reference
+    /// (`swap_cache_get_folio` minus the `folio_try_get`): a snapshot for
+    /// checks and statistics.
+    pub fn cached_folio(&self, slot: u64) -> Option<FrameId> {
+        match self.xarray() {
+            Some(c) => c.get_cloned(slot),
+            None => self
+                .map
+                .table_get(slot)
+                .ok()
+                .flatten()
+                .map(|v| (v.get() - 1) as FrameId),
+        }
+    }
+
+    /// Folios in the swap cache (a scan; a snapshot when quiet).
+    pub fn nr_cached_folios(&self) -> usize {
+        match self.xarray() {
+            Some(c) => c.nr_folios(),
+            None => self.map.table_len() as usize,
+        }
+    }
+
+    /// Adds the locked folio `fr` to the swap cache at `slot`
+    /// (`add_to_swap_cache` / `swap_cache_add_folio`). The caller holds the
+    /// slot's `SWAP_HAS_CACHE` pin, so the add cannot find the slot
+    /// occupied (seed 002's in-lock check); returns `false` if it does.
+    pub(crate) fn cache_add(&self, slot: u64, fr: FrameId) -> bool {
+        match self.xarray() {
+            Some(c) => {
+                let guard = c.pin();
+                c.add(slot, fr, &guard).is_ok()
+            }
+            None => self.map.table_add(slot, table_value(fr)).is_ok(),
+        }
+    }
+
+    /// The pre-fix add of seed 002 (negative control only): no existence
+    /// check, a folio already there is displaced. The xarray cache only
+    /// (the legacy mode is refused with the swap table).
+    pub(crate) fn cache_add_unchecked(&self, slot: u64, fr: FrameId) {
+        if let Some(c) = self.xarray() {
+            let guard = c.pin();
+            let _ = c.add_unchecked(slot, fr, &guard);
+        }
+    }
+
+    /// Removes `fr` from the swap cache at `slot` if it is the folio there
+    /// (`__delete_from_swap_cache` / `swap_cache_del_folio`); returns
+    /// whether it was.
+    pub(crate) fn cache_del(&self, slot: u64, fr: FrameId) -> bool {
+        match self.xarray() {
+            Some(c) => {
+                let guard = c.pin();
+                c.delete_if(slot, None, &guard, |&f| f == fr).is_ok()
+            }
+            None => self.map.table_del(slot, table_value(fr)).is_ok(),
+        }
     }
 
     /// The swap device.
@@ -262,8 +422,27 @@ impl System {
     }
 
     /// The strategy in use.
+    #[inline]
     pub fn strategy(&self) -> &'static dyn Strategy {
-        self.strategy
+        // Relaxed: changed only while the system is quiet (see
+        // `set_strategy`); the faults that follow are ordered after the
+        // change by however the caller starts them (a join, a barrier).
+        strategy::STRATEGIES[self.strategy.load(std::sync::atomic::Ordering::Relaxed)]
+    }
+
+    /// Switches the swap-in strategy, so that strategies can be compared
+    /// on the same memory (the benches and `swapin` do). Call it only while
+    /// no fault is in progress: a switch in the middle of a swap-in mixes
+    /// two protocols, which models nothing (the kernel does not switch at
+    /// run time). Memory-safe either way.
+    ///
+    /// Errors: [`FaultError::UnknownStrategy`].
+    pub fn set_strategy(&self, name: &str) -> Result<(), FaultError> {
+        let i = strategy::index_of(name)
+            .ok_or_else(|| FaultError::UnknownStrategy(name.to_string()))?;
+        // Relaxed: see `strategy`.
+        self.strategy.store(i, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// The tick the `pin-sleep` strategy sleeps.
@@ -280,7 +459,7 @@ impl System {
     /// (`swap_cache_get_folio` → `filemap_get_folio` + `folio_try_get`).
     /// Not locked: the caller locks it and re-checks.
     pub(crate) fn lookup_cache(&self, slot: u64) -> Option<FrameId> {
-        let fr = self.cache.get_cloned(slot)?;
+        let fr = self.cached_folio(slot)?;
         self.frames.try_get(fr).then_some(fr)
     }
 
@@ -309,11 +488,12 @@ impl System {
             return false;
         }
         let slot = self.frames.swap(fr);
-        // Locked read (`swap_swapcount`): ordered against a racing
-        // `free_swap_and_cache`, whose lookup then sees this folio if we
-        // see a count left. With a lock-free read both sides could miss each
+        // An ordered read (`swap_swapcount` reads under the cluster lock):
+        // a read-modify-write of the slot byte, ordered against a racing
+        // `free_swap_and_cache`'s put, whose lookup then sees this folio if
+        // we see a count left. With a plain load both sides could miss each
         // other and orphan the folio (loom finds it).
-        if self.map.count_locked(slot) != Ok(0) {
+        if self.map.has_count_ordered(slot) != Ok(false) {
             return false;
         }
         self.delete_from_swap_cache(fr, slot);
@@ -332,12 +512,7 @@ impl System {
     /// swap cache for `slot` and clears its flag. The slot's pin and the
     /// cache's reference to the frame are left to the caller.
     pub(crate) fn remove_from_swap_cache(&self, fr: FrameId, slot: u64) {
-        let guard = self.cache.pin();
-        let deleted = self
-            .cache
-            .delete_if(slot, None, &guard, |&f| f == fr)
-            .is_ok();
-        drop(guard);
+        let deleted = self.cache_del(slot, fr);
         debug_assert!(deleted, "folio {fr} not in the swap cache at {slot}");
         self.frames.clear_flags(fr, PG_SWAPCACHE);
     }
@@ -464,6 +639,12 @@ impl System {
                 .map_err(|e| FaultError::Io(e.to_string()))
         })
     }
+}
+
+/// The swap-table word for frame `fr` (0 means empty).
+#[inline]
+fn table_value(fr: FrameId) -> std::num::NonZeroU64 {
+    std::num::NonZeroU64::MIN.saturating_add(u64::from(fr))
 }
 
 /// Runs `f` on a 4 KiB bounce buffer: one per thread, reused, so that a

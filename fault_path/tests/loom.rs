@@ -27,14 +27,15 @@ use fault_path::device::{Ramdisk, SwapDevice};
 use fault_path::harness::check_accounting;
 use fault_path::pte::PteKind;
 use fault_path::{
-    AddressSpace, FaultStats, System, SystemConfig, ZswapConfig, ZswapLoad, index_word,
+    AddressSpace, FaultStats, SwapCacheKind, System, SystemConfig, ZswapConfig, ZswapLoad,
+    index_word,
 };
 use loom::sync::Arc;
 use loom::thread;
 
 /// One page, populated and paged out to slot 1.
 fn swapped_page(strategy: &str) -> (StdArc<System>, Arc<AddressSpace>) {
-    swapped_page_zswap(strategy, None)
+    swapped_page_with(strategy, None, SwapCacheKind::default())
 }
 
 /// One page, populated and paged out to slot 1, through zswap if `zswap`.
@@ -42,8 +43,19 @@ fn swapped_page_zswap(
     strategy: &str,
     zswap: Option<ZswapLoad>,
 ) -> (StdArc<System>, Arc<AddressSpace>) {
+    swapped_page_with(strategy, zswap, SwapCacheKind::default())
+}
+
+/// One page, populated and paged out to slot 1, through zswap if `zswap`,
+/// with the swap cache kept as `kind`.
+fn swapped_page_with(
+    strategy: &str,
+    zswap: Option<ZswapLoad>,
+    kind: SwapCacheKind,
+) -> (StdArc<System>, Arc<AddressSpace>) {
     let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(2, None));
     let mut cfg = SystemConfig::new(4, dev).strategy(strategy);
+    cfg.swap_cache = kind;
     cfg.cluster_size = 2;
     cfg.readahead = 0;
     cfg.zswap = zswap.map(|load| ZswapConfig {
@@ -63,8 +75,13 @@ fn swapped_page_zswap(
 /// reuses slot 1 and restores the very same PTE value. Both increments must
 /// survive.
 fn aba(strategy: &'static str) {
+    aba_with(strategy, SwapCacheKind::default());
+}
+
+/// [`aba`] with the swap cache kept as `kind`.
+fn aba_with(strategy: &'static str, kind: SwapCacheKind) {
     loom::model(move || {
-        let (sys, mm) = swapped_page(strategy);
+        let (sys, mm) = swapped_page_with(strategy, None, kind);
         let mm1 = mm.clone();
         let t1 = thread::spawn(move || {
             let mut st = FaultStats::default();
@@ -124,10 +141,20 @@ fn aba_swapcache() {
     aba("swapcache");
 }
 
+#[test]
+fn aba_swapcache_xarray() {
+    aba_with("swapcache", SwapCacheKind::XArray);
+}
+
 /// Race 4: a write fault against MADV_DONTNEED of the same page.
 fn zap(strategy: &'static str) {
+    zap_with(strategy, SwapCacheKind::default());
+}
+
+/// [`zap`] with the swap cache kept as `kind`.
+fn zap_with(strategy: &'static str, kind: SwapCacheKind) {
     loom::model(move || {
-        let (sys, mm) = swapped_page(strategy);
+        let (sys, mm) = swapped_page_with(strategy, None, kind);
         let mm1 = mm.clone();
         let t1 = thread::spawn(move || mm1.dontneed(0..1));
         let mut st = FaultStats::default();
@@ -155,7 +182,7 @@ fn zap(strategy: &'static str) {
             "pte {:?} slot {:?} cache {:?} stats {st:?}",
             mm.pte(0),
             sys.swap_map().state(1),
-            sys.swap_cache().get_cloned(1)
+            sys.cached_folio(1)
         );
         assert_eq!(sys.swap_map().stats().inuse_slots, 0);
         let errs = check_accounting(&sys, &[&mm]);
@@ -199,6 +226,11 @@ fn zap_swap_count() {
 #[test]
 fn zap_pte_marker() {
     zap("pte-marker");
+}
+
+#[test]
+fn zap_swapcache_xarray() {
+    zap_with("swapcache", SwapCacheKind::XArray);
 }
 
 #[test]
@@ -294,10 +326,11 @@ fn zswap_exclusive_if_cached_swap_count_negative_control() {
 /// swap cache while a swap-in's readahead of a neighbouring slot reaches
 /// the new slot. Two pages on a 4-slot device; page 1 is swapped out at
 /// slot 1 beforehand, and readahead covers slots 0..4.
-fn contrary_adds(legacy: bool) {
+fn contrary_adds(legacy: bool, kind: SwapCacheKind) {
     loom::model(move || {
         let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(4, None));
         let mut cfg = SystemConfig::new(8, dev).strategy("swapcache");
+        cfg.swap_cache = kind;
         cfg.cluster_size = 2;
         cfg.readahead = 4;
         cfg.legacy_add_to_swap_cache = legacy;
@@ -324,11 +357,16 @@ fn contrary_adds(legacy: bool) {
 
 #[test]
 fn contrary_adds_legacy_negative_control() {
-    let found = std::panic::catch_unwind(|| contrary_adds(true));
+    let found = std::panic::catch_unwind(|| contrary_adds(true, SwapCacheKind::XArray));
     assert!(found.is_err(), "loom did not find seed 002's race");
 }
 
 #[test]
 fn contrary_adds_modern() {
-    contrary_adds(false);
+    contrary_adds(false, SwapCacheKind::Table);
+}
+
+#[test]
+fn contrary_adds_modern_xarray() {
+    contrary_adds(false, SwapCacheKind::XArray);
 }

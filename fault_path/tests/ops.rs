@@ -77,7 +77,7 @@ fn pageout_then_swapin_round_trip() {
             }
             assert_eq!(sys.swap_map().stats().inuse_slots, 32);
             assert_eq!(sys.frames().stats().in_use, 0, "{s}/{name}: frames freed");
-            assert_eq!(sys.swap_cache().nr_folios(), 0);
+            assert_eq!(sys.nr_cached_folios(), 0);
             assert_clean(&sys, &[&mm]);
             // Swap back in, every page, and check the contents.
             for vpn in 0..32 {
@@ -120,7 +120,7 @@ fn swapcache_path_reads_ahead() {
     // 1..7, read ahead into the swap cache.
     assert_eq!(st.major, 1);
     assert_eq!(st.readahead, 6, "{st:?}");
-    assert_eq!(sys.swap_cache().nr_folios() as u64, st.readahead);
+    assert_eq!(sys.nr_cached_folios() as u64, st.readahead);
     let reads = sys.device().stats().reads;
     for vpn in 1..7 {
         assert_eq!(mm.read_word(vpn, 1, &mut st), Ok(index_word(vpn)));
@@ -131,15 +131,11 @@ fn swapcache_path_reads_ahead() {
         "served by the swap cache"
     );
     assert_eq!(st.minor, 6);
-    assert_eq!(
-        sys.swap_cache().nr_folios(),
-        0,
-        "mapped folios left the cache"
-    );
+    assert_eq!(sys.nr_cached_folios(), 0, "mapped folios left the cache");
     assert_clean(&sys, &[&mm]);
     // Zapping pages whose folios sit in the swap cache frees both.
     mm.dontneed(0..16);
-    assert_eq!(sys.swap_cache().nr_folios(), 0);
+    assert_eq!(sys.nr_cached_folios(), 0);
     assert_eq!(sys.swap_map().stats().inuse_slots, 0);
     assert_clean(&sys, &[&mm]);
 }
@@ -241,7 +237,7 @@ fn drop_returns_everything() {
         drop(mm);
         assert_eq!(sys.frames().stats().in_use, 0, "{s}");
         assert_eq!(sys.swap_map().stats().inuse_slots, 0, "{s}");
-        assert_eq!(sys.swap_cache().nr_folios(), 0, "{s}");
+        assert_eq!(sys.nr_cached_folios(), 0, "{s}");
     }
 }
 

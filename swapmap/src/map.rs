@@ -618,6 +618,41 @@ impl SwapMap {
         }
     }
 
+    /// Pins a slot whose count is exactly 1 (and has no cache flag) with
+    /// `SWAP_HAS_CACHE`, in one compare-and-swap: the `SWP_SYNCHRONOUS_IO`
+    /// swap-in's bypass condition and its pin taken together.
+    ///
+    /// Models `__swap_count(entry) == 1` followed by `swapcache_prepare` in
+    /// `do_swap_page` (13ddaf26be32). Differs on purpose: the kernel reads
+    /// the count, then sets the flag; one atomic step makes the pin the
+    /// first write to the slot's line and leaves no window between the two
+    /// (a window the kernel tolerates: a count that grows in between only
+    /// sends the swap-in down the bypass path with a shared entry, which its
+    /// `pte_same` check catches).
+    ///
+    /// Errors: [`SwapError::Exists`] when the cache flag is set (the SYNC
+    /// state included), [`SwapError::NotSingle`] when the count is not 1,
+    /// [`SwapError::NoEntry`], [`SwapError::Bad`], [`SwapError::OutOfRange`].
+    ///
+    /// Context: any; takes no lock.
+    pub fn swapcache_prepare_single(&self, slot: u64) -> Result<(), SwapError> {
+        self.check(slot)?;
+        // AcqRel: as in `swapcache_prepare`. The expected value is the only
+        // byte the transition accepts (count 1, no flag, no continuation).
+        match self.byte(slot).compare_exchange(
+            1,
+            1 | SWAP_HAS_CACHE,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => Ok(()),
+            Err(SWAP_FREE) => Err(SwapError::NoEntry { slot }),
+            Err(SWAP_MAP_BAD) => Err(SwapError::Bad { slot }),
+            Err(b) if b & SWAP_HAS_CACHE != 0 => Err(SwapError::Exists { slot }),
+            Err(_) => Err(SwapError::NotSingle { slot }),
+        }
+    }
+
     /// Clears `SWAP_HAS_CACHE`: the folio left the swap cache, or a
     /// swap-in drops its pin. Frees the slot when no reference remains.
     ///
@@ -952,6 +987,32 @@ impl SwapMap {
         match slot::decode(b, || c.cont(self.offset(slot))) {
             SlotState::Bad => Err(SwapError::Bad { slot }),
             s => Ok(s.count()),
+        }
+    }
+
+    /// Whether the slot keeps a reference, read with a read-modify-write of
+    /// the slot byte (an atomic add of zero) rather than a load.
+    ///
+    /// Every count change is a read-modify-write of the same byte, so this
+    /// read is ordered against each of them, as [`SwapMap::count_locked`]
+    /// is through the lock, at the price of one atomic instead of a lock
+    /// round trip: a caller that published something (a folio in the swap
+    /// cache) before this read, and a putter that looks for it after its
+    /// put, cannot both miss each other. `folio_free_swap`'s
+    /// `swap_swapcount` check needs exactly this.
+    ///
+    /// Errors: [`SwapError::Bad`], [`SwapError::OutOfRange`].
+    ///
+    /// Context: any; takes no lock.
+    pub fn has_count_ordered(&self, slot: u64) -> Result<bool, SwapError> {
+        self.check(slot)?;
+        // AcqRel: the Release puts this read (and the caller's publication
+        // before it) in the byte's release sequence, which the next count
+        // change's Acquire reads from; the Acquire pairs with the Release of
+        // the count change it reads.
+        match self.byte(slot).fetch_add(0, Ordering::AcqRel) {
+            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+            b => Ok(slot::has_count(b)),
         }
     }
 

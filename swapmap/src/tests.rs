@@ -562,3 +562,56 @@ fn swap_table_add_get_del_and_errors() {
     assert_eq!(m.table_len(), 1);
     m.check_consistency();
 }
+
+#[test]
+fn prepare_single_and_ordered_count() {
+    let m = SwapMap::builder(16).cluster_size(4).build().unwrap();
+    assert_eq!(
+        m.swapcache_prepare_single(5),
+        Err(SwapError::NoEntry { slot: 5 })
+    );
+    assert_eq!(
+        m.swapcache_prepare_single(0),
+        Err(SwapError::Bad { slot: 0 })
+    );
+    assert!(matches!(
+        m.swapcache_prepare_single(99),
+        Err(SwapError::OutOfRange { .. })
+    ));
+    assert_eq!(m.has_count_ordered(0), Err(SwapError::Bad { slot: 0 }));
+    let s = swapped_out(&m);
+    assert_eq!(m.has_count_ordered(s), Ok(true));
+    // Shared: refused, unchanged.
+    m.duplicate(s).unwrap();
+    assert_eq!(
+        m.swapcache_prepare_single(s),
+        Err(SwapError::NotSingle { slot: s })
+    );
+    assert_eq!(m.count(s), Ok(2));
+    assert_eq!(m.has_cache(s), Ok(false));
+    assert_eq!(m.free(s), Ok(Freed::No));
+    // Count 1: pinned; a second pin is refused.
+    assert_eq!(m.swapcache_prepare_single(s), Ok(()));
+    assert_eq!(m.has_cache(s), Ok(true));
+    assert_eq!(
+        m.swapcache_prepare_single(s),
+        Err(SwapError::Exists { slot: s })
+    );
+    // The SYNC state is a pin too.
+    assert_eq!(m.free_and_clear(s), Ok(Freed::Yes));
+    let t = swapped_out(&m);
+    m.sync_acquire(t).unwrap();
+    assert_eq!(
+        m.swapcache_prepare_single(t),
+        Err(SwapError::Exists { slot: t })
+    );
+    assert_eq!(m.has_count_ordered(t), Ok(true));
+    // Cache only: no count.
+    assert_eq!(m.free(t), Ok(Freed::No));
+    assert_eq!(m.has_count_ordered(t), Ok(false));
+    assert_eq!(
+        m.swapcache_prepare_single(t),
+        Err(SwapError::Exists { slot: t })
+    );
+    m.check_consistency();
+}
