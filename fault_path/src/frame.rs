@@ -136,8 +136,9 @@ impl Frames {
     }
 
     /// Allocates a frame for the swap cache: locked, `PG_SWAPCACHE` set,
-    /// its swap slot `slot`, and two references (the caller's and the
-    /// cache's). The caller adds it to the swap cache and reads into it.
+    /// its swap slot `slot`, and `refs` references (at least 1: the
+    /// cache's; 2 when the caller keeps one). The caller adds it to the swap
+    /// cache and reads into it.
     ///
     /// Models `folio_alloc`, `__folio_set_locked`, `__folio_set_swapbacked`
     /// and the `folio_ref_add` and `folio->swap` setup of `__add_to_swap_cache`
@@ -145,8 +146,8 @@ impl Frames {
     /// before the folio is reachable, and published by the reference count's
     /// Release, so a speculative [`Frames::try_get`] of a stale frame number
     /// finds it already locked.
-    pub fn alloc_swapcache(&self, slot: u64) -> Option<FrameId> {
-        self.alloc_with(2, PG_LOCKED | PG_SWAPCACHE, slot)
+    pub fn alloc_swapcache(&self, slot: u64, refs: u32) -> Option<FrameId> {
+        self.alloc_with(refs.max(1), PG_LOCKED | PG_SWAPCACHE, slot)
     }
 
     fn alloc_with(&self, refs: u32, flags: u32, swap: u64) -> Option<FrameId> {
@@ -159,13 +160,49 @@ impl Frames {
             self.alloc_failures.fetch_add(1, Ordering::Relaxed);
             return None;
         };
+        self.init(f, refs, flags, swap);
+        Some(f)
+    }
+
+    /// Gives a frame just taken off a free list its first state.
+    #[inline]
+    fn init(&self, f: FrameId, refs: u32, flags: u32, swap: u64) {
         let folio = &self.folios[f as usize];
         folio.flags.store(flags, Ordering::Relaxed);
         folio.swap.store(swap, Ordering::Relaxed);
         // Release: pairs with the Acquire of try_get, so a speculative
         // reader that wins a reference sees the reset flags (and the lock).
         folio.refs.store(refs, Ordering::Release);
-        Some(f)
+    }
+
+    /// [`Frames::alloc_swapcache`] with one reference (the cache's) for
+    /// each of `slots`, into `out`, taking the free-list lock once (a
+    /// batched `alloc_pages` of readahead). Returns how many were allocated,
+    /// in order: `out[..n]` are the folios of `slots[..n]`.
+    pub fn alloc_swapcache_many(&self, slots: &[u64], out: &mut [FrameId]) -> usize {
+        let want = slots.len().min(out.len());
+        let mut n = 0;
+        {
+            let home = crate::sync::shard() % FREE_SHARDS;
+            let mut list = lock(&self.free[home]);
+            while n < want {
+                let Some(f) = list.pop() else { break };
+                out[n] = f;
+                n += 1;
+            }
+        }
+        for i in 0..n {
+            self.init(out[i], 1, PG_LOCKED | PG_SWAPCACHE, slots[i]);
+        }
+        // The home list ran dry: the rest one by one (refilling it).
+        while n < want {
+            let Some(f) = self.alloc_swapcache(slots[n], 1) else {
+                break;
+            };
+            out[n] = f;
+            n += 1;
+        }
+        n
     }
 
     /// The home shard is empty: take half of the first non-empty shard
@@ -316,6 +353,17 @@ impl Frames {
             .fetch_xor(PG_LOCKED | bits, Ordering::Release);
         debug_assert!(old & PG_LOCKED != 0, "end_read of an unlocked folio");
         debug_assert!(old & bits == 0, "end_read of an uptodate folio");
+    }
+
+    /// Unlocks the folio and clears `bits` in the same atomic step, so that
+    /// the next holder of the lock sees them cleared (`folio_unlock` after
+    /// `__folio_clear_swapcache` on a folio no one else can lock).
+    pub fn unlock_clear(&self, f: FrameId, bits: u32) {
+        // Release: as `unlock`.
+        let old = self.folios[f as usize]
+            .flags
+            .fetch_and(!(PG_LOCKED | bits), Ordering::Release);
+        debug_assert!(old & PG_LOCKED != 0, "unlock of an unlocked folio");
     }
 
     /// Whether the folio is locked.

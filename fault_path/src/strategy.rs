@@ -12,7 +12,11 @@ use crate::frame::{FrameId, PG_SWAPCACHE, PG_UPTODATE};
 use crate::mm::AddressSpace;
 use crate::pte::Pte;
 use crate::stats::FaultStats;
-use crate::system::{FaultError, System};
+use crate::system::{FaultError, SwapCacheKind, System};
+
+/// The largest swap-in readahead window on the swap table (the kernel's
+/// `page_cluster` is at most 5, 32 pages, for this kind of readahead).
+pub const MAX_READAHEAD: usize = 64;
 use swapmap::{Freed, SwapError};
 
 /// What a swap-in did.
@@ -188,7 +192,7 @@ impl SwapFault<'_> {
     fn new_cache_folio(&mut self, slot: u64) -> Result<Option<FrameId>, FaultError> {
         let sys = self.sys;
         // Locked, PG_SWAPCACHE, swap = slot; our reference and the cache's.
-        let Some(fr) = sys.frames.alloc_swapcache(slot) else {
+        let Some(fr) = sys.frames.alloc_swapcache(slot, 2) else {
             let _ = sys.map.swapcache_clear(slot);
             return Err(FaultError::NoMemory);
         };
@@ -213,7 +217,12 @@ impl SwapFault<'_> {
             return;
         }
         let start = self.slot & !(win - 1);
-        for s in start..(start + win).min(sys.map.nr_slots()) {
+        let end = (start + win).min(sys.map.nr_slots());
+        if sys.swap_cache_kind() == SwapCacheKind::Table {
+            self.readahead_table(start, end);
+            return;
+        }
+        for s in start..end {
             if s == self.slot {
                 continue;
             }
@@ -240,6 +249,64 @@ impl SwapFault<'_> {
             }
             sys.frames.end_read(fr, ok);
             sys.frames.put(fr);
+        }
+    }
+
+    /// Readahead on the swap table: a folio for each slot of the window
+    /// that has a count and no cache flag, all pinned and added under one
+    /// cluster-lock round trip ([`swapmap::SwapMap::table_prepare_add_many`]:
+    /// a racing put of a slot's last reference then finds the folio, so no
+    /// count re-check is needed), then read one by one, each unlocked as its
+    /// read ends (`folio_end_read`). The folios keep only the cache's
+    /// reference. At most [`MAX_READAHEAD`] slots.
+    fn readahead_table(&mut self, start: u64, end: u64) {
+        let sys = self.sys;
+        let mut slots = [0u64; MAX_READAHEAD];
+        let mut n = 0;
+        for s in start..end {
+            if s == self.slot {
+                continue;
+            }
+            if n == MAX_READAHEAD {
+                break;
+            }
+            // A racy pre-filter, so that no folio is allocated in vain for a
+            // free, cached or pinned slot; the locked step decides.
+            if !sys.map.count(s).is_ok_and(|c| c > 0) || sys.map.has_cache(s) != Ok(false) {
+                continue;
+            }
+            slots[n] = s;
+            n += 1;
+        }
+        let mut frs: [FrameId; MAX_READAHEAD] = [0; MAX_READAHEAD];
+        let n = sys.frames.alloc_swapcache_many(&slots[..n], &mut frs[..n]);
+        let mut items = [(0, std::num::NonZeroU64::MIN); MAX_READAHEAD];
+        for i in 0..n {
+            items[i] = (slots[i], crate::system::table_value(frs[i]));
+        }
+        let mut res = [Ok(()); MAX_READAHEAD];
+        sys.map.table_prepare_add_many(&items[..n], &mut res[..n]);
+        for i in 0..n {
+            let (s, fr) = (items[i].0, frs[i]);
+            if res[i].is_err() {
+                // Never published; a stale lookup that took a reference
+                // meanwhile finds it unlocked and out of the cache.
+                sys.frames.unlock_clear(fr, PG_SWAPCACHE);
+                sys.frames.put(fr);
+                continue;
+            }
+            // SAFETY: a new folio we hold locked, reachable only through
+            // the swap cache, whose readers lock it first.
+            if unsafe { sys.read_into(fr, s, true) }.is_ok() {
+                self.st.readahead += 1;
+                sys.frames.end_read(fr, true);
+            } else {
+                let deleted = sys.cache_del(s, fr);
+                debug_assert!(deleted);
+                let _ = sys.map.swapcache_clear(s);
+                sys.frames.unlock_clear(fr, PG_SWAPCACHE);
+                sys.frames.put(fr); // the cache's
+            }
         }
     }
 
@@ -311,10 +378,11 @@ impl SwapFault<'_> {
             // `swap_free` and `folio_free_swap`'s delete + put_swap_folio
             // take one cluster-lock round trip (see
             // `SwapMap::free_and_clear`) instead of three.
-            sys.remove_from_swap_cache(fr, self.slot);
-            let _ = sys.map.free_and_clear(self.slot);
+            // PG_SWAPCACHE is cleared with the unlock: anyone who looks at
+            // it takes the folio lock first.
+            sys.del_free_and_clear(fr, self.slot);
             sys.frames.put(fr); // the cache's reference
-            sys.frames.unlock(fr);
+            sys.frames.unlock_clear(fr, PG_SWAPCACHE);
         } else {
             // folio_free_swap: if the last reference went meanwhile (a
             // zap, another address space), drop the cache.

@@ -508,6 +508,24 @@ impl System {
         self.frames.put(fr);
     }
 
+    /// The end of an exclusive swap-in from the swap cache for the locked
+    /// folio `fr` of `slot`, whose PTE maps it now: out of the swap cache,
+    /// one reference and the pin dropped (`swap_free`, then
+    /// `folio_free_swap`'s `delete_from_swap_cache` + `put_swap_folio`), in
+    /// one cluster-locked step with the swap table
+    /// ([`swapmap::SwapMap::table_del_free_and_clear`]). `PG_SWAPCACHE` and
+    /// the cache's frame reference are left to the caller.
+    pub(crate) fn del_free_and_clear(&self, fr: FrameId, slot: u64) {
+        if self.swap_cache_kind() == SwapCacheKind::Table {
+            let r = self.map.table_del_free_and_clear(slot, table_value(fr));
+            debug_assert!(r.is_ok(), "folio {fr} at {slot}: {r:?}");
+        } else {
+            let deleted = self.cache_del(slot, fr);
+            debug_assert!(deleted, "folio {fr} not in the swap cache at {slot}");
+            let _ = self.map.free_and_clear(slot);
+        }
+    }
+
     /// `__delete_from_swap_cache`: takes the locked folio `fr` out of the
     /// swap cache for `slot` and clears its flag. The slot's pin and the
     /// cache's reference to the frame are left to the caller.
@@ -643,7 +661,7 @@ impl System {
 
 /// The swap-table word for frame `fr` (0 means empty).
 #[inline]
-fn table_value(fr: FrameId) -> std::num::NonZeroU64 {
+pub(crate) fn table_value(fr: FrameId) -> std::num::NonZeroU64 {
     std::num::NonZeroU64::MIN.saturating_add(u64::from(fr))
 }
 

@@ -101,7 +101,7 @@ pub struct SwapMapStats {
 }
 
 /// Per-cluster state under the cluster lock (`swap_cluster_info`).
-struct ClusterInfo {
+pub(crate) struct ClusterInfo {
     /// Non-free slots: in use, bad, and padding past the end of the map.
     used: u32,
     /// Bad slots (padding excluded).
@@ -321,6 +321,11 @@ impl SwapMap {
     }
 
     #[inline]
+    pub(crate) fn cluster_shift(&self) -> u32 {
+        self.cluster_shift
+    }
+
+    #[inline]
     pub(crate) fn check(&self, slot: u64) -> Result<(), SwapError> {
         if slot < self.nr_slots {
             Ok(())
@@ -343,7 +348,7 @@ impl SwapMap {
     }
 
     #[inline]
-    fn lock_cluster_of(&self, slot: u64) -> MutexGuard<'_, ClusterInfo> {
+    pub(crate) fn lock_cluster_of(&self, slot: u64) -> MutexGuard<'_, ClusterInfo> {
         lock(&self.clusters[(slot >> self.cluster_shift) as usize])
     }
 
@@ -591,6 +596,13 @@ impl SwapMap {
     /// Context: any; takes no lock.
     pub fn swapcache_prepare(&self, slot: u64) -> Result<(), SwapError> {
         self.check(slot)?;
+        self.try_pin(slot)
+    }
+
+    /// The compare-and-swap of [`SwapMap::swapcache_prepare`] on a checked
+    /// slot.
+    #[inline]
+    pub(crate) fn try_pin(&self, slot: u64) -> Result<(), SwapError> {
         let a = self.byte(slot);
         // Relaxed: only the starting guess for the CAS.
         let mut cur = a.load(Ordering::Relaxed);
@@ -616,6 +628,16 @@ impl SwapMap {
                 Err(now) => cur = now,
             }
         }
+    }
+
+    /// Drops a pin just taken by [`SwapMap::try_pin`] on a slot that keeps
+    /// its count (the caller holds the cluster lock, so a pin on a
+    /// cache-only slot cannot have been taken: it would need a count).
+    pub(crate) fn unpin_unlocked(&self, slot: u64) {
+        let done = self.clear_flag_unlocked(slot, |b| {
+            (b != SWAP_MAP_SYNC && b & SWAP_HAS_CACHE != 0).then_some(b & !SWAP_HAS_CACHE)
+        });
+        debug_assert!(done, "slot {slot}: pin vanished under the cluster lock");
     }
 
     /// Pins a slot whose count is exactly 1 (and has no cache flag) with
@@ -723,11 +745,23 @@ impl SwapMap {
     fn update_count(
         &self,
         slot: u64,
+        f: impl FnMut(u8, u32) -> Result<(u8, u32), SwapError>,
+    ) -> Result<(u8, MutexGuard<'_, ClusterInfo>), SwapError> {
+        self.update_count_checked(slot, || Ok(()), f)
+    }
+
+    /// [`SwapMap::update_count`] with `pre` run first under the lock: an
+    /// error from it leaves everything unchanged.
+    pub(crate) fn update_count_checked(
+        &self,
+        slot: u64,
+        pre: impl FnOnce() -> Result<(), SwapError>,
         mut f: impl FnMut(u8, u32) -> Result<(u8, u32), SwapError>,
     ) -> Result<(u8, MutexGuard<'_, ClusterInfo>), SwapError> {
         self.check(slot)?;
         let off = self.offset(slot);
         let mut c = self.lock_cluster_of(slot);
+        pre()?;
         let cont = c.cont(off);
         let (nb, nc) = self.update_locked(slot, |b| f(b, cont))?;
         if nc != cont {
@@ -777,21 +811,11 @@ impl SwapMap {
     ///
     /// Context: takes the slot's cluster lock; may run the free-notify hook.
     pub fn free_and_clear(&self, slot: u64) -> Result<Freed, SwapError> {
-        let (nb, mut c) = self.update_count(slot, |b, cont| match b {
-            SWAP_FREE => Err(SwapError::NoEntry { slot }),
-            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
-            SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
-            _ if b & SWAP_HAS_CACHE == 0 => Err(SwapError::NotCached { slot }),
-            _ if !slot::has_count(b) => Err(SwapError::NoCount { slot }),
-            _ => {
-                let (nb, nc) = slot::dec(b, cont);
-                Ok((nb & !SWAP_HAS_CACHE, nc))
-            }
-        })?;
+        let (nb, mut c) = self.update_count(slot, |b, cont| free_and_clear_step(slot, b, cont))?;
         Ok(self.finish_put(slot, nb, &mut c))
     }
 
-    fn finish_put(&self, slot: u64, nb: u8, c: &mut ClusterInfo) -> Freed {
+    pub(crate) fn finish_put(&self, slot: u64, nb: u8, c: &mut ClusterInfo) -> Freed {
         if nb == SWAP_FREE {
             self.slot_freed(slot, c);
             Freed::Yes
@@ -1158,6 +1182,22 @@ impl SwapMap {
             }
         }
         lock(&self.lists).check();
+    }
+}
+
+/// The byte transition of [`SwapMap::free_and_clear`]: one reference and
+/// the cache flag dropped.
+pub(crate) fn free_and_clear_step(slot: u64, b: u8, cont: u32) -> Result<(u8, u32), SwapError> {
+    match b {
+        SWAP_FREE => Err(SwapError::NoEntry { slot }),
+        SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+        SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
+        _ if b & SWAP_HAS_CACHE == 0 => Err(SwapError::NotCached { slot }),
+        _ if !slot::has_count(b) => Err(SwapError::NoCount { slot }),
+        _ => {
+            let (nb, nc) = slot::dec(b, cont);
+            Ok((nb & !SWAP_HAS_CACHE, nc))
+        }
     }
 }
 

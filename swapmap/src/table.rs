@@ -9,23 +9,30 @@
 //! slot holds the folio (or a shadow), so a lookup is one load, and the
 //! writers already hold what serialises the slot.
 //!
-//! # Who writes an entry
+//! # Who writes an entry, and under what
 //!
-//! An entry is non-zero only while the slot's `SWAP_HAS_CACHE` flag is set,
-//! and it is written only by the holder of that flag: the task that took the
-//! pin with [`SwapMap::swapcache_prepare`] (or got the slot from
-//! [`SwapMap::alloc`], which hands it out pinned) adds its folio with
-//! [`SwapMap::table_add`]; the folio's owner (in the kernel: whoever holds
-//! the folio lock) removes it with [`SwapMap::table_del`] before dropping the
-//! pin. So every transition of an entry is made by one writer at a time, and
-//! a compare-and-swap is enough: it needs no lock.
+//! As in the kernel, entries are written under the slot's cluster lock
+//! (`ci->lock`), which every count change also takes, and read lock-free
+//! ([`SwapMap::table_get`], RCU in the kernel). An entry is non-zero only
+//! while the slot's `SWAP_HAS_CACHE` flag is set, and is written by the
+//! holder of that flag: the task that took the pin with
+//! [`SwapMap::swapcache_prepare`] (or got the slot from [`SwapMap::alloc`],
+//! which hands it out pinned) adds its folio with [`SwapMap::table_add`];
+//! the folio's owner (in the kernel: whoever holds the folio lock) removes
+//! it with [`SwapMap::table_del`] before dropping the pin, or with
+//! [`SwapMap::table_del_free_and_clear`], which drops the pin and a
+//! reference in the same locked step.
+//!
+//! Because the lock orders an add against every count change, a put of a
+//! slot's last reference that leaves the slot cache-only, and then looks the
+//! slot up, always finds the value added before it; swap-in readahead pins
+//! and adds its whole window under one lock round trip
+//! ([`SwapMap::table_prepare_add_many`]) and needs no count re-check.
 //!
 //! # Where the model differs from the kernel on purpose
 //!
-//! - The kernel writes entries under the cluster lock (`ci->lock`), because
-//!   there the table also replaces the count byte and the flag. Here the
-//!   flag stays in the slot byte and already gives a single writer; adding
-//!   a cluster-lock round trip would only cost.
+//! - The pin stays in the slot byte (`SWAP_HAS_CACHE`, set lock-free by
+//!   `swapcache_prepare`); the kernel's later phases fold it into the table.
 //! - One flat array for the whole device instead of a table per cluster
 //!   allocated while the cluster is in use (`swap_cluster_alloc_table`):
 //!   8 bytes per slot, allocated once.
@@ -35,6 +42,7 @@
 use std::num::NonZeroU64;
 
 use crate::error::SwapError;
+use crate::map::Freed;
 use crate::map::SwapMap;
 use crate::slot::{SWAP_FREE, SWAP_HAS_CACHE, SWAP_MAP_BAD, SWAP_MAP_SYNC};
 use crate::sync::{AtomicU64, Ordering};
@@ -87,11 +95,12 @@ impl SwapMap {
     /// free slot, [`SwapError::Bad`], [`SwapError::NoTable`],
     /// [`SwapError::OutOfRange`]. The table is unchanged on error.
     ///
-    /// Context: any; takes no lock.
+    /// Context: takes the slot's cluster lock.
     pub fn table_add(&self, slot: u64, value: NonZeroU64) -> Result<(), SwapError> {
         let e = self.entry(slot)?;
-        // Relaxed: the pin was taken by this caller, so the flag is stable
-        // for it; the load only reports misuse.
+        let _c = self.lock_cluster_of(slot);
+        // Relaxed: the flag is the caller's own pin, stable for it; the
+        // load only reports misuse.
         match self.byte(slot).load(Ordering::Relaxed) {
             SWAP_FREE => return Err(SwapError::NoEntry { slot }),
             SWAP_MAP_BAD => return Err(SwapError::Bad { slot }),
@@ -99,16 +108,25 @@ impl SwapMap {
             b if b & SWAP_HAS_CACHE == 0 => return Err(SwapError::NotCached { slot }),
             _ => {}
         }
-        // Release: pairs with the Acquire of `table_get`. The CAS (not a
-        // store) keeps an occupied entry intact on misuse.
-        e.compare_exchange(0, value.get(), Ordering::Release, Ordering::Relaxed)
-            .map(|_| ())
-            .map_err(|_| SwapError::Exists { slot })
+        Self::store_if_empty(e, slot, value)
+    }
+
+    /// Stores `value` in an empty entry. Context: the cluster lock is held
+    /// (all writers take it, so the check and the store are one step).
+    #[inline]
+    fn store_if_empty(e: &AtomicU64, slot: u64, value: NonZeroU64) -> Result<(), SwapError> {
+        // Relaxed: writers are serialised by the cluster lock we hold.
+        if e.load(Ordering::Relaxed) != 0 {
+            return Err(SwapError::Exists { slot });
+        }
+        // Release: pairs with the Acquire of `table_get`.
+        e.store(value.get(), Ordering::Release);
+        Ok(())
     }
 
     /// Removes the slot's swap-cache value if it is `value`. The caller
     /// owns the cached folio (holds its lock) and drops the pin afterwards
-    /// ([`SwapMap::swapcache_clear`], [`SwapMap::free_and_clear`]).
+    /// ([`SwapMap::swapcache_clear`]).
     ///
     /// Models `swap_cache_del_folio` (`__swap_cache_del_folio`), which
     /// replaces the folio with a shadow (here: empties the entry).
@@ -117,15 +135,114 @@ impl SwapMap {
     /// value or none (the table is unchanged), [`SwapError::NoTable`],
     /// [`SwapError::OutOfRange`].
     ///
-    /// Context: any; takes no lock.
+    /// Context: takes the slot's cluster lock.
     pub fn table_del(&self, slot: u64, value: NonZeroU64) -> Result<(), SwapError> {
-        // Release: orders the owner's work on the folio before the entry
-        // goes, for a reader that finds the entry empty and then takes the
-        // pin (whose own Acquire pairs with the pin's release anyway).
-        self.entry(slot)?
-            .compare_exchange(value.get(), 0, Ordering::Release, Ordering::Relaxed)
-            .map(|_| ())
-            .map_err(|_| SwapError::TableMismatch { slot })
+        let e = self.entry(slot)?;
+        let _c = self.lock_cluster_of(slot);
+        Self::clear_if(e, slot, value)
+    }
+
+    /// Empties an entry holding `value`. Context: the cluster lock is held.
+    #[inline]
+    fn clear_if(e: &AtomicU64, slot: u64, value: NonZeroU64) -> Result<(), SwapError> {
+        // Relaxed: writers are serialised by the cluster lock we hold.
+        if e.load(Ordering::Relaxed) != value.get() {
+            return Err(SwapError::TableMismatch { slot });
+        }
+        // Relaxed: an empty entry publishes nothing; a reader that still
+        // sees the old value re-checks the folio under its lock.
+        e.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Removes the slot's swap-cache value `value`, drops one reference and
+    /// the `SWAP_HAS_CACHE` pin, all in one cluster-locked step: the end of
+    /// an exclusive swap-in from the swap cache (`swap_free` under the PTE
+    /// lock, then `folio_free_swap`: `swap_cache_del_folio` +
+    /// `put_swap_folio`). See [`SwapMap::free_and_clear`] for why one step
+    /// gives the same result.
+    ///
+    /// Errors: [`SwapError::TableMismatch`] (checked first), then as
+    /// [`SwapMap::free_and_clear`]; on any error nothing changes.
+    ///
+    /// Context: takes the slot's cluster lock; may run the free-notify hook.
+    pub fn table_del_free_and_clear(
+        &self,
+        slot: u64,
+        value: NonZeroU64,
+    ) -> Result<Freed, SwapError> {
+        let e = self.entry(slot)?;
+        let (nb, mut c) = self.update_count_checked(
+            slot,
+            || {
+                // Relaxed: writers are serialised by the cluster lock.
+                if e.load(Ordering::Relaxed) == value.get() {
+                    Ok(())
+                } else {
+                    Err(SwapError::TableMismatch { slot })
+                }
+            },
+            |b, cont| crate::map::free_and_clear_step(slot, b, cont),
+        )?;
+        // Relaxed: as in `clear_if`.
+        e.store(0, Ordering::Relaxed);
+        Ok(self.finish_put(slot, nb, &mut c))
+    }
+
+    /// Pins and adds a batch of slots under their cluster locks, one lock
+    /// round trip per run of slots in the same cluster: for each `(slot,
+    /// value)`, sets `SWAP_HAS_CACHE` as [`SwapMap::swapcache_prepare`] does
+    /// and, if that succeeded, stores `value` in the slot's entry; the
+    /// outcome is written to `results` (items beyond `results.len()` are not
+    /// processed).
+    ///
+    /// Models swap-in readahead on the swap table (Linux 6.18:
+    /// `swapcache_prepare` and `swap_cache_add_folio` for each slot of
+    /// `swap_cluster_readahead`'s window, the add under `ci->lock`).
+    ///
+    /// Because the pin and the add happen under the cluster lock, which
+    /// every count change also takes, a racing put of a slot's last
+    /// reference comes either before (the pin then fails: the slot is free)
+    /// or after the add, and then finds the value with
+    /// [`SwapMap::table_get`] (the lock orders the two); the adder needs no
+    /// re-check of the count afterwards.
+    ///
+    /// Errors, per item, as [`SwapMap::swapcache_prepare`]
+    /// ([`SwapError::Exists`], [`SwapError::NoEntry`], [`SwapError::Bad`],
+    /// [`SwapError::OutOfRange`]), plus [`SwapError::NoTable`]. An entry
+    /// found occupied despite the pin just taken (only a caller breaking
+    /// the protocol can cause it) is reported as [`SwapError::Exists`], with
+    /// the pin dropped again and the entry intact.
+    ///
+    /// Context: takes each cluster lock once per run; no hook runs.
+    pub fn table_prepare_add_many(
+        &self,
+        items: &[(u64, NonZeroU64)],
+        results: &mut [Result<(), SwapError>],
+    ) {
+        let Some(t) = self.table.as_ref() else {
+            results
+                .iter_mut()
+                .for_each(|r| *r = Err(SwapError::NoTable));
+            return;
+        };
+        let mut held: Option<(u64, crate::sync::MutexGuard<'_, _>)> = None;
+        for (&(slot, value), r) in items.iter().zip(results.iter_mut()) {
+            if let Err(e) = self.check(slot) {
+                *r = Err(e);
+                continue;
+            }
+            let ci = slot >> self.cluster_shift();
+            if held.as_ref().is_none_or(|(c, _)| *c != ci) {
+                drop(held.take()); // unlock the previous cluster first
+                held = Some((ci, self.lock_cluster_of(slot)));
+            }
+            *r = self.try_pin(slot).and_then(|()| {
+                Self::store_if_empty(&t[slot as usize], slot, value).inspect_err(|_| {
+                    self.unpin_unlocked(slot);
+                })
+            });
+        }
     }
 
     /// Number of non-empty swap-table entries (a scan of the table; for

@@ -615,3 +615,87 @@ fn prepare_single_and_ordered_count() {
     );
     m.check_consistency();
 }
+
+#[test]
+fn swap_table_prepare_add_many() {
+    use std::num::NonZeroU64;
+    let v = |x| NonZeroU64::new(x).unwrap();
+    let m = SwapMap::builder(16)
+        .cluster_size(4)
+        .swap_table(true)
+        .build()
+        .unwrap();
+    // Slots 1..=7 span clusters 0 and 1.
+    let slots: Vec<u64> = (0..7).map(|_| swapped_out(&m)).collect();
+    m.swapcache_prepare(slots[2]).unwrap(); // pinned by someone else
+    assert_eq!(m.free(slots[4]), Ok(Freed::Yes)); // freed meanwhile
+    let mut items: Vec<(u64, NonZeroU64)> = slots.iter().map(|&s| (s, v(100 + s))).collect();
+    items.push((99, v(1))); // out of range
+    let mut res = vec![Ok(()); items.len()];
+    m.table_prepare_add_many(&items, &mut res);
+    for (i, &s) in slots.iter().enumerate() {
+        match i {
+            2 => {
+                assert_eq!(res[i], Err(SwapError::Exists { slot: s }));
+                assert_eq!(m.table_get(s), Ok(None));
+            }
+            4 => {
+                assert_eq!(res[i], Err(SwapError::NoEntry { slot: s }));
+                assert_eq!(m.table_get(s), Ok(None));
+            }
+            _ => {
+                assert_eq!(res[i], Ok(()), "slot {s}");
+                assert_eq!(m.table_get(s), Ok(Some(v(100 + s))));
+                assert_eq!(m.has_cache(s), Ok(true));
+                assert_eq!(m.count(s), Ok(1));
+            }
+        }
+    }
+    assert!(matches!(res[7], Err(SwapError::OutOfRange { .. })));
+    assert_eq!(m.table_len(), 5);
+    m.check_consistency();
+    // A shorter result slice processes only that many items.
+    let mut one = [Ok(())];
+    m.table_prepare_add_many(&items[2..], &mut one);
+    assert_eq!(one[0], Err(SwapError::Exists { slot: slots[2] }));
+    // Without a table every item is refused.
+    let plain = SwapMap::new(16).unwrap();
+    let mut r = [Ok(())];
+    plain.table_prepare_add_many(&[(1, v(1))], &mut r);
+    assert_eq!(r[0], Err(SwapError::NoTable));
+}
+
+#[test]
+fn swap_table_del_free_and_clear() {
+    use std::num::NonZeroU64;
+    let v = |x| NonZeroU64::new(x).unwrap();
+    let m = SwapMap::builder(16)
+        .cluster_size(4)
+        .swap_table(true)
+        .build()
+        .unwrap();
+    let s = swapped_out(&m);
+    m.swapcache_prepare(s).unwrap();
+    m.table_add(s, v(3)).unwrap();
+    // Wrong value: nothing changes.
+    assert_eq!(
+        m.table_del_free_and_clear(s, v(4)),
+        Err(SwapError::TableMismatch { slot: s })
+    );
+    assert_eq!(m.table_get(s), Ok(Some(v(3))));
+    assert_eq!(m.count(s), Ok(1));
+    assert_eq!(m.has_cache(s), Ok(true));
+    // Right value: entry, reference and pin go, and the slot is free.
+    assert_eq!(m.table_del_free_and_clear(s, v(3)), Ok(Freed::Yes));
+    assert_eq!(m.table_get(s), Ok(None));
+    assert_eq!(m.state(s), Ok(SlotState::Free));
+    // A byte-level refusal (no count left) also leaves the entry.
+    let t = m.alloc().unwrap(); // cache only, pinned
+    m.table_add(t, v(5)).unwrap();
+    assert_eq!(
+        m.table_del_free_and_clear(t, v(5)),
+        Err(SwapError::NoCount { slot: t })
+    );
+    assert_eq!(m.table_get(t), Ok(Some(v(5))));
+    m.check_consistency();
+}

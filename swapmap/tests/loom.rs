@@ -255,3 +255,44 @@ fn swap_table_publish_and_delete() {
         assert_eq!(notes.load(Ordering::Relaxed), 1);
     });
 }
+
+/// 8. Readahead's locked pin + add against the put of the last reference:
+/// either the put came first (the pin is refused: the slot is free), or
+/// the putter, seeing the slot left cache-only, finds the added value.
+#[test]
+fn swap_table_add_many_vs_last_put() {
+    use std::num::NonZeroU64;
+    loom::model(|| {
+        let m = Arc::new(
+            SwapMap::builder(4)
+                .cluster_size(2)
+                .swap_table(true)
+                .build()
+                .unwrap(),
+        );
+        let s = swapped_out(&m, 1);
+        let m2 = m.clone();
+        let putter = thread::spawn(move || {
+            let freed = m2.free(s).unwrap();
+            // Cache-only left behind: the orphan must be findable.
+            if freed == Freed::No {
+                assert_eq!(m2.table_get(s).unwrap().map(|v| v.get()), Some(42));
+            }
+            freed
+        });
+        let mut r = [Ok(())];
+        m.table_prepare_add_many(&[(s, NonZeroU64::new(42).unwrap())], &mut r);
+        let freed = putter.join().unwrap();
+        match r[0] {
+            Ok(()) => {
+                assert_eq!(freed, Freed::No);
+                assert_eq!(m.table_len(), 1);
+            }
+            Err(e) => {
+                assert_eq!(e, SwapError::NoEntry { slot: s });
+                assert_eq!(freed, Freed::Yes);
+                assert_eq!(m.table_len(), 0);
+            }
+        }
+    });
+}
