@@ -8,7 +8,7 @@
 //!   AddressSpace (mm_struct)          System (shared)
 //!   ┌──────────────────────┐          ┌────────────────────────────────┐
 //!   │ PTEs: atomic u64     │  swap    │ SwapMap   one byte per slot    │
-//!   │  none│present│swap│  │ entry ──▶│ SwapCache slot → folio (frame) │
+//!   │  none│present│swap│  │ entry ──▶│ swap cache  slot → folio       │
 //!   │  marker               │          │ Frames    refs, lock, flags    │
 //!   │ one lock per 512 PTEs │          │ device    zram │ brd │ null     │
 //!   └──────────────────────┘          │ strategy  bypass, pin-retry, … │
@@ -55,6 +55,24 @@
 //! swap-cache path with readahead, a private read, the `pte_same` install)
 //! are methods of [`strategy::SwapFault`].
 //!
+//! # The swap cache
+//!
+//! Two ways to keep it, chosen by [`SystemConfig::swap_cache`] (and
+//! switchable between runs with [`System::set_swap_cache_kind`]):
+//! - [`SwapCacheKind::Table`] (default): the swap table of Linux 6.18, a
+//!   word per slot beside the swap map ([`swapmap::SwapMap::table_get`]),
+//!   read with one load, written under the cluster lock that also orders
+//!   every count change. Readahead pins and adds its window in one lock
+//!   round trip; the end of an exclusive swap-in deletes the entry and
+//!   drops the reference and the pin in another. No epoch pin: frames are
+//!   never freed as memory, and a lookup re-checks the folio under its lock.
+//! - [`SwapCacheKind::XArray`]: an xarray per 64 MiB of swap, as up to
+//!   Linux 6.17 ([`swapcache::SwapCache`]), read under an epoch guard and
+//!   written under the tree's lock. The seed-002 legacy mode needs it.
+//!
+//! The kernel's measurement in seed 004 (the swap-cache path 20.3% slower
+//! than the bypass path) is of the xarray era; `swapin bench` prints both.
+//!
 //! zswap can sit in front of the device ([`SystemConfig::zswap`]): page-out
 //! stores into it, swap-in loads from it ([`ZswapLoad::Exclusive`], as
 //! Linux 6.5-6.8, or [`ZswapLoad::ExclusiveIfCached`], 25cd241408a2), a slot
@@ -69,9 +87,13 @@
 //! controls that loom must catch (ABA with `bypass`; zswap double swap-in
 //! with `bypass` + exclusive, and with `swap-count` in both zswap modes;
 //! seed 002 in the legacy mode). `tests/race.rs` runs the swap-stress-race
-//! harness ([`harness`]). The loom models also found three holes, fixed
-//! here: `folio_free_swap` must read the count under the cluster lock
-//! ([`swapmap::SwapMap::count_locked`]); `pte-marker` must not install its
+//! harness ([`harness`]). The models run with the swap table; the
+//! swap-cache strategy's ABA, zap and seed-002 models also run with the
+//! xarray. The loom models also found three holes, fixed
+//! here: `folio_free_swap`'s count read must be ordered against a racing
+//! put (the kernel reads it under the cluster lock; the model uses a
+//! read-modify-write of the slot byte, [`swapmap::SwapMap::has_count_ordered`],
+//! and loom catches a plain load); `pte-marker` must not install its
 //! marker while a page-out of the reused slot is still writing it; and the
 //! `swap-count` 1 -> 2 step must refuse a slot with `SWAP_HAS_CACHE` set.
 

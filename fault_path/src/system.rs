@@ -145,7 +145,8 @@ pub struct SystemConfig {
     /// The swap-in strategy, by name (see [`strategy::names`]).
     pub strategy: String,
     /// Swap-in readahead window in pages on the swap-cache path
-    /// (`1 << page_cluster`; 8 by default); 0 or 1 disables it.
+    /// (`1 << page_cluster`; 8 by default); 0 or 1 disables it. With the
+    /// swap table at most [`strategy::MAX_READAHEAD`] slots are read.
     pub readahead: u32,
     /// The tick `pin-sleep` sleeps (`schedule_timeout_uninterruptible(1)`
     /// at HZ=1000).

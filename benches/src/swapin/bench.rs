@@ -106,7 +106,8 @@ impl Plan {
 /// Builds the system for `strategy`: a device with room for every page
 /// (and a little slack for the cluster allocator), a frame pool for the
 /// swapped-in part plus a populate chunk.
-pub fn build_system(plan: &Plan, strategy: &str) -> Result<Arc<System>, String> {
+pub fn build_system(plan: &Plan, row: &str) -> Result<Arc<System>, String> {
+    let (strategy, kind) = crate::swapin::cli::split_row(row)?;
     let slots = (plan.pages + plan.pages / 16 + 2048) as u64;
     let device: Arc<dyn SwapDevice> = match plan.device {
         DeviceArg::Zram => Arc::new(Zram::new(
@@ -119,6 +120,7 @@ pub fn build_system(plan: &Plan, strategy: &str) -> Result<Arc<System>, String> 
     let frames = u32::try_from(frames).map_err(|_| format!("{frames} frames: too many"))?;
     let mut cfg = SystemConfig::new(frames, device).strategy(strategy);
     cfg.readahead = plan.readahead;
+    cfg.swap_cache = kind;
     if plan.device == DeviceArg::Zswap {
         cfg.zswap = Some(ZswapConfig {
             load: plan.zswap,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use fault_path::ZswapLoad;
+use fault_path::{SwapCacheKind, ZswapLoad};
 use zswap_tree::ContentClass;
 
 /// Pages in the kernel run's populated region: 32 GiB of 4 KiB pages.
@@ -201,12 +201,40 @@ pub fn parse_strategy(s: &str) -> Result<String, String> {
     }
 }
 
-/// The selected strategies: every one (in table order) when none is given.
+/// Splits a `swapin bench` row name, `STRATEGY[:CACHE]`, into the strategy
+/// and how the swap cache is kept (`table`, the default, or `xarray`).
+pub fn split_row(row: &str) -> Result<(&str, SwapCacheKind), String> {
+    let (name, kind) = match row.split_once(':') {
+        None => (row, SwapCacheKind::default()),
+        Some((name, k)) => (
+            name,
+            SwapCacheKind::from_name(k).ok_or_else(|| {
+                format!("unknown swap cache {k:?} in {row:?}; known: table, xarray")
+            })?,
+        ),
+    };
+    parse_strategy(name)?;
+    Ok((name, kind))
+}
+
+/// Parses one `swapin bench` row name (see [`split_row`]).
+pub fn parse_row(s: &str) -> Result<String, String> {
+    split_row(s).map(|_| s.to_string())
+}
+
+/// The row of the xarray swap cache that the default table adds after the
+/// strategies: the swap-cache path as the kernel measured it (seed 004's
+/// "Cached" row predates the swap table).
+pub const XARRAY_ROW: &str = "swapcache:xarray";
+
+/// The selected rows: every strategy (in table order) plus
+/// [`XARRAY_ROW`] when none is given.
 pub fn strategies_or_all(sel: &[String]) -> Vec<String> {
     if sel.is_empty() {
         fault_path::strategy::names()
             .into_iter()
             .map(String::from)
+            .chain([XARRAY_ROW.to_string()])
             .collect()
     } else {
         sel.to_vec()
@@ -221,8 +249,11 @@ pub fn default_threads() -> usize {
 /// `swapin bench` options.
 #[derive(Clone, Debug, Args)]
 pub struct BenchArgs {
-    /// Strategies, comma-separated (default: all, in table order).
-    #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
+    /// Rows, comma-separated: a strategy, optionally with how the swap
+    /// cache is kept, `STRATEGY:table` (the default, Linux 6.18's swap
+    /// table) or `STRATEGY:xarray` (up to 6.17). Default: every strategy,
+    /// then `swapcache:xarray`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_row)]
     pub strategies: Vec<String>,
     /// Threads faulting pages back in (default: 2, or the CPU count if
     /// lower).
@@ -395,9 +426,31 @@ mod tests {
         assert_eq!(b.content, ContentClass::ZeroTail);
         assert_eq!(b.modes, vec![Mode::Same, Mode::Disjoint]);
         assert!(b.strategies.is_empty());
-        assert_eq!(strategies_or_all(&b.strategies).len(), 8);
+        let rows = strategies_or_all(&b.strategies);
+        assert_eq!(rows.len(), 9);
+        assert_eq!(rows.last().map(String::as_str), Some(XARRAY_ROW));
         assert_eq!(b.svg_path(), PathBuf::from("target/swapin.svg"));
         assert!((1..=2).contains(&b.threads()));
+    }
+
+    #[test]
+    fn rows_name_the_swap_cache() {
+        assert_eq!(
+            split_row("swapcache"),
+            Ok(("swapcache", SwapCacheKind::Table))
+        );
+        assert_eq!(
+            split_row("swapcache:xarray"),
+            Ok(("swapcache", SwapCacheKind::XArray))
+        );
+        assert_eq!(
+            split_row("bypass:table"),
+            Ok(("bypass", SwapCacheKind::Table))
+        );
+        assert!(split_row("swapcache:btree").is_err());
+        assert!(split_row("nope:xarray").is_err());
+        let b = bench(&["--strategies", "bypass,swapcache:xarray"]);
+        assert_eq!(b.strategies, vec!["bypass", "swapcache:xarray"]);
     }
 
     #[test]
