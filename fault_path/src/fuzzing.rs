@@ -272,6 +272,10 @@ fn machine(u: &mut Unstructured<'_>) -> Result<Machine> {
         };
         cfg.zswap = Some(ZswapConfig { load, tree });
     }
+    // Both swap caches: the swap table (default) and the xarray.
+    if u.ratio(1u8, 3)? {
+        cfg.swap_cache = crate::SwapCacheKind::XArray;
+    }
     let pages = u.int_in_range(1usize..=12)?;
     let nr_spaces = u.int_in_range(1usize..=3)?;
     let mut spaces = Vec::with_capacity(nr_spaces);
