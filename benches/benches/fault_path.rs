@@ -9,7 +9,9 @@
 //! - `fault_single/zram`: the same on zram with zero-tail pages (word 0 a
 //!   counter, word 1 the index, zeros): decompression and the copy into the
 //!   frame included. `swapcache-ra0` is the swap-cache path without
-//!   readahead (the others use the default window of 8).
+//!   readahead (the others use the default window of 8), `swapcache-xa`
+//!   the swap-cache path on the xarray swap cache (the others use the swap
+//!   table).
 //! - `fault_2t_disjoint/zram`: two threads fault disjoint pages at once;
 //!   the time is per fault per thread (the slowest thread's wall time over
 //!   its faults), the throughput counts both threads' faults.
@@ -18,13 +20,21 @@
 //!   waits are in the time.
 //!
 //! - `targets`: not a criterion group but a paired check of the issue's
-//!   targets: in each of 101 rounds (after 5 warm-up rounds) the same 2048
-//!   pages are faulted back in, single-threaded, for zram `bypass`,
-//!   `pin-retry`, `swapcache` and null `bypass`, in an order that alternates
-//!   between rounds; the medians of the per-round ns/page and of the
-//!   per-round ratios to `bypass` are compared with the targets (pin-retry
-//!   at most 1% over bypass, swapcache at most 5%, zram zero-tail at most
-//!   1.0 us, null at most 100 ns). Run it alone with `-- targets`.
+//!   targets. One zram and one null fixture of 2048 pages; in each of 101
+//!   rounds (after 5 warm-up rounds) every case faults the same pages back
+//!   in, single-threaded, once, in a fresh random order: zram `bypass`
+//!   (the reference), zram `bypass` again (an A/A control: how far a
+//!   ratio strays with nothing changed), `pin-retry`, `swapcache` on the
+//!   swap table and on the xarray, and null `bypass`. Strategy and swap
+//!   cache are switched on the same fixture between runs
+//!   (`System::set_strategy`), so memory placement cannot bias a ratio
+//!   (separate fixtures per strategy did: an A/A pair read 1.05-1.29).
+//!   Before each run the caches are evicted (64 MiB touched), as in the
+//!   kernel's 10 GiB run; `TARGETS_CACHE=warm` skips that. The medians of
+//!   the per-round ns/page and of the per-round ratios to the reference are
+//!   compared with the targets (pin-retry at most 1% over bypass,
+//!   swapcache at most 5%, zram zero-tail at most 1.0 us, null at most
+//!   100 ns). Run it alone with `-- targets`.
 //!
 //! Every case uses `iter_custom`: pages are paged out in batches outside the
 //! timed region (page-out compresses, which costs more than the fault), and
@@ -39,7 +49,7 @@ use std::time::Duration;
 use benches::swapin::bench::prefault_frames;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fault_path::device::{NullDevice, SwapDevice, Zram};
-use fault_path::{AddressSpace, FaultStats, System, SystemConfig};
+use fault_path::{AddressSpace, FaultStats, SwapCacheKind, System, SystemConfig};
 
 /// Pages per timed batch (per thread).
 const BATCH: usize = 4096;
@@ -87,13 +97,14 @@ fn pageout(mm: &AddressSpace, range: std::ops::Range<usize>) {
     mm.pageout(range, &mut st).expect("page-out");
 }
 
-/// The cases: (id, strategy, readahead).
-fn cases() -> Vec<(String, &'static str, u32)> {
+/// The cases: (id, strategy, readahead, swap cache).
+fn cases() -> Vec<(String, &'static str, u32, SwapCacheKind)> {
     let mut v: Vec<_> = fault_path::strategy::names()
         .into_iter()
-        .map(|s| (s.to_string(), s, 8))
+        .map(|s| (s.to_string(), s, 8, SwapCacheKind::Table))
         .collect();
-    v.push(("swapcache-ra0".into(), "swapcache", 0));
+    v.push(("swapcache-ra0".into(), "swapcache", 0, SwapCacheKind::Table));
+    v.push(("swapcache-xa".into(), "swapcache", 8, SwapCacheKind::XArray));
     v
 }
 
@@ -161,7 +172,7 @@ fn targets(_: &mut Criterion) {
     const N: usize = 2048;
     // `TARGETS_CACHE=warm` skips the eviction between rounds.
     let cold = std::env::var("TARGETS_CACHE").map_or(true, |v| v != "warm");
-    use fault_path::SwapCacheKind::{Table, XArray};
+    use SwapCacheKind::{Table, XArray};
     // (label, fixture, strategy, swap cache); the first is the reference.
     let cases = [
         ("zram bypass", 0, "bypass", Table),
@@ -252,8 +263,9 @@ fn single(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(2))
             .sample_size(30)
             .throughput(Throughput::Elements(1));
-        for (id, strategy, ra) in cases() {
-            let (_sys, mm) = fixture(strategy, dev, BATCH, ra);
+        for (id, strategy, ra, kind) in cases() {
+            let (sys, mm) = fixture(strategy, dev, BATCH, ra);
+            sys.set_swap_cache_kind(kind).expect("swap cache kind");
             g.bench_function(BenchmarkId::from_parameter(&id), |b| {
                 b.iter_custom(|iters| batched(&mm, iters, 1, true, BATCH))
             });
@@ -272,13 +284,14 @@ fn two_threads(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(1))
             .sample_size(20)
             .throughput(Throughput::Elements(if same { 1 } else { 2 }));
-        for (id, strategy, ra) in cases() {
+        for (id, strategy, ra, kind) in cases() {
             if id == "swapcache-ra0" {
                 continue;
             }
             // Disjoint: each thread BATCH pages; same: BATCH shared pages.
             let pages = if same { BATCH } else { 2 * BATCH };
-            let (_sys, mm) = fixture(strategy, Dev::Zram, pages, ra);
+            let (sys, mm) = fixture(strategy, Dev::Zram, pages, ra);
+            sys.set_swap_cache_kind(kind).expect("swap cache kind");
             g.bench_function(BenchmarkId::from_parameter(&id), |b| {
                 b.iter_custom(|iters| batched(&mm, iters, 2, same, pages))
             });
