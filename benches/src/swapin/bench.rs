@@ -474,8 +474,10 @@ pub fn profile(a: &super::cli::ProfileArgs) -> Result<(), String> {
         )),
         d => return Err(format!("profile: device {d:?}: null or zram")),
     };
-    let mut cfg = SystemConfig::new(a.pages as u32 + 1024, device).strategy(&a.strategy);
+    let (strategy, kind) = crate::swapin::cli::split_row(&a.strategy)?;
+    let mut cfg = SystemConfig::new(a.pages as u32 + 1024, device).strategy(strategy);
     cfg.readahead = a.readahead;
+    cfg.swap_cache = kind;
     let sys = System::new(cfg).map_err(|e| e.to_string())?;
     prefault_frames(&sys);
     let mm = AddressSpace::new(Arc::clone(&sys), a.pages);

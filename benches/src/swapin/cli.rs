@@ -54,8 +54,8 @@ pub enum Command {
 /// `swapin profile` options.
 #[derive(Clone, Debug, Args)]
 pub struct ProfileArgs {
-    /// Strategy.
-    #[arg(long, default_value = "bypass", value_parser = parse_strategy)]
+    /// Strategy, optionally with the swap cache (`STRATEGY:xarray`).
+    #[arg(long, default_value = "bypass", value_parser = parse_row)]
     pub strategy: String,
     /// `null` (metadata only) or `zram`.
     #[arg(long, default_value = "null")]
