@@ -59,9 +59,11 @@
 //! - **shrink** (`xas_shrink`): while the root's only child is in slot 0,
 //!   that child becomes the root. The old root keeps slot 0 pointing at it.
 //!
-//! An unlinked node is never written again, so a reader still inside it
-//! sees the tree as it was at the unlink, a state that existed during the
-//! reader's walk: each read is linearisable at some instant of the call.
+//! An unlinked node's slots are never written again while a reader can be
+//! inside it (it is reused only after its grace period, see "Node cache"),
+//! so a reader still inside it sees the tree as it was at the unlink, a state
+//! that existed during the reader's walk: each read is linearisable at some
+//! instant of the call.
 //!
 //! ## Memory ordering and reclamation
 //!
@@ -70,29 +72,75 @@
 //!   Acquire pairs with the Release store that wrote the word it read: the
 //!   root store in `ensure_leaf` (new or grown root) or in `shrink`, the
 //!   child store in `ensure_leaf`, or the entry store in `store_if`.
-//! - A node or a boxed `T` is fully written (`Box::new`, slot
-//!   initialisation, slot 0 of a grown root) *before* the Release store that
-//!   makes it reachable, so a reader that read the pointer also sees the
-//!   contents: it cannot see a half-initialised node or value. Contents
+//! - A node or a boxed `T` is fully written (`Box::new` or the reset of a
+//!   recycled node, slot initialisation, slot 0 of a grown root) *before*
+//!   the Release store that makes it reachable, so a reader that read the
+//!   pointer also sees the contents: it cannot see a half-initialised node or value. Contents
 //!   written by earlier critical sections (the old root under a grown root,
 //!   the child hoisted by a shrink) reach the reader through the lock's
 //!   happens-before chain followed by the Release store.
 //! - Stores of null are Release too (a uniform rule; they publish nothing).
 //! - Reclamation: a writer retires what it unlinks (replaced or removed
 //!   entries, pruned nodes, the old root of a shrink) with
-//!   `Guard::defer_unchecked`, *after* the unlinking store. crossbeam-epoch
-//!   runs the deferred free only when every thread that was pinned at that
-//!   point has unpinned (two epoch advances, each behind a SeqCst fence), and
-//!   a thread that pins later cannot reach the unlinked object. Readers pin
-//!   before their first load, and every reference they get is bound to both
-//!   the guard and the tree borrow (`load<'g>(&'g self, .., &'g Guard) ->
-//!   Entry<'g, T>`), so it cannot outlive the protection. Dropping the tree
-//!   frees everything still reachable; retired objects are freed by the
-//!   collector (when it advances, or when it is dropped). Retired `T`s may be
-//!   dropped on another thread or after the tree: hence `T: Send + 'static`.
+//!   `Guard::defer_unchecked`, *after* the unlinking store: one deferred
+//!   function per locked operation, for the entry and every node it
+//!   unlinked. crossbeam-epoch runs the deferred function only when every
+//!   thread that was pinned at that point has unpinned (two epoch advances,
+//!   each behind a SeqCst fence), and a thread that pins later cannot reach
+//!   the unlinked object. Readers pin before their first load, and every
+//!   reference they get is bound to both the guard and the tree borrow
+//!   (`load<'g>(&'g self, .., &'g Guard) -> Entry<'g, T>`), so it cannot
+//!   outlive the protection. Dropping the tree frees everything still
+//!   reachable; retired objects are freed (nodes: cached) by the collector
+//!   (when it advances, or when it is dropped). Retired `T`s may be dropped
+//!   on another thread or after the tree: hence `T: Send + 'static`.
 //! - Guards must come from the tree's own collector (checked, panics
 //!   otherwise): a guard of another collector would not hold back this
 //!   tree's reclamation.
+//!
+//! ## Node cache
+//!
+//! Nodes are not freed after their grace period but go back to a cache of
+//! the tree, the model of the kernel's `radix_tree_node_cachep` slab: node
+//! allocation (`xas_alloc`) takes from it first, and the deferred function
+//! (`xa_node_free` → `call_rcu` → `radix_tree_node_rcu_free`) puts back.
+//!
+//! ```text
+//!   cache free list ──alloc: pop, reset all slots and count──┐
+//!        ^                        (or Box::new if empty)     v
+//!        |                                   Release store: in the tree
+//!   put (cache lock), or free if full                        |
+//!        ^                         unlink (tree lock): prune, shrink
+//!        |                                                   v
+//!   deferred fn ── after every guard pinned at the defer ── Retired batch
+//! ```
+//!
+//! - **Soundness.** A node reaches a free list only inside the deferred
+//!   function, so it is reused only once no guard can reach it, exactly the
+//!   condition under which it used to be freed. The function holds an
+//!   `Arc` of the cache, so it may run after the tree is dropped; the last
+//!   `Arc` frees the cached nodes.
+//! - **Reset.** Allocation clears every slot and the count of a recycled
+//!   node (a `memset`; the kernel clears in `radix_tree_node_rcu_free`, on
+//!   the way into the slab, we on the way out), so no child, pointer or
+//!   value entry of its previous life shows. There is one free
+//!   list per level and a node keeps its `shift` for life, so the field
+//!   readers check under loom is never rewritten.
+//! - **Bound.** At most 64 nodes (34 KiB) per tree; beyond that retired
+//!   nodes are freed. The cache is per tree, not per [`SwapCache`]: every
+//!   access to a node, recycled or not, is then ordered by one lock (the
+//!   tree's), which keeps the loom model exact, and trees (one per 64 MiB of
+//!   swap) do not contend on a shared list. Unlike a slab, the cache does
+//!   not shrink under memory pressure: a tree holds its 34 KiB until it is
+//!   dropped.
+//! - **Batching.** The nodes one operation unlinks (a prune, a shrink) and
+//!   the entry it removed go to one deferred function, not one each: a
+//!   remove that empties a tree of height 3 defers once instead of four
+//!   times.
+//! - **Locks.** The tree's lock, then the cache's (allocation). The cache's
+//!   lock is a leaf: nothing runs under it (no epoch operation, no
+//!   allocation, no `T` code), so a deferred function that runs inside any
+//!   epoch operation, on any thread, can take it.
 //!
 //! ## Kernel functions modelled
 //!
@@ -104,6 +152,7 @@
 //! | [`XArray::remove`] | `xa_erase` |
 //! | [`XArray::compare_remove`], [`XArray::remove_if`] | `xa_cmpxchg(xa, index, old, NULL)` |
 //! | [`XArray::range`], [`XArray::iter`] | `xa_for_each_range`, `xa_find` / `xa_find_after` |
+//! | node cache (allocation, deferred return) | `radix_tree_node_cachep`, `xas_alloc`, `xa_node_free` → `radix_tree_node_rcu_free` |
 //! | [`SwapCache::add`] | `add_to_swap_cache`, with the seed-002 existence check under the lock |
 //! | [`SwapCache::delete`] | `__delete_from_swap_cache` / `delete_from_swap_cache` |
 //! | [`SwapCache::get`] | `swap_cache_get_folio` / `filemap_get_folio` |
@@ -146,6 +195,18 @@
 //! was retired loads the stale pointer and reads the node after the
 //! collector freed it. The `fault_path` loom models, which add and delete
 //! the same swap-cache slot over and over, found this.
+//!
+//! Node recycling runs under loom too, with a cache of 2 nodes so that the
+//! models both reuse nodes and overflow the cache (scenario 5 of
+//! `tests/loom.rs` reuses a pruned leaf and a shrunk root at the offsets a
+//! pinned reader may still be walking; making the nodes reusable before
+//! their grace period fails it). The cache's lock is a
+//! loom mutex. A recycled node's reset uses atomic stores under loom (not
+//! `with_mut`), since the reads of its previous life are ordered before it
+//! only through the epoch; its later accesses are all under the tree's
+//! lock, which loom does see. The `link` field that carries a retired node
+//! from the writer to the deferred function is a plain `core` cell for the
+//! same reason, and is never touched by readers.
 //!
 //! # Miri
 //!

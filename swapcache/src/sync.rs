@@ -9,12 +9,12 @@
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize};
 #[cfg(loom)]
-pub(crate) use loom::sync::{Mutex, MutexGuard};
+pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicPtr, AtomicUsize};
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Mutex, MutexGuard};
+pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 
 pub(crate) use std::sync::atomic::Ordering;
 
@@ -65,6 +65,53 @@ impl LoadLocked for AtomicUsize {
         #[cfg(not(loom))]
         // Relaxed: as for `AtomicPtr`.
         return self.load(Ordering::Relaxed);
+    }
+}
+
+/// Resets atomics that the caller owns exclusively: those of a recycled
+/// node, which no other thread can reach any more (see `NodeCache` in
+/// `xarray.rs`).
+pub(crate) trait ResetOwned {
+    /// The value type.
+    type Value;
+    /// Sets the value through `&mut self`.
+    fn reset_owned(&mut self, value: Self::Value);
+}
+
+impl<T> ResetOwned for AtomicPtr<T> {
+    type Value = *mut T;
+
+    #[inline]
+    fn reset_owned(&mut self, value: *mut T) {
+        // Under loom, an atomic store rather than `with_mut`: the node's
+        // readers of its previous life are ordered before us only through
+        // crossbeam-epoch, which loom cannot see, so loom would report a
+        // non-atomic write racing with their (atomic) loads. Every later
+        // access is by a holder of the tree's lock, which is also the thread
+        // making this store, so `load_locked` still checks them.
+        #[cfg(loom)]
+        self.store(value, Ordering::Relaxed);
+        // A plain write (`&mut`): lets the compiler clear a node's slots with
+        // one `memset`.
+        #[cfg(not(loom))]
+        {
+            *self.get_mut() = value;
+        }
+    }
+}
+
+impl ResetOwned for AtomicUsize {
+    type Value = usize;
+
+    #[inline]
+    fn reset_owned(&mut self, value: usize) {
+        // As for `AtomicPtr`.
+        #[cfg(loom)]
+        self.store(value, Ordering::Relaxed);
+        #[cfg(not(loom))]
+        {
+            *self.get_mut() = value;
+        }
     }
 }
 

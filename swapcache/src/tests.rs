@@ -612,6 +612,264 @@ fn retired_nodes_and_values_are_freed_with_the_collector() {
 }
 
 // ---------------------------------------------------------------------------
+// Node cache
+// ---------------------------------------------------------------------------
+
+/// Indices whose paths need a chain of three nodes (root, interior, leaf),
+/// none through slot 0 of the root, plus two that shrink the tree when
+/// removed (1 and `F * F * 2`: the root keeps only slot 0).
+fn chain_indices() -> Vec<u64> {
+    vec![F * F + F + 1, F * F + 2 * F + 3, 1, F * F * 2]
+}
+
+#[test]
+fn recycled_nodes_come_back_empty() {
+    let collector = Collector::new();
+    let handle = collector.register();
+    let xa: XArray<u64> = XArray::with_collector(collector.clone());
+    // Fill leaves with pointer and value entries, so that a recycled node
+    // with a stale slot would show them, then empty the tree: prune retires
+    // empty nodes, shrink retires old roots whose slot 0 still points down.
+    {
+        let g = handle.pin();
+        for round in 0..3u64 {
+            for (k, &i) in chain_indices().iter().enumerate() {
+                for d in 0..3 {
+                    if (k as u64 + d).is_multiple_of(2) {
+                        xa.insert(i + d, i + d + round, &g).unwrap();
+                    } else {
+                        xa.insert(i + d, Item::Value(val(i + d + round)), &g)
+                            .unwrap();
+                    }
+                }
+            }
+            xa.check_invariants();
+            // Remove the far entries first so that the root shrinks
+            // (retired with slot 0 set) before the last leaf goes.
+            for &i in chain_indices().iter().rev() {
+                for d in 0..3 {
+                    assert!(xa.remove(i + d, &g).is_some());
+                }
+            }
+            assert!(xa.is_empty());
+        }
+    }
+    collect(&handle);
+    let cached = xa.cached_nodes();
+    assert!(cached >= 4, "only {cached} nodes cached");
+    // As if a reset had been forgotten: every cached slot holds a value
+    // entry and every count is garbage. Allocation must clear them.
+    xa.poison_node_cache();
+
+    let reused_before = xa.reused_nodes();
+    let g = handle.pin();
+    // Other positions and heights than before, so that recycled nodes land
+    // where their stale slots would be visible to loads and iteration.
+    let targets = [F * F * 3 + 5, F * F * 3 + F * 7, 2 * F + 9, F * F * 3 + 2];
+    let mut model = BTreeMap::new();
+    for (k, &i) in targets.iter().enumerate() {
+        if k.is_multiple_of(2) {
+            xa.insert(i, i, &g).unwrap();
+            model.insert(i, Item::Ptr(i));
+        } else {
+            xa.insert(i, Item::Value(val(i)), &g).unwrap();
+            model.insert(i, Item::Value(val(i)));
+        }
+        xa.check_invariants();
+        let got: Vec<(u64, Item<u64>)> = xa.iter(&g).map(|(i, e)| (i, e.to_item())).collect();
+        let want: Vec<(u64, Item<u64>)> = model.iter().map(|(i, e)| (*i, e.clone())).collect();
+        assert_eq!(got, want);
+    }
+    assert!(
+        xa.reused_nodes() > reused_before,
+        "the inserts did not reuse cached nodes"
+    );
+    for probe in (0..4 * F * F).step_by(7).chain(chain_indices()) {
+        assert_eq!(
+            xa.load(probe, &g).map(Entry::to_item).as_ref(),
+            model.get(&probe),
+            "index {probe}"
+        );
+    }
+    assert_eq!(xa.len(), targets.len());
+}
+
+#[test]
+fn node_cache_is_bounded() {
+    let collector = Collector::new();
+    let handle = collector.register();
+    let xa: XArray<u64> = XArray::with_collector(collector.clone());
+    let cap = crate::xarray::NODE_CACHE_NODES;
+    // More leaves than the cache holds, retired in one go.
+    let leaves = 2 * cap as u64;
+    {
+        let g = handle.pin();
+        for l in 0..leaves {
+            xa.insert(l * F, l, &g).unwrap();
+        }
+        for l in 0..leaves {
+            xa.remove(l * F, &g).unwrap();
+        }
+    }
+    collect(&handle);
+    assert_eq!(xa.cached_nodes(), cap);
+    // Growing again takes from the cache; retiring again refills it to the
+    // bound, never beyond.
+    for round in 0..3 {
+        let g = handle.pin();
+        for l in 0..leaves / 2 {
+            xa.insert(l * F + round, l, &g).unwrap();
+        }
+        assert!(xa.cached_nodes() < cap);
+        for l in 0..leaves / 2 {
+            xa.remove(l * F + round, &g).unwrap();
+        }
+        drop(g);
+        collect(&handle);
+        assert!(xa.cached_nodes() <= cap);
+    }
+    assert_eq!(xa.cached_nodes(), cap);
+}
+
+#[test]
+fn drop_frees_every_node_and_value() {
+    // Every node is allocated and freed on this thread: the collector is the
+    // test's own and only this thread pins it.
+    let live = || crate::xarray::LIVE_NODES.with(std::cell::Cell::get);
+    let start = live();
+    let n = if cfg!(miri) { 40 } else { 400 };
+    let drops: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    let collector = Collector::new();
+    let handle = collector.register();
+    let xa = XArray::with_collector(collector.clone());
+    {
+        let g = handle.pin();
+        for id in 0..n {
+            let item = Tracked {
+                id,
+                drops: drops.clone(),
+            };
+            xa.insert(id as u64 * F + id as u64 % 3, item, &g).unwrap();
+        }
+        // Retire some nodes and values and let them reach the cache...
+        for id in 0..n / 4 {
+            xa.remove(id as u64 * F + id as u64 % 3, &g).unwrap();
+        }
+    }
+    collect(&handle);
+    assert!(xa.cached_nodes() > 0);
+    assert!(live() > start);
+    // ...and retire more that are still waiting for their grace period when
+    // the tree goes.
+    {
+        let g = handle.pin();
+        for id in n / 4..n / 2 {
+            xa.remove(id as u64 * F + id as u64 % 3, &g).unwrap();
+        }
+    }
+    drop(xa);
+    for id in n / 2..n {
+        assert_eq!(drops[id].load(Ordering::Relaxed), 1, "id {id}");
+    }
+    // The deferred functions still queued hold the cache; the last one frees
+    // it with the nodes it caches.
+    drop((handle, collector));
+    for id in 0..n {
+        assert_eq!(drops[id].load(Ordering::Relaxed), 1, "id {id}");
+    }
+    assert_eq!(live(), start, "nodes leaked or freed twice");
+}
+
+#[test]
+fn readers_walk_while_writers_recycle_nodes() {
+    let (rounds, windows) = if cfg!(miri) { (6, 3) } else { (20_000, 8) };
+    let collector = Collector::new();
+    let xa: Arc<XArray<u64>> = Arc::new(XArray::with_collector(collector.clone()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // An entry's contents are a function of its index: a reader that ends up
+    // in a recycled node, or sees a stale slot, finds a mismatch.
+    let check = |i: u64, e: Entry<'_, u64>| match e {
+        Entry::Ptr(&v) => assert_eq!(v, i * 7, "index {i}"),
+        Entry::Value(v) => assert_eq!(v.get(), i * 3, "index {i}"),
+    };
+    let barrier = Arc::new(Barrier::new(4));
+    let mut writers = Vec::new();
+    for w in 0..2u64 {
+        let (xa, barrier, collector) = (xa.clone(), barrier.clone(), collector.clone());
+        writers.push(thread::spawn(move || {
+            let handle = collector.register();
+            barrier.wait();
+            for r in 0..rounds {
+                let g = handle.pin();
+                // Windows of 8 slots at scattered places, as readahead adds
+                // them: the tree grows to height 3 and back to empty (when
+                // the other writer is empty too), retiring and reusing
+                // chains of nodes.
+                let base = (r * 0x9e37 + w * 0x51) % (F * F * 4);
+                let base = base & !7 | w;
+                for d in (0..windows).map(|d| base + 2 * d) {
+                    if d % 4 < 2 {
+                        xa.insert(d, d * 7, &g).unwrap();
+                    } else {
+                        xa.insert(d, Item::Value(val(d * 3)), &g).unwrap();
+                    }
+                }
+                for d in (0..windows).map(|d| base + 2 * d) {
+                    xa.remove(d, &g).unwrap();
+                }
+                drop(g);
+                if r.is_multiple_of(16) {
+                    // Hurry the grace periods along.
+                    handle.pin().flush();
+                }
+            }
+        }));
+    }
+    let mut readers = Vec::new();
+    for t in 0..2u64 {
+        let (xa, barrier, collector, stop) =
+            (xa.clone(), barrier.clone(), collector.clone(), stop.clone());
+        readers.push(thread::spawn(move || {
+            let handle = collector.register();
+            barrier.wait();
+            let mut r = t;
+            let mut seen = 0usize;
+            // Relaxed: only a stop signal, ordering nothing.
+            while !stop.load(Ordering::Relaxed) {
+                r += 1;
+                let g = handle.pin();
+                let i = r.wrapping_mul(0x9e37_79b9) % (F * F * 4 + 64);
+                if let Some(e) = xa.load(i, &g) {
+                    check(i, e);
+                    seen += 1;
+                }
+                // Whole-tree walks go through whatever chains the writers
+                // have in place at the time.
+                for (i, e) in xa.iter(&g) {
+                    check(i, e);
+                    seen += 1;
+                }
+                if cfg!(miri) && r > 40 {
+                    break;
+                }
+            }
+            seen
+        }));
+    }
+    for t in writers {
+        t.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let seen: usize = readers.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(xa.is_empty());
+    xa.check_invariants();
+    if !cfg!(miri) {
+        assert!(xa.reused_nodes() > 0, "no node was reused");
+        assert!(seen > 0, "the readers never met an entry");
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Concurrency smoke tests (the loom suite is the real check)
 // ---------------------------------------------------------------------------
 

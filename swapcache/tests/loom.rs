@@ -273,3 +273,82 @@ fn remove_and_neighbouring_insert_while_height_changes() {
         assert_eq!(xa.len(), 2);
     });
 }
+
+/// Scenario 5: nodes retired by a remove (a pruned leaf, a shrunk root) are
+/// reused by the next insert of the same writer once the collector lets
+/// them go, at the same offsets, so that a reader still inside a recycled
+/// node would find the new entry under the old index. The reader must see
+/// the removed index absent or holding its own (unfreed) value, and the new
+/// one absent or complete.
+#[test]
+fn reader_against_node_reuse() {
+    loom::model(|| {
+        let collector = Collector::new();
+        let main = collector.register();
+        let xa = Arc::new(XArray::with_collector(collector.clone()));
+        let freed = Arc::new(AtomicBool::new(false));
+        let keep_freed = Arc::new(AtomicBool::new(false));
+        {
+            let g = main.pin();
+            let canary = |value, freed: &Arc<AtomicBool>| Canary {
+                value,
+                freed: freed.clone(),
+            };
+            // Height 2: index 1 in leaf 0, index F + 1 in leaf 1.
+            xa.insert(1, canary(1, &keep_freed), &g).unwrap();
+            xa.insert(F + 1, canary(F + 1, &freed), &g).unwrap();
+        }
+
+        let new_freed = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let xa = xa.clone();
+            let new_freed = new_freed.clone();
+            spawn_with_handle(&collector, move |h| {
+                // Prunes leaf 1 and shrinks the root: both retired.
+                assert!(xa.remove(F + 1, &h.pin()).is_some());
+                collect(h);
+                // Grows again: a root and a leaf, from the cache if the
+                // collector has let the retired ones go. The new entry sits
+                // at the removed entry's offsets (root slot 2, leaf slot 1).
+                let value = Canary {
+                    value: 2 * F + 1,
+                    freed: new_freed,
+                };
+                xa.insert(2 * F + 1, value, &h.pin()).unwrap();
+            })
+        };
+
+        let g = main.pin();
+        for index in [F + 1, 2 * F + 1] {
+            if let Some(c) = xa.load(index, &g).and_then(Entry::as_ptr) {
+                assert_eq!(c.value, index, "index {index} shows another entry");
+                thread::yield_now();
+                if index == F + 1 {
+                    assert!(
+                        !freed.load(Ordering::SeqCst),
+                        "value freed under a pinned reader"
+                    );
+                }
+                assert_eq!(c.value, index);
+            }
+        }
+        assert_eq!(
+            xa.load(1, &g).and_then(Entry::as_ptr).map(|c| c.value),
+            Some(1)
+        );
+        drop(g);
+
+        writer.join().unwrap();
+        let g = main.pin();
+        let left: Vec<(u64, u64)> = xa
+            .iter(&g)
+            .map(|(i, e)| (i, e.as_ptr().map_or(u64::MAX, |c| c.value)))
+            .collect();
+        assert_eq!(left, vec![(1, 1), (2 * F + 1, 2 * F + 1)]);
+        drop(g);
+        collect(&main);
+        assert!(freed.load(Ordering::SeqCst), "retired value never freed");
+        assert!(!keep_freed.load(Ordering::SeqCst));
+        assert!(!new_freed.load(Ordering::SeqCst));
+    });
+}
