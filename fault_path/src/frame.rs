@@ -63,6 +63,13 @@ pub struct FrameStats {
 /// Free-list shards (per-CPU page lists, `per_cpu_pages`); 1 under loom.
 const FREE_SHARDS: usize = if cfg!(loom) { 1 } else { 8 };
 
+/// The calling thread's free-list shard.
+#[inline]
+#[cfg_attr(loom, allow(clippy::modulo_one))] // one shard under loom
+fn home_shard() -> usize {
+    crate::sync::shard() % FREE_SHARDS
+}
+
 /// Frames moved at most per refill of an empty shard.
 const REFILL: usize = 64;
 
@@ -151,7 +158,7 @@ impl Frames {
     }
 
     fn alloc_with(&self, refs: u32, flags: u32, swap: u64) -> Option<FrameId> {
-        let home = crate::sync::shard() % FREE_SHARDS;
+        let home = home_shard();
         // Two statements: the home shard's guard must be dropped before
         // `refill` locks it again.
         let own = lock(&self.free[home]).pop();
@@ -183,7 +190,7 @@ impl Frames {
         let want = slots.len().min(out.len());
         let mut n = 0;
         {
-            let home = crate::sync::shard() % FREE_SHARDS;
+            let home = home_shard();
             let mut list = lock(&self.free[home]);
             while n < want {
                 let Some(f) = list.pop() else { break };
@@ -295,7 +302,7 @@ impl Frames {
     }
 
     fn push_free(&self, f: FrameId) {
-        lock(&self.free[crate::sync::shard() % FREE_SHARDS]).push(f);
+        lock(&self.free[home_shard()]).push(f);
     }
 
     /// The frame's reference count.

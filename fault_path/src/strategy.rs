@@ -14,9 +14,10 @@ use crate::pte::Pte;
 use crate::stats::FaultStats;
 use crate::system::{FaultError, SwapCacheKind, System};
 
-/// The largest swap-in readahead window on the swap table (the kernel's
-/// `page_cluster` is at most 5, 32 pages, for this kind of readahead).
-pub const MAX_READAHEAD: usize = 64;
+/// Readahead slots pinned and added per cluster-lock round trip on the
+/// swap table (the default window, `1 << page_cluster` = 8, is one batch;
+/// a small batch keeps the per-fault stack arrays small).
+const READAHEAD_BATCH: usize = 8;
 use swapmap::{Freed, SwapError};
 
 /// What a swap-in did.
@@ -253,42 +254,50 @@ impl SwapFault<'_> {
     }
 
     /// Readahead on the swap table: a folio for each slot of the window
-    /// that has a count and no cache flag, all pinned and added under one
-    /// cluster-lock round trip ([`swapmap::SwapMap::table_prepare_add_many`]:
-    /// a racing put of a slot's last reference then finds the folio, so no
-    /// count re-check is needed), then read one by one, each unlocked as its
-    /// read ends (`folio_end_read`). The folios keep only the cache's
-    /// reference. At most [`MAX_READAHEAD`] slots.
+    /// that has a count and no cache flag, pinned and added in batches of
+    /// [`READAHEAD_BATCH`] under one cluster-lock round trip each
+    /// ([`swapmap::SwapMap::table_prepare_add_many`]: a racing put of a
+    /// slot's last reference then finds the folio, so no count re-check is
+    /// needed), then read one by one, each unlocked as its read ends
+    /// (`folio_end_read`). The folios keep only the cache's reference.
     fn readahead_table(&mut self, start: u64, end: u64) {
         let sys = self.sys;
-        let mut slots = [0u64; MAX_READAHEAD];
-        let mut n = 0;
-        for s in start..end {
-            if s == self.slot {
-                continue;
+        let mut s = start;
+        while s < end {
+            let mut slots = [0u64; READAHEAD_BATCH];
+            let mut n = 0;
+            while s < end && n < READAHEAD_BATCH {
+                // A racy pre-filter, so that no folio is allocated in vain
+                // for a free, cached or pinned slot; the locked step decides.
+                if s != self.slot
+                    && sys.map.count(s).is_ok_and(|c| c > 0)
+                    && sys.map.has_cache(s) == Ok(false)
+                {
+                    slots[n] = s;
+                    n += 1;
+                }
+                s += 1;
             }
-            if n == MAX_READAHEAD {
-                break;
+            if !self.readahead_batch(&slots[..n]) {
+                return; // out of frames
             }
-            // A racy pre-filter, so that no folio is allocated in vain for a
-            // free, cached or pinned slot; the locked step decides.
-            if !sys.map.count(s).is_ok_and(|c| c > 0) || sys.map.has_cache(s) != Ok(false) {
-                continue;
-            }
-            slots[n] = s;
-            n += 1;
         }
-        let mut frs: [FrameId; MAX_READAHEAD] = [0; MAX_READAHEAD];
-        let n = sys.frames.alloc_swapcache_many(&slots[..n], &mut frs[..n]);
-        let mut items = [(0, std::num::NonZeroU64::MIN); MAX_READAHEAD];
+    }
+
+    /// One batch of [`SwapFault::readahead_table`]; `false` when frames ran
+    /// out.
+    fn readahead_batch(&mut self, slots: &[u64]) -> bool {
+        let sys = self.sys;
+        let mut frs: [FrameId; READAHEAD_BATCH] = [0; READAHEAD_BATCH];
+        let n = sys.frames.alloc_swapcache_many(slots, &mut frs);
+        let mut items = [(0, std::num::NonZeroU64::MIN); READAHEAD_BATCH];
         for i in 0..n {
             items[i] = (slots[i], crate::system::table_value(frs[i]));
         }
-        let mut res = [Ok(()); MAX_READAHEAD];
+        let mut res = [Ok(()); READAHEAD_BATCH];
         sys.map.table_prepare_add_many(&items[..n], &mut res[..n]);
-        for i in 0..n {
-            let (s, fr) = (items[i].0, frs[i]);
-            if res[i].is_err() {
+        for (&(s, _), (&fr, r)) in items[..n].iter().zip(frs.iter().zip(res)) {
+            if r.is_err() {
                 // Never published; a stale lookup that took a reference
                 // meanwhile finds it unlocked and out of the cache.
                 sys.frames.unlock_clear(fr, PG_SWAPCACHE);
@@ -308,6 +317,7 @@ impl SwapFault<'_> {
                 sys.frames.put(fr); // the cache's
             }
         }
+        n == slots.len()
     }
 
     /// The pre-fix readahead of seed 002 (negative control only): check the

@@ -145,8 +145,7 @@ pub struct SystemConfig {
     /// The swap-in strategy, by name (see [`strategy::names`]).
     pub strategy: String,
     /// Swap-in readahead window in pages on the swap-cache path
-    /// (`1 << page_cluster`; 8 by default); 0 or 1 disables it. With the
-    /// swap table at most [`strategy::MAX_READAHEAD`] slots are read.
+    /// (`1 << page_cluster`; 8 by default); 0 or 1 disables it.
     pub readahead: u32,
     /// The tick `pin-sleep` sleeps (`schedule_timeout_uninterruptible(1)`
     /// at HZ=1000).
@@ -239,15 +238,8 @@ impl System {
     /// Builds the machine: a swap map the size of the device whose
     /// free-notify hook discards the device's copy (`swap_slot_free_notify`).
     pub fn new(cfg: SystemConfig) -> Result<Arc<System>, FaultError> {
-        let strategy = strategy::index_of(&cfg.strategy)
-            .ok_or_else(|| FaultError::UnknownStrategy(cfg.strategy.clone()))?;
-        if cfg.legacy_add_to_swap_cache && cfg.swap_cache != SwapCacheKind::XArray {
-            return Err(FaultError::Config(
-                "the legacy add_to_swap_cache mode models the xarray swap cache: \
-                 use SwapCacheKind::XArray"
-                    .into(),
-            ));
-        }
+        let strategy = strategy_index(&cfg.strategy)?;
+        check_legacy_cache(cfg.legacy_add_to_swap_cache, cfg.swap_cache)?;
         let nr_slots = cfg.device.nr_slots();
         // zswap writes back to the device (`zswap_writeback_entry`). The
         // callback has no error path: a failed device write loses the page,
@@ -335,11 +327,7 @@ impl System {
     /// Errors: [`FaultError::Config`] when folios are cached, or when the
     /// legacy mode (xarray only) would get the swap table.
     pub fn set_swap_cache_kind(&self, kind: SwapCacheKind) -> Result<(), FaultError> {
-        if self.legacy && kind != SwapCacheKind::XArray {
-            return Err(FaultError::Config(
-                "the legacy add_to_swap_cache mode needs the xarray swap cache".into(),
-            ));
-        }
+        check_legacy_cache(self.legacy, kind)?;
         let n = self.nr_cached_folios();
         if n != 0 {
             return Err(FaultError::Config(format!(
@@ -439,8 +427,7 @@ impl System {
     ///
     /// Errors: [`FaultError::UnknownStrategy`].
     pub fn set_strategy(&self, name: &str) -> Result<(), FaultError> {
-        let i = strategy::index_of(name)
-            .ok_or_else(|| FaultError::UnknownStrategy(name.to_string()))?;
+        let i = strategy_index(name)?;
         // Relaxed: see `strategy`.
         self.strategy.store(i, std::sync::atomic::Ordering::Relaxed);
         Ok(())
@@ -660,6 +647,24 @@ impl System {
     }
 }
 
+/// The index of the strategy called `name` in [`strategy::STRATEGIES`].
+fn strategy_index(name: &str) -> Result<usize, FaultError> {
+    strategy::index_of(name).ok_or_else(|| FaultError::UnknownStrategy(name.to_string()))
+}
+
+/// The seed-002 legacy mode models the xarray swap cache
+/// ([`SwapCache::add_unchecked`]); the swap table has no unchecked add.
+fn check_legacy_cache(legacy: bool, kind: SwapCacheKind) -> Result<(), FaultError> {
+    if legacy && kind != SwapCacheKind::XArray {
+        return Err(FaultError::Config(
+            "the legacy add_to_swap_cache mode needs the xarray swap cache \
+             (SwapCacheKind::XArray)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The swap-table word for frame `fr` (0 means empty).
 #[inline]
 pub(crate) fn table_value(fr: FrameId) -> std::num::NonZeroU64 {
@@ -716,5 +721,87 @@ mod tests {
             assert_eq!(mm.read_word(2, 0, &mut st), Ok(1), "{s}");
             assert!(crate::harness::check_accounting(&sys, &[&mm]).is_empty());
         }
+    }
+
+    /// A readahead window wider than one batch on the swap table reads
+    /// every other slot of the window, and every page comes back right.
+    #[test]
+    fn wide_readahead_on_the_swap_table() {
+        let dev: Arc<dyn SwapDevice> = Arc::new(Ramdisk::new(64, None));
+        let mut cfg = SystemConfig::new(64, dev);
+        cfg.readahead = 32;
+        let sys = System::new(cfg).unwrap();
+        let mm = AddressSpace::new(Arc::clone(&sys), 40);
+        mm.populate().unwrap();
+        let mut st = FaultStats::default();
+        assert_eq!(mm.pageout(0..40, &mut st), Ok(40));
+        let slot = |vpn| match mm.pte(vpn).kind() {
+            crate::pte::PteKind::Swap(s) => s,
+            k => panic!("{k:?}"),
+        };
+        let window = slot(0) & !31..(slot(0) & !31) + 32;
+        let in_window = (0..40).filter(|&v| window.contains(&slot(v))).count() as u64;
+        assert!(in_window > 2 * 8, "the window spans several batches");
+        assert_eq!(mm.read_word(0, 1, &mut st), Ok(index_word(0)));
+        assert_eq!(st.readahead, in_window - 1);
+        assert_eq!(sys.nr_cached_folios() as u64, in_window - 1);
+        for vpn in 0..40 {
+            assert_eq!(mm.read_word(vpn, 1, &mut st), Ok(index_word(vpn)));
+        }
+        assert_eq!(sys.nr_cached_folios(), 0);
+        assert!(crate::harness::check_accounting(&sys, &[&mm]).is_empty());
+    }
+
+    /// Strategy and swap cache switch between runs; a switch that would
+    /// strand cached folios, or give the legacy mode the swap table, is
+    /// refused and changes nothing.
+    #[test]
+    fn switching_strategy_and_swap_cache() {
+        let dev: Arc<dyn SwapDevice> = Arc::new(Ramdisk::new(16, None));
+        let sys = System::new(SystemConfig::new(16, dev).strategy("bypass")).unwrap();
+        assert!(matches!(
+            sys.set_strategy("nope"),
+            Err(FaultError::UnknownStrategy(_))
+        ));
+        assert_eq!(sys.strategy().name(), "bypass");
+        sys.set_strategy("swapcache").unwrap();
+        assert_eq!(sys.strategy().name(), "swapcache");
+        assert_eq!(sys.swap_cache_kind(), SwapCacheKind::Table);
+
+        // A folio left in the swap cache by readahead blocks the switch.
+        let mm = AddressSpace::new(Arc::clone(&sys), 4);
+        mm.populate().unwrap();
+        let mut st = FaultStats::default();
+        assert_eq!(mm.pageout(0..4, &mut st), Ok(4));
+        mm.write(0, &mut st).unwrap();
+        assert_eq!(st.readahead, 3);
+        assert_eq!(sys.nr_cached_folios(), 3);
+        assert!(matches!(
+            sys.set_swap_cache_kind(SwapCacheKind::XArray),
+            Err(FaultError::Config(_))
+        ));
+        assert_eq!(sys.swap_cache_kind(), SwapCacheKind::Table);
+        for vpn in 1..4 {
+            mm.write(vpn, &mut st).unwrap();
+        }
+        assert_eq!(sys.nr_cached_folios(), 0);
+        sys.set_swap_cache_kind(SwapCacheKind::XArray).unwrap();
+        assert_eq!(sys.swap_cache_kind(), SwapCacheKind::XArray);
+        assert!(crate::harness::check_accounting(&sys, &[&mm]).is_empty());
+
+        // The legacy mode is the xarray's only.
+        let dev: Arc<dyn SwapDevice> = Arc::new(Ramdisk::new(16, None));
+        let mut cfg = SystemConfig::new(16, dev);
+        cfg.legacy_add_to_swap_cache = true;
+        assert!(matches!(
+            System::new(cfg.clone()),
+            Err(FaultError::Config(_))
+        ));
+        cfg.swap_cache = SwapCacheKind::XArray;
+        let legacy = System::new(cfg).unwrap();
+        assert!(matches!(
+            legacy.set_swap_cache_kind(SwapCacheKind::Table),
+            Err(FaultError::Config(_))
+        ));
     }
 }

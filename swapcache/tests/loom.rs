@@ -49,6 +49,39 @@ struct Canary {
     freed: Arc<AtomicBool>,
 }
 
+impl Canary {
+    fn new(value: u64, freed: &Arc<AtomicBool>) -> Canary {
+        Canary {
+            value,
+            freed: freed.clone(),
+        }
+    }
+}
+
+/// Inserts a height-2 tree of two canaries: index 1 (value 1, kept) in
+/// leaf 0 and index `F + 1` (value `second`) in leaf 1. Returns their
+/// freed flags, (kept, second).
+fn two_canaries(
+    xa: &XArray<Canary>,
+    main: &LocalHandle,
+    second: u64,
+) -> (Arc<AtomicBool>, Arc<AtomicBool>) {
+    let keep_freed = Arc::new(AtomicBool::new(false));
+    let freed = Arc::new(AtomicBool::new(false));
+    let g = main.pin();
+    xa.insert(1, Canary::new(1, &keep_freed), &g).unwrap();
+    xa.insert(F + 1, Canary::new(second, &freed), &g).unwrap();
+    (keep_freed, freed)
+}
+
+/// After the last guard: the removed canary is freed (once, by its Drop),
+/// the kept one is not.
+fn assert_reclaimed(main: &LocalHandle, freed: &AtomicBool, keep_freed: &AtomicBool) {
+    collect(main);
+    assert!(freed.load(Ordering::SeqCst), "retired value never freed");
+    assert!(!keep_freed.load(Ordering::SeqCst));
+}
+
 impl Drop for Canary {
     fn drop(&mut self) {
         assert!(!self.freed.swap(true, Ordering::SeqCst), "double free");
@@ -129,17 +162,7 @@ fn reader_against_remove_and_reclaim() {
         let collector = Collector::new();
         let main = collector.register();
         let xa = Arc::new(XArray::with_collector(collector.clone()));
-        let freed = Arc::new(AtomicBool::new(false));
-        let keep_freed = Arc::new(AtomicBool::new(false));
-        {
-            let g = main.pin();
-            let canary = |value, freed: &Arc<AtomicBool>| Canary {
-                value,
-                freed: freed.clone(),
-            };
-            xa.insert(1, canary(1, &keep_freed), &g).unwrap();
-            xa.insert(F + 1, canary(7, &freed), &g).unwrap();
-        }
+        let (keep_freed, freed) = two_canaries(&xa, &main, 7);
 
         let remover = {
             let xa = xa.clone();
@@ -177,9 +200,7 @@ fn reader_against_remove_and_reclaim() {
 
         remover.join().unwrap();
         // Once every guard is gone, the retired value is freed, once.
-        collect(&main);
-        assert!(freed.load(Ordering::SeqCst), "retired value never freed");
-        assert!(!keep_freed.load(Ordering::SeqCst));
+        assert_reclaimed(&main, &freed, &keep_freed);
         assert_eq!(xa.len(), 1);
     });
 }
@@ -286,18 +307,7 @@ fn reader_against_node_reuse() {
         let collector = Collector::new();
         let main = collector.register();
         let xa = Arc::new(XArray::with_collector(collector.clone()));
-        let freed = Arc::new(AtomicBool::new(false));
-        let keep_freed = Arc::new(AtomicBool::new(false));
-        {
-            let g = main.pin();
-            let canary = |value, freed: &Arc<AtomicBool>| Canary {
-                value,
-                freed: freed.clone(),
-            };
-            // Height 2: index 1 in leaf 0, index F + 1 in leaf 1.
-            xa.insert(1, canary(1, &keep_freed), &g).unwrap();
-            xa.insert(F + 1, canary(F + 1, &freed), &g).unwrap();
-        }
+        let (keep_freed, freed) = two_canaries(&xa, &main, F + 1);
 
         let new_freed = Arc::new(AtomicBool::new(false));
         let writer = {
@@ -310,10 +320,7 @@ fn reader_against_node_reuse() {
                 // Grows again: a root and a leaf, from the cache if the
                 // collector has let the retired ones go. The new entry sits
                 // at the removed entry's offsets (root slot 2, leaf slot 1).
-                let value = Canary {
-                    value: 2 * F + 1,
-                    freed: new_freed,
-                };
+                let value = Canary::new(2 * F + 1, &new_freed);
                 xa.insert(2 * F + 1, value, &h.pin()).unwrap();
             })
         };
@@ -346,9 +353,7 @@ fn reader_against_node_reuse() {
             .collect();
         assert_eq!(left, vec![(1, 1), (2 * F + 1, 2 * F + 1)]);
         drop(g);
-        collect(&main);
-        assert!(freed.load(Ordering::SeqCst), "retired value never freed");
-        assert!(!keep_freed.load(Ordering::SeqCst));
+        assert_reclaimed(&main, &freed, &keep_freed);
         assert!(!new_freed.load(Ordering::SeqCst));
     });
 }

@@ -1,5 +1,6 @@
 //! Unit tests: every transition and every error of the slot state machine.
 
+use std::num::NonZeroU64;
 use std::sync::{Arc, Mutex as StdMutex};
 
 use crate::*;
@@ -25,6 +26,20 @@ fn swapped_out(m: &SwapMap) -> u64 {
     m.duplicate(s).unwrap();
     assert_eq!(m.swapcache_clear(s), Ok(Freed::No));
     s
+}
+
+/// A 16-slot map in 4-slot clusters with a swap table.
+fn table_map() -> SwapMap {
+    SwapMap::builder(16)
+        .cluster_size(4)
+        .swap_table(true)
+        .build()
+        .unwrap()
+}
+
+/// A swap-table value.
+fn v(x: u64) -> NonZeroU64 {
+    NonZeroU64::new(x).unwrap()
 }
 
 #[test]
@@ -510,19 +525,13 @@ fn free_and_clear_drops_reference_and_pin_together() {
 
 #[test]
 fn swap_table_add_get_del_and_errors() {
-    use std::num::NonZeroU64;
-    let v = |x| NonZeroU64::new(x).unwrap();
     let plain = SwapMap::new(16).unwrap();
     assert!(!plain.has_table());
     assert_eq!(plain.table_get(1), Err(SwapError::NoTable));
     assert_eq!(plain.table_add(1, v(1)), Err(SwapError::NoTable));
     assert_eq!(plain.table_len(), 0);
 
-    let m = SwapMap::builder(16)
-        .cluster_size(4)
-        .swap_table(true)
-        .build()
-        .unwrap();
+    let m = table_map();
     assert!(m.has_table());
     // Free, bad and out-of-range slots are refused.
     assert_eq!(m.table_add(5, v(7)), Err(SwapError::NoEntry { slot: 5 }));
@@ -618,13 +627,7 @@ fn prepare_single_and_ordered_count() {
 
 #[test]
 fn swap_table_prepare_add_many() {
-    use std::num::NonZeroU64;
-    let v = |x| NonZeroU64::new(x).unwrap();
-    let m = SwapMap::builder(16)
-        .cluster_size(4)
-        .swap_table(true)
-        .build()
-        .unwrap();
+    let m = table_map();
     // Slots 1..=7 span clusters 0 and 1.
     let slots: Vec<u64> = (0..7).map(|_| swapped_out(&m)).collect();
     m.swapcache_prepare(slots[2]).unwrap(); // pinned by someone else
@@ -667,13 +670,7 @@ fn swap_table_prepare_add_many() {
 
 #[test]
 fn swap_table_del_free_and_clear() {
-    use std::num::NonZeroU64;
-    let v = |x| NonZeroU64::new(x).unwrap();
-    let m = SwapMap::builder(16)
-        .cluster_size(4)
-        .swap_table(true)
-        .build()
-        .unwrap();
+    let m = table_map();
     let s = swapped_out(&m);
     m.swapcache_prepare(s).unwrap();
     m.table_add(s, v(3)).unwrap();

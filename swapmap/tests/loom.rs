@@ -11,10 +11,16 @@ use swapmap::{Freed, SlotState, SwapError, SwapMap};
 
 /// A 4-slot map (slot 0 bad) in 2-slot clusters, counting notifications.
 fn tiny() -> (Arc<SwapMap>, Arc<AtomicUsize>) {
+    tiny_with_table(false)
+}
+
+/// [`tiny`], with a swap table if `table`.
+fn tiny_with_table(table: bool) -> (Arc<SwapMap>, Arc<AtomicUsize>) {
     let notes = Arc::new(AtomicUsize::new(0));
     let n = notes.clone();
     let map = SwapMap::builder(4)
         .cluster_size(2)
+        .swap_table(table)
         .free_notify(move |_| {
             n.fetch_add(1, Ordering::Relaxed);
         })
@@ -33,7 +39,7 @@ fn swapped_out(m: &SwapMap, refs: u32) -> u64 {
     s
 }
 
-/// 1. Two racers on swapcache_prepare: exactly one wins.
+/// Model 1: Two racers on swapcache_prepare: exactly one wins.
 #[test]
 fn prepare_race_one_winner() {
     loom::model(|| {
@@ -57,7 +63,7 @@ fn prepare_race_one_winner() {
     });
 }
 
-/// 2a. Prepare racing with the free of the last reference: freed exactly
+/// Model 2a: Prepare racing with the free of the last reference: freed exactly
 /// once, notified exactly once, and a won pin is never lost.
 #[test]
 fn prepare_vs_free_last_reference() {
@@ -94,7 +100,7 @@ fn prepare_vs_free_last_reference() {
     });
 }
 
-/// 2b. Prepare racing with both a swapcache_clear and the free of the last
+/// Model 2b: Prepare racing with both a swapcache_clear and the free of the last
 /// reference on a slot held by the swap cache (count 1 + cache).
 #[test]
 fn prepare_vs_clear_and_free() {
@@ -126,7 +132,7 @@ fn prepare_vs_clear_and_free() {
     });
 }
 
-/// 3. SYNC handoff: the owner writes the page and releases; a racer that
+/// Model 3: SYNC handoff: the owner writes the page and releases; a racer that
 /// found the slot owned waits, then sees the owner's write (the release and
 /// the waiter's load synchronise) and can take the slot itself.
 #[test]
@@ -164,7 +170,7 @@ fn sync_handoff_with_waiter() {
     });
 }
 
-/// 3b. A zap (free) during a sync swap-in, with a waiter: the slot is freed
+/// Model 3b: A zap (free) during a sync swap-in, with a waiter: the slot is freed
 /// exactly once, by the owner's release, and the waiter is released.
 #[test]
 fn sync_zap_during_swapin() {
@@ -185,7 +191,7 @@ fn sync_zap_during_swapin() {
     });
 }
 
-/// 4. Two allocators and a free on 2-slot clusters: never the same slot
+/// Model 4: Two allocators and a free on 2-slot clusters: never the same slot
 /// twice, and the accounting adds up.
 #[test]
 fn two_allocators_and_a_free() {
@@ -217,25 +223,14 @@ fn two_allocators_and_a_free() {
     });
 }
 
-/// 7. The swap table: a reader that finds the value added under the pin
+/// Model 7: The swap table: a reader that finds the value added under the pin
 /// sees what the adder wrote before adding it (Release/Acquire), and the
 /// owner's delete and pin release leave the slot free exactly once.
 #[test]
 fn swap_table_publish_and_delete() {
     use std::num::NonZeroU64;
     loom::model(|| {
-        let notes = Arc::new(AtomicUsize::new(0));
-        let n = notes.clone();
-        let m = Arc::new(
-            SwapMap::builder(4)
-                .cluster_size(2)
-                .swap_table(true)
-                .free_notify(move |_| {
-                    n.fetch_add(1, Ordering::Relaxed);
-                })
-                .build()
-                .unwrap(),
-        );
+        let (m, notes) = tiny_with_table(true);
         let s = swapped_out(&m, 1);
         let payload = Arc::new(AtomicU64::new(0));
         let (m2, p2) = (m.clone(), payload.clone());
@@ -256,20 +251,14 @@ fn swap_table_publish_and_delete() {
     });
 }
 
-/// 8. Readahead's locked pin + add against the put of the last reference:
+/// Model 8: Readahead's locked pin + add against the put of the last reference:
 /// either the put came first (the pin is refused: the slot is free), or
 /// the putter, seeing the slot left cache-only, finds the added value.
 #[test]
 fn swap_table_add_many_vs_last_put() {
     use std::num::NonZeroU64;
     loom::model(|| {
-        let m = Arc::new(
-            SwapMap::builder(4)
-                .cluster_size(2)
-                .swap_table(true)
-                .build()
-                .unwrap(),
-        );
+        let (m, _) = tiny_with_table(true);
         let s = swapped_out(&m, 1);
         let m2 = m.clone();
         let putter = thread::spawn(move || {
