@@ -658,18 +658,28 @@ impl SwapMap {
     ///
     /// Context: any; takes no lock.
     pub fn swapcache_prepare_single(&self, slot: u64) -> Result<(), SwapError> {
+        self.take_single(slot, 1 | SWAP_HAS_CACHE)
+    }
+
+    /// Moves a slot from count 1 (no flag, no continuation: the byte `1`,
+    /// the only one accepted) to `to` in one compare-and-swap: the pinned
+    /// bypass's pin or the SYNC state. A slot already SYNC is refused with
+    /// [`SwapError::Sync`] when `to` is SYNC, else as any pinned slot, with
+    /// [`SwapError::Exists`].
+    #[inline]
+    fn take_single(&self, slot: u64, to: u8) -> Result<(), SwapError> {
         self.check(slot)?;
-        // AcqRel: as in `swapcache_prepare`. The expected value is the only
-        // byte the transition accepts (count 1, no flag, no continuation).
-        match self.byte(slot).compare_exchange(
-            1,
-            1 | SWAP_HAS_CACHE,
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        ) {
+        // AcqRel on success: Acquire pairs with the Release of the previous
+        // pin's or owner's release (swapcache_clear, sync_release); Release
+        // publishes the new state to the locked paths and to waiters.
+        match self
+            .byte(slot)
+            .compare_exchange(1, to, Ordering::AcqRel, Ordering::Relaxed)
+        {
             Ok(_) => Ok(()),
             Err(SWAP_FREE) => Err(SwapError::NoEntry { slot }),
             Err(SWAP_MAP_BAD) => Err(SwapError::Bad { slot }),
+            Err(SWAP_MAP_SYNC) if to == SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
             Err(b) if b & SWAP_HAS_CACHE != 0 => Err(SwapError::Exists { slot }),
             Err(_) => Err(SwapError::NotSingle { slot }),
         }
@@ -840,22 +850,7 @@ impl SwapMap {
     ///
     /// Context: any; takes no lock.
     pub fn sync_acquire(&self, slot: u64) -> Result<(), SwapError> {
-        self.check(slot)?;
-        // AcqRel on success: Acquire pairs with the Release of the previous
-        // owner's sync_release; Release publishes the state to waiters.
-        match self.byte(slot).compare_exchange(
-            1,
-            SWAP_MAP_SYNC,
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => Ok(()),
-            Err(SWAP_FREE) => Err(SwapError::NoEntry { slot }),
-            Err(SWAP_MAP_BAD) => Err(SwapError::Bad { slot }),
-            Err(SWAP_MAP_SYNC) => Err(SwapError::Sync { slot }),
-            Err(b) if b & SWAP_HAS_CACHE != 0 => Err(SwapError::Exists { slot }),
-            Err(_) => Err(SwapError::NotSingle { slot }),
-        }
+        self.take_single(slot, SWAP_MAP_SYNC)
     }
 
     /// Ends a synchronous swap-in that keeps its reference (the folio was

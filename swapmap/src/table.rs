@@ -145,14 +145,23 @@ impl SwapMap {
     /// Empties an entry holding `value`. Context: the cluster lock is held.
     #[inline]
     fn clear_if(e: &AtomicU64, slot: u64, value: NonZeroU64) -> Result<(), SwapError> {
-        // Relaxed: writers are serialised by the cluster lock we hold.
-        if e.load(Ordering::Relaxed) != value.get() {
-            return Err(SwapError::TableMismatch { slot });
-        }
+        Self::holds(e, slot, value)?;
         // Relaxed: an empty entry publishes nothing; a reader that still
         // sees the old value re-checks the folio under its lock.
         e.store(0, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Whether an entry holds `value` ([`SwapError::TableMismatch`] if
+    /// not). Context: the cluster lock is held.
+    #[inline]
+    fn holds(e: &AtomicU64, slot: u64, value: NonZeroU64) -> Result<(), SwapError> {
+        // Relaxed: writers are serialised by the cluster lock we hold.
+        if e.load(Ordering::Relaxed) == value.get() {
+            Ok(())
+        } else {
+            Err(SwapError::TableMismatch { slot })
+        }
     }
 
     /// Removes the slot's swap-cache value `value`, drops one reference and
@@ -174,14 +183,7 @@ impl SwapMap {
         let e = self.entry(slot)?;
         let (nb, mut c) = self.update_count_checked(
             slot,
-            || {
-                // Relaxed: writers are serialised by the cluster lock.
-                if e.load(Ordering::Relaxed) == value.get() {
-                    Ok(())
-                } else {
-                    Err(SwapError::TableMismatch { slot })
-                }
-            },
+            || Self::holds(e, slot, value),
             |b, cont| crate::map::free_and_clear_step(slot, b, cont),
         )?;
         // Relaxed: as in `clear_if`.
