@@ -13,13 +13,25 @@
 //!  DIRTY    its contents differ from its swap copy (zswap exclusive load)
 //! ```
 //!
+//! The reference count and the flags share one 64-bit word (count in the
+//! low half, flags in the high half). Differs on purpose: `struct folio`
+//! keeps `_refcount` and `flags` in two words, so `folio_try_get` followed
+//! by `folio_trylock`, or `folio_put` after `folio_unlock`, are two atomic
+//! read-modify-writes there. Here a step that does both on one folio
+//! ([`Frames::try_get_lock`], [`Frames::unlock_put`],
+//! [`Frames::put_unlock_clear`]) is one. That takes away no interleaving a
+//! caller could rely on (the pair was never atomic in the kernel, so no
+//! caller may depend on anything happening between its halves), and it adds
+//! none; it only makes the model's swap-cache path cheaper than the
+//! kernel's, as the kernel's own swap-table work set out to.
+//!
 //! Freed frames go back on a free list and are reused, so that a stale frame
 //! number is a real hazard, as in the kernel: a speculative lookup takes a
 //! reference with [`Frames::try_get`] and re-checks the folio under its lock.
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, lock};
+use crate::sync::{AtomicU64, Mutex, Ordering, lock};
 
 /// A frame number.
 pub type FrameId = u32;
@@ -41,9 +53,42 @@ pub const PG_DIRTY: u32 = 1 << 3;
 const LOCK_SPINS: u32 = 64;
 
 struct Folio {
-    refs: AtomicU32,
-    flags: AtomicU32,
+    /// `flags << 32 | refs`.
+    state: AtomicU64,
     swap: AtomicU64,
+}
+
+/// The reference-count half of a folio's state word.
+const REFS: u64 = 0xffff_ffff;
+
+/// The state word's reference count.
+#[inline]
+fn refs_of(state: u64) -> u32 {
+    (state & REFS) as u32
+}
+
+/// The state word's flags.
+#[inline]
+fn flags_of(state: u64) -> u32 {
+    (state >> 32) as u32
+}
+
+/// Flags placed in the state word.
+#[inline]
+fn fl(bits: u32) -> u64 {
+    u64::from(bits) << 32
+}
+
+/// The outcome of [`Frames::try_get_lock`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GetLock {
+    /// A reference taken and the folio locked.
+    Locked,
+    /// A reference taken; the folio was locked by someone else (lock it
+    /// with [`Frames::lock`]).
+    Got,
+    /// The frame was free: nothing taken.
+    Free,
 }
 
 /// Counters of the frame allocator.
@@ -117,8 +162,7 @@ impl Frames {
             folios: (0..n)
                 .map(|_| {
                     CachePadded::new(Folio {
-                        refs: AtomicU32::new(0),
-                        flags: AtomicU32::new(0),
+                        state: AtomicU64::new(0),
                         swap: AtomicU64::new(0),
                     })
                 })
@@ -175,11 +219,14 @@ impl Frames {
     #[inline]
     fn init(&self, f: FrameId, refs: u32, flags: u32, swap: u64) {
         let folio = &self.folios[f as usize];
-        folio.flags.store(flags, Ordering::Relaxed);
         folio.swap.store(swap, Ordering::Relaxed);
-        // Release: pairs with the Acquire of try_get, so a speculative
-        // reader that wins a reference sees the reset flags (and the lock).
-        folio.refs.store(refs, Ordering::Release);
+        // A plain store: a free frame's word is written by no one (try_get
+        // and put leave a zero count alone). Release: pairs with the
+        // Acquire of try_get / try_get_lock, so a speculative reader that
+        // wins a reference sees the new flags (the lock) and `swap`.
+        folio
+            .state
+            .store(fl(flags) | u64::from(refs), Ordering::Release);
     }
 
     /// [`Frames::alloc_swapcache`] with one reference (the cache's) for
@@ -235,7 +282,12 @@ impl Frames {
 
     /// Takes another reference on a frame the caller already holds one on.
     pub fn get(&self, f: FrameId) {
-        self.folios[f as usize].refs.fetch_add(1, Ordering::Relaxed);
+        self.state(f).fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn state(&self, f: FrameId) -> &AtomicU64 {
+        &self.folios[f as usize].state
     }
 
     /// Takes a reference if the frame is still allocated
@@ -243,15 +295,31 @@ impl Frames {
     /// frame may have been freed and reused meanwhile; the caller re-checks
     /// the folio under its lock.
     pub fn try_get(&self, f: FrameId) -> bool {
-        let refs = &self.folios[f as usize].refs;
-        let mut cur = refs.load(Ordering::Relaxed);
+        self.try_get_with(f, false) != GetLock::Free
+    }
+
+    /// `folio_try_get` and then `folio_trylock`, in one atomic step (see
+    /// the module docs): takes a reference if the frame is allocated, and
+    /// the lock as well if it is free. The swap-cache lookup's fast path.
+    pub fn try_get_lock(&self, f: FrameId) -> GetLock {
+        self.try_get_with(f, true)
+    }
+
+    fn try_get_with(&self, f: FrameId, lock: bool) -> GetLock {
+        let state = self.state(f);
+        let mut cur = state.load(Ordering::Relaxed);
         loop {
-            if cur == 0 {
-                return false;
+            if refs_of(cur) == 0 {
+                return GetLock::Free;
             }
-            // Acquire: pairs with the Release of alloc / put.
-            match refs.compare_exchange_weak(cur, cur + 1, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => return true,
+            let locks = lock && flags_of(cur) & PG_LOCKED == 0;
+            let new = (cur + 1) | if locks { fl(PG_LOCKED) } else { 0 };
+            // Acquire: pairs with the Release of init (a reused frame's new
+            // state), of put (the previous holders' writes) and of unlock
+            // (the previous lock holder's writes, when we take the lock).
+            match state.compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) if locks => return GetLock::Locked,
+                Ok(_) => return GetLock::Got,
                 Err(now) => cur = now,
             }
         }
@@ -261,18 +329,44 @@ impl Frames {
     /// of a free frame is counted in [`FrameStats::double_frees`] and
     /// otherwise ignored.
     pub fn put(&self, f: FrameId) {
-        let refs = &self.folios[f as usize].refs;
-        let mut cur = refs.load(Ordering::Relaxed);
+        self.put_clear(f, 0);
+    }
+
+    /// `folio_unlock` and then `folio_put`, in one atomic step (see the
+    /// module docs).
+    pub fn unlock_put(&self, f: FrameId) {
+        self.put_clear(f, PG_LOCKED);
+    }
+
+    /// Drops a reference, unlocks the folio and clears `bits` in one atomic
+    /// step: `__folio_clear_swapcache` + `folio_unlock` after
+    /// `delete_from_swap_cache`'s `folio_ref_sub` of the cache's reference,
+    /// on a folio no one else can lock (see the module docs).
+    pub fn put_unlock_clear(&self, f: FrameId, bits: u32) {
+        self.put_clear(f, PG_LOCKED | bits);
+    }
+
+    /// Drops a reference and clears `bits` (the lock among them, when the
+    /// caller holds it).
+    fn put_clear(&self, f: FrameId, bits: u32) {
+        let state = self.state(f);
+        let mut cur = state.load(Ordering::Relaxed);
         loop {
-            if cur == 0 {
+            if refs_of(cur) == 0 {
                 self.double_frees.fetch_add(1, Ordering::Relaxed);
                 return;
             }
+            debug_assert!(
+                bits & PG_LOCKED == 0 || flags_of(cur) & PG_LOCKED != 0,
+                "unlock of an unlocked folio"
+            );
+            let new = (cur - 1) & !fl(bits);
             // AcqRel: the last put must see every other holder's writes
             // before the frame is reused (Acquire), and publish ours
-            // (Release), as `folio_put_testzero`.
-            match refs.compare_exchange_weak(cur, cur - 1, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(1) => {
+            // (Release), as `folio_put_testzero`; the Release is also the
+            // unlock's, paired with the next locker's Acquire.
+            match state.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) if refs_of(cur) == 1 => {
                     self.push_free(f);
                     return;
                 }
@@ -287,12 +381,24 @@ impl Frames {
     /// speculative `try_get` can take one, and returns true. The caller then
     /// owns the frame and returns it with [`Frames::free_frozen`].
     pub fn freeze(&self, f: FrameId, expected: u32) -> bool {
-        // Acquire: pairs with the Release of every earlier put, so the
-        // freezer sees what the other holders did.
-        self.folios[f as usize]
-            .refs
-            .compare_exchange(expected, 0, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        let state = self.state(f);
+        let mut cur = state.load(Ordering::Relaxed);
+        loop {
+            if refs_of(cur) != expected {
+                return false;
+            }
+            // Acquire: pairs with the Release of every earlier put, so the
+            // freezer sees what the other holders did.
+            match state.compare_exchange_weak(
+                cur,
+                cur & !REFS,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
     }
 
     /// Returns a frozen frame to the free list.
@@ -307,18 +413,18 @@ impl Frames {
 
     /// The frame's reference count.
     pub fn refs(&self, f: FrameId) -> u32 {
-        self.folios[f as usize].refs.load(Ordering::Acquire)
+        refs_of(self.state(f).load(Ordering::Acquire))
     }
 
     /// Locks the folio (`folio_lock`): spins, then yields. Returns how it
     /// waited.
     pub fn lock(&self, f: FrameId) -> LockWait {
-        let flags = &self.folios[f as usize].flags;
+        let state = self.state(f);
         let mut w = LockWait::default();
         // Acquire: pairs with the Release in `unlock`, so the new holder
         // sees everything the previous one wrote into the folio.
-        while flags.fetch_or(PG_LOCKED, Ordering::Acquire) & PG_LOCKED != 0 {
-            while flags.load(Ordering::Relaxed) & PG_LOCKED != 0 {
+        while state.fetch_or(fl(PG_LOCKED), Ordering::Acquire) & fl(PG_LOCKED) != 0 {
+            while state.load(Ordering::Relaxed) & fl(PG_LOCKED) != 0 {
                 if w.spins < LOCK_SPINS {
                     w.spins += 1;
                     crate::sync::spin_loop();
@@ -334,20 +440,14 @@ impl Frames {
     /// Tries to lock the folio (`folio_trylock`).
     pub fn try_lock(&self, f: FrameId) -> bool {
         // Acquire: as in `lock`.
-        self.folios[f as usize]
-            .flags
-            .fetch_or(PG_LOCKED, Ordering::Acquire)
-            & PG_LOCKED
-            == 0
+        self.state(f).fetch_or(fl(PG_LOCKED), Ordering::Acquire) & fl(PG_LOCKED) == 0
     }
 
     /// Unlocks the folio (`folio_unlock`).
     pub fn unlock(&self, f: FrameId) {
         // Release: pairs with the Acquire of the next `lock`/`try_lock`.
-        let old = self.folios[f as usize]
-            .flags
-            .fetch_and(!PG_LOCKED, Ordering::Release);
-        debug_assert!(old & PG_LOCKED != 0, "unlock of an unlocked folio");
+        let old = self.state(f).fetch_and(!fl(PG_LOCKED), Ordering::Release);
+        debug_assert!(old & fl(PG_LOCKED) != 0, "unlock of an unlocked folio");
     }
 
     /// Ends a read into the locked folio (`folio_end_read`): sets
@@ -355,9 +455,10 @@ impl Frames {
     pub fn end_read(&self, f: FrameId, uptodate: bool) {
         let bits = if uptodate { PG_UPTODATE } else { 0 };
         // Release: as `unlock`; it also publishes the data read.
-        let old = self.folios[f as usize]
-            .flags
-            .fetch_xor(PG_LOCKED | bits, Ordering::Release);
+        let old = flags_of(
+            self.state(f)
+                .fetch_xor(fl(PG_LOCKED | bits), Ordering::Release),
+        );
         debug_assert!(old & PG_LOCKED != 0, "end_read of an unlocked folio");
         debug_assert!(old & bits == 0, "end_read of an uptodate folio");
     }
@@ -367,10 +468,10 @@ impl Frames {
     /// `__folio_clear_swapcache` on a folio no one else can lock).
     pub fn unlock_clear(&self, f: FrameId, bits: u32) {
         // Release: as `unlock`.
-        let old = self.folios[f as usize]
-            .flags
-            .fetch_and(!(PG_LOCKED | bits), Ordering::Release);
-        debug_assert!(old & PG_LOCKED != 0, "unlock of an unlocked folio");
+        let old = self
+            .state(f)
+            .fetch_and(!fl(PG_LOCKED | bits), Ordering::Release);
+        debug_assert!(old & fl(PG_LOCKED) != 0, "unlock of an unlocked folio");
     }
 
     /// Whether the folio is locked.
@@ -381,23 +482,19 @@ impl Frames {
     /// The folio's flags.
     pub fn flags(&self, f: FrameId) -> u32 {
         // Acquire: pairs with the Release of set_flags / unlock.
-        self.folios[f as usize].flags.load(Ordering::Acquire)
+        flags_of(self.state(f).load(Ordering::Acquire))
     }
 
     /// Sets flags (the caller holds the folio lock, or owns the folio).
     pub fn set_flags(&self, f: FrameId, bits: u32) {
         // Release: publishes the folio state the flag describes.
-        self.folios[f as usize]
-            .flags
-            .fetch_or(bits, Ordering::Release);
+        self.state(f).fetch_or(fl(bits), Ordering::Release);
     }
 
     /// Clears flags (the caller holds the folio lock).
     pub fn clear_flags(&self, f: FrameId, bits: u32) {
         // Release: as set_flags.
-        self.folios[f as usize]
-            .flags
-            .fetch_and(!bits, Ordering::Release);
+        self.state(f).fetch_and(!fl(bits), Ordering::Release);
     }
 
     /// The folio's swap slot (`folio->swap`), meaningful with PG_SWAPCACHE.
@@ -535,6 +632,72 @@ mod tests {
         }
         assert_eq!(frames.stats().in_use, 0);
         assert_eq!(std::iter::from_fn(|| frames.alloc()).count(), 16);
+    }
+
+    #[test]
+    fn try_get_lock_takes_the_lock_only_when_free() {
+        let frames = Frames::new(4);
+        let f = frames.alloc().unwrap();
+        assert_eq!(frames.try_get_lock(f), GetLock::Locked);
+        assert_eq!((frames.refs(f), frames.flags(f)), (2, PG_LOCKED));
+        // Locked already: a reference only.
+        assert_eq!(frames.try_get_lock(f), GetLock::Got);
+        assert_eq!((frames.refs(f), frames.flags(f)), (3, PG_LOCKED));
+        frames.put(f);
+        frames.unlock_put(f);
+        assert_eq!((frames.refs(f), frames.flags(f)), (1, 0));
+        frames.put(f);
+        // Free: nothing taken, nothing written.
+        assert_eq!(frames.try_get_lock(f), GetLock::Free);
+        assert!(!frames.try_get(f));
+        assert_eq!((frames.refs(f), frames.stats().in_use), (0, 0));
+    }
+
+    #[test]
+    fn combined_puts_clear_their_bits_and_free_on_the_last_reference() {
+        let frames = Frames::new(4);
+        let f = frames.alloc_swapcache(7, 2).unwrap();
+        frames.set_flags(f, PG_UPTODATE | PG_DIRTY);
+        assert_eq!(
+            frames.flags(f),
+            PG_LOCKED | PG_SWAPCACHE | PG_UPTODATE | PG_DIRTY
+        );
+        // The cache's reference, PG_SWAPCACHE and the lock go at once; the
+        // other flags and the caller's reference stay.
+        frames.put_unlock_clear(f, PG_SWAPCACHE);
+        assert_eq!(
+            (frames.refs(f), frames.flags(f)),
+            (1, PG_UPTODATE | PG_DIRTY)
+        );
+        assert_eq!(frames.stats().in_use, 1);
+        // The last reference with the lock: the frame is free again.
+        assert!(frames.try_lock(f));
+        frames.unlock_put(f);
+        assert_eq!((frames.refs(f), frames.stats().in_use), (0, 0));
+        // A double put, combined or not, is counted and changes nothing.
+        frames.unlock_put(f);
+        frames.put(f);
+        assert_eq!(frames.stats().double_frees, 2);
+        assert_eq!(frames.stats().in_use, 0);
+        // Reallocation resets the flags.
+        let g = frames.alloc().unwrap();
+        assert_eq!(g, f);
+        assert_eq!((frames.refs(g), frames.flags(g)), (1, 0));
+    }
+
+    #[test]
+    fn freeze_compares_the_count_not_the_flags() {
+        let frames = Frames::new(2);
+        let f = frames.alloc_swapcache(3, 2).unwrap();
+        assert!(!frames.freeze(f, 1));
+        assert!(!frames.freeze(f, 3));
+        assert!(frames.freeze(f, 2));
+        // Frozen: no speculative reference, the flags kept for the owner.
+        assert_eq!(frames.try_get_lock(f), GetLock::Free);
+        assert_eq!(frames.flags(f), PG_LOCKED | PG_SWAPCACHE);
+        frames.unlock_clear(f, PG_SWAPCACHE);
+        frames.free_frozen(f);
+        assert_eq!(frames.stats().in_use, 0);
     }
 
     #[test]

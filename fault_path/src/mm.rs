@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 
-use crate::frame::{FrameId, PG_SWAPCACHE};
+use crate::frame::{FrameId, GetLock, PG_SWAPCACHE};
 use crate::pte::{Pte, PteCell, PteKind};
 use crate::stats::FaultStats;
 use crate::strategy::{SwapFault, SwapIn};
@@ -214,16 +214,17 @@ impl AddressSpace {
                 continue;
             };
             let sys = &*self.sys;
-            if !sys.frames.try_get(fr) {
-                continue;
-            }
-            if !sys.frames.try_lock(fr) {
-                sys.frames.put(fr);
-                continue;
+            // folio_try_get + folio_trylock (reclaim skips a locked folio).
+            match sys.frames.try_get_lock(fr) {
+                GetLock::Locked => {}
+                GetLock::Got => {
+                    sys.frames.put(fr);
+                    continue;
+                }
+                GetLock::Free => continue,
             }
             let Some(slot) = sys.map.alloc() else {
-                sys.frames.unlock(fr);
-                sys.frames.put(fr);
+                sys.frames.unlock_put(fr);
                 return Err(FaultError::SwapFull);
             };
             // The legacy (seed 002) allocation: a count of 1 for the swap
@@ -249,8 +250,7 @@ impl AddressSpace {
                 sys.frames.clear_flags(fr, PG_SWAPCACHE);
                 sys.frames.put(fr);
                 let _ = sys.map.swapcache_clear(slot);
-                sys.frames.unlock(fr);
-                sys.frames.put(fr);
+                sys.frames.unlock_put(fr);
                 continue;
             }
             // try_to_unmap: replace the PTE with the swap entry (legacy: the
@@ -271,8 +271,7 @@ impl AddressSpace {
                     let _ = sys.map.free(slot);
                 }
                 if unmapped && let Err(e) = sys.write_from(fr, slot) {
-                    sys.frames.unlock(fr);
-                    sys.frames.put(fr);
+                    sys.frames.unlock_put(fr);
                     sys.frames.put(fr);
                     return Err(e);
                 }
@@ -294,8 +293,7 @@ impl AddressSpace {
                 if let Err(e) = sys.write_from(fr, slot) {
                     // The folio stays in the swap cache (a fault maps it
                     // from there), as the kernel redirties it on an error.
-                    sys.frames.unlock(fr);
-                    sys.frames.put(fr);
+                    sys.frames.unlock_put(fr);
                     return Err(e);
                 }
                 st.pageouts += 1;
@@ -316,8 +314,7 @@ impl AddressSpace {
                 if !unmapped {
                     sys.try_free_swap(fr);
                 }
-                sys.frames.unlock(fr);
-                sys.frames.put(fr);
+                sys.frames.unlock_put(fr);
             }
         }
         Ok(n)

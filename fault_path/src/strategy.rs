@@ -59,8 +59,7 @@ pub trait Strategy: Send + Sync + fmt::Debug {
             let w = frames.lock(fr);
             st.spins += u64::from(w.spins);
             st.yields += w.yields;
-            frames.unlock(fr);
-            frames.put(fr);
+            frames.unlock_put(fr);
         }
     }
     /// A zap cleared a swap-in marker naming the folio in `fr`. The default
@@ -116,14 +115,7 @@ impl SwapFault<'_> {
         if self.sys.map.has_cache(self.slot) == Ok(false) {
             return Cached::Miss;
         }
-        match self.sys.lookup_cache(self.slot) {
-            None => Cached::Miss,
-            Some(fr) if self.sys.lock_cached(fr, self.slot, self.st) => Cached::Hit(fr),
-            Some(_) => {
-                self.st.stale += 1;
-                Cached::Stale
-            }
-        }
+        self.sys.lookup_locked(self.slot, self.st)
     }
 
     /// The `SWP_SYNCHRONOUS_IO` bypass condition: a synchronous device and
@@ -178,8 +170,7 @@ impl SwapFault<'_> {
         // reachable through the swap cache, whose readers lock it first.
         if let Err(e) = unsafe { sys.read_into(fr, self.slot, true) } {
             sys.delete_from_swap_cache(fr, self.slot);
-            sys.frames.unlock(fr);
-            sys.frames.put(fr);
+            sys.frames.unlock_put(fr);
             return Err(e);
         }
         sys.frames.set_flags(fr, PG_UPTODATE);
@@ -203,8 +194,7 @@ impl SwapFault<'_> {
         // Impossible while we hold the pin: the in-lock check of seed 002.
         sys.frames.clear_flags(fr, PG_SWAPCACHE);
         sys.frames.put(fr);
-        sys.frames.unlock(fr);
-        sys.frames.put(fr);
+        sys.frames.unlock_put(fr);
         let _ = sys.map.swapcache_clear(slot);
         Ok(None)
     }
@@ -346,8 +336,7 @@ impl SwapFault<'_> {
             self.st.readahead += 1;
         }
         let _ = sys.map.free(s);
-        sys.frames.unlock(fr);
-        sys.frames.put(fr);
+        sys.frames.unlock_put(fr);
     }
 
     /// Maps the locked swap-cache folio `fr` (the end of `do_swap_page` on
@@ -390,15 +379,15 @@ impl SwapFault<'_> {
             // `SwapMap::free_and_clear`) instead of three.
             // PG_SWAPCACHE is cleared with the unlock: anyone who looks at
             // it takes the folio lock first.
+            // The cache's reference goes with the flag and the lock, in one
+            // step.
             sys.del_free_and_clear(fr, self.slot);
-            sys.frames.put(fr); // the cache's reference
-            sys.frames.unlock_clear(fr, PG_SWAPCACHE);
+            sys.frames.put_unlock_clear(fr, PG_SWAPCACHE);
         } else {
             // folio_free_swap: if the last reference went meanwhile (a
             // zap, another address space), drop the cache.
             sys.try_free_swap(fr);
-            sys.frames.unlock(fr);
-            sys.frames.put(fr);
+            sys.frames.unlock_put(fr);
         }
         result
     }
@@ -801,8 +790,7 @@ impl Strategy for PteMarker {
             } else {
                 f.st.pte_same_fail += 1;
             }
-            sys.frames.unlock(fr);
-            sys.frames.put(fr);
+            sys.frames.unlock_put(fr);
             return Ok(SwapIn::Retry);
         }
         // (3) read the folio; racers that see the marker wait for its lock.

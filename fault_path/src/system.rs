@@ -9,9 +9,9 @@ use swapcache::SwapCache;
 use swapmap::{Freed, SwapMap};
 
 use crate::device::SwapDevice;
-use crate::frame::{FrameId, Frames, PG_DIRTY, PG_SWAPCACHE};
+use crate::frame::{FrameId, Frames, GetLock, PG_DIRTY, PG_SWAPCACHE};
 use crate::stats::FaultStats;
-use crate::strategy::{self, Strategy};
+use crate::strategy::{self, Cached, Strategy};
 use zswap_tree::{LoadMode, ZswapTree};
 
 /// Why a [`System`] could not be built or an operation failed.
@@ -451,20 +451,31 @@ impl System {
         self.frames.try_get(fr).then_some(fr)
     }
 
-    /// Locks `fr` (the caller holds a reference) and checks it is still the
-    /// swap-cache folio of `slot`; otherwise unlocks and drops the
-    /// reference (the kernel's `!folio_test_swapcache(folio) ||
-    /// folio->swap.val != entry.val` check after `folio_lock_or_retry`).
-    pub(crate) fn lock_cached(&self, fr: FrameId, slot: u64, st: &mut FaultStats) -> bool {
-        let w = self.frames.lock(fr);
-        st.spins += u64::from(w.spins);
-        st.yields += w.yields;
-        if self.frames.flags(fr) & PG_SWAPCACHE != 0 && self.frames.swap(fr) == slot {
-            return true;
+    /// `swap_cache_get_folio` + `folio_lock_or_retry` + the check that the
+    /// folio is still the swap-cache folio of `slot` (the kernel's
+    /// `!folio_test_swapcache(folio) || folio->swap.val != entry.val`
+    /// after the lock). The reference and, when the folio is unlocked, the
+    /// lock are taken in one step ([`Frames::try_get_lock`]).
+    pub(crate) fn lookup_locked(&self, slot: u64, st: &mut FaultStats) -> Cached {
+        let Some(fr) = self.cached_folio(slot) else {
+            return Cached::Miss;
+        };
+        match self.frames.try_get_lock(fr) {
+            GetLock::Locked => {}
+            GetLock::Got => {
+                let w = self.frames.lock(fr);
+                st.spins += u64::from(w.spins);
+                st.yields += w.yields;
+            }
+            // Freed since the lookup: it left the cache.
+            GetLock::Free => return Cached::Miss,
         }
-        self.frames.unlock(fr);
-        self.frames.put(fr);
-        false
+        if self.frames.flags(fr) & PG_SWAPCACHE != 0 && self.frames.swap(fr) == slot {
+            return Cached::Hit(fr);
+        }
+        self.frames.unlock_put(fr);
+        st.stale += 1;
+        Cached::Stale
     }
 
     /// Removes a locked swap-cache folio whose slot has no reference left
@@ -555,8 +566,7 @@ impl System {
         if self.frames.swap(fr) == slot {
             self.try_free_swap(fr);
         }
-        self.frames.unlock(fr);
-        self.frames.put(fr);
+        self.frames.unlock_put(fr);
     }
 
     /// Reads `slot` into frame `fr` (`swap_read_folio`): from zswap if it

@@ -19,6 +19,9 @@
 //! - Race 4 (seeds 000/003, zap during swap-in): every strategy passes: the
 //!   slot is freed exactly once and nothing is installed into a zapped PTE
 //!   (for `pte-marker`, including a zap of the marker itself).
+//! - The folio state word (reference count and flags in one atomic): a
+//!   stale swap-cache lookup against the owner's map, free and reuse of the
+//!   frame.
 #![cfg(loom)]
 
 use std::sync::Arc as StdArc;
@@ -32,11 +35,6 @@ use fault_path::{
 };
 use loom::sync::Arc;
 use loom::thread;
-
-/// One page, populated and paged out to slot 1.
-fn swapped_page(strategy: &str) -> (StdArc<System>, Arc<AddressSpace>) {
-    swapped_page_with(strategy, None, SwapCacheKind::default())
-}
 
 /// One page, populated and paged out to slot 1, through zswap if `zswap`.
 fn swapped_page_zswap(
@@ -369,4 +367,58 @@ fn contrary_adds_modern() {
 #[test]
 fn contrary_adds_modern_xarray() {
     contrary_adds(false, SwapCacheKind::XArray);
+}
+
+/// The folio state word: a stale swap-cache lookup (`try_get_lock` on a
+/// frame number read before the folio left the cache) races with the
+/// owner, who maps it (`put_unlock_clear`), frees it and reuses the frame
+/// for another slot. The lookup either finds the frame free, or takes a
+/// reference and the lock, and then sees the state and the contents of one
+/// moment: `PG_SWAPCACHE` only for the new slot, with that slot's data
+/// (the Acquire of the combined step pairs with the Release of the
+/// owner's). Nothing leaks and nothing is freed twice; while the lookup
+/// holds its reference the frame cannot be reused.
+#[test]
+fn folio_stale_lookup_vs_free_and_reuse() {
+    use fault_path::frame::{Frames, GetLock, PG_SWAPCACHE};
+    loom::model(|| {
+        let frames = Arc::new(Frames::new(1));
+        let f = frames.alloc_swapcache(5, 2).unwrap();
+        frames.set_word(f, 0, 42);
+        let owner = {
+            let frames = frames.clone();
+            thread::spawn(move || {
+                // The exclusive map: the cache's reference, the flag and the
+                // lock go; then the PTE's reference goes (a zap).
+                frames.put_unlock_clear(f, PG_SWAPCACHE);
+                frames.put(f);
+                // Reused for slot 6 (unless the lookup's reference kept it
+                // allocated): filled under the lock, then unlocked.
+                let Some(g) = frames.alloc_swapcache(6, 1) else {
+                    return false;
+                };
+                assert_eq!(g, f);
+                frames.set_word(g, 0, 7);
+                frames.end_read(g, true);
+                true
+            })
+        };
+        match frames.try_get_lock(f) {
+            GetLock::Free => {}
+            got => {
+                if got == GetLock::Got {
+                    frames.lock(f);
+                }
+                if frames.flags(f) & PG_SWAPCACHE != 0 {
+                    assert_eq!(frames.swap(f), 6, "a stale folio still cached");
+                    assert_eq!(frames.word(f, 0), 7, "the new slot's data unseen");
+                }
+                frames.unlock_put(f);
+            }
+        }
+        let reused = owner.join().unwrap();
+        let st = frames.stats();
+        assert_eq!((st.in_use, st.double_frees), (u32::from(reused), 0));
+        assert_eq!(frames.refs(f), u32::from(reused));
+    });
 }
