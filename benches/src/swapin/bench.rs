@@ -399,19 +399,29 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Row>, String> {
             }
         }
     }
-    // Table order: by mode, strategies in order within each.
+    // Table order: by mode, strategies in order within each. The ratio to
+    // bypass is paired per repeat.
+    let base = strategies.iter().position(|s| s == "bypass");
     let mut rows = Vec::new();
     for j in 0..args.modes.len() {
-        for runs in all.iter_mut() {
-            rows.extend(report::median_row(std::mem::take(&mut runs[j])));
+        let ratios: Vec<Option<f64>> = (0..strategies.len())
+            .map(|i| base.and_then(|b| report::paired_ratio(&all[i][j], &all[b][j])))
+            .collect();
+        for (runs, ratio) in all.iter_mut().zip(ratios) {
+            rows.extend(
+                report::median_row(std::mem::take(&mut runs[j])).map(|mut r| {
+                    r.ratio_to_bypass = ratio;
+                    r
+                }),
+            );
         }
     }
     overall.finish_and_clear();
-    report::fill_ratios(&mut rows);
     print!("{}", report::table(&rows));
     let scope = rows.first().map(|r| r.peak_rss_scope);
     println!(
-        "us/pg: swap-in wall time / pages swapped in (kernel, seed 004: bypass 4.17, pin-retry 4.26, swapcache 5.02). \
+        "us/pg: swap-in wall time / pages swapped in, the median-time run (kernel, seed 004: bypass 4.17, pin-retry 4.26, swapcache 5.02). \
+         ratio: median over the repeats of the time over bypass's in the same repeat. \
          Latency: per access, present-page accesses of the other threads included. waits = waits + cache_waits + sleeps. \
          RSS: VmHWM {}.",
         match scope {

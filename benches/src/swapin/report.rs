@@ -87,8 +87,9 @@ pub struct Row {
     pub runs: usize,
     /// The fastest run's `us_per_page`.
     pub us_per_page_min: f64,
-    /// `us_per_page` over bypass's in the same mode (`None` without a
-    /// bypass row).
+    /// Time over bypass's in the same mode (`None` without a bypass row):
+    /// the median over the repeats of this strategy's run over bypass's run
+    /// of the same repeat ([`paired_ratio`]).
     pub ratio_to_bypass: Option<f64>,
     /// The kernel's ratio (seed 004), where it has one.
     pub kernel_ratio: Option<f64>,
@@ -136,36 +137,24 @@ pub fn median_row(mut runs: Vec<Row>) -> Option<Row> {
     Some(row)
 }
 
-/// Fills `ratio_to_bypass` of every row from the bypass row of the same
-/// mode, device, content and thread count.
-pub fn fill_ratios(rows: &mut [Row]) {
-    let bases: Vec<_> = rows
-        .iter()
-        .filter(|r| r.strategy == "bypass")
-        .map(|r| {
-            (
-                (
-                    r.mode.clone(),
-                    r.device.clone(),
-                    r.content.clone(),
-                    r.threads,
-                ),
-                r.us_per_page,
-            )
-        })
-        .collect();
-    for r in rows.iter_mut() {
-        let key = (
-            r.mode.clone(),
-            r.device.clone(),
-            r.content.clone(),
-            r.threads,
-        );
-        r.ratio_to_bypass = bases
-            .iter()
-            .find(|(k, _)| *k == key)
-            .and_then(|&(_, base)| (base > 0.0).then(|| r.us_per_page / base));
+/// The median over repeats of `runs[r].total_us / base[r].total_us`: each
+/// run compared with the reference's run of the same repeat (the repeats go
+/// round-robin over the strategies), so that a slow phase of a shared
+/// machine, which hits every strategy of one repeat alike, cancels out
+/// instead of landing on whichever strategy ran then. `None` when the two
+/// have different numbers of runs or a reference time is zero.
+pub fn paired_ratio(runs: &[Row], base: &[Row]) -> Option<f64> {
+    if runs.is_empty() || runs.len() != base.len() {
+        return None;
     }
+    let mut r = Vec::with_capacity(runs.len());
+    for (a, b) in runs.iter().zip(base) {
+        if b.total_us <= 0.0 {
+            return None;
+        }
+        r.push(a.total_us / b.total_us);
+    }
+    Some(crate::median(&mut r))
 }
 
 fn opt3(v: Option<f64>) -> String {
@@ -276,28 +265,31 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn ratios_are_per_mode() {
-        let mut rows = vec![
+    fn paired_ratios_cancel_slow_repeats() {
+        // Repeat 2 ran on a busy machine: both strategies slowed down.
+        let base = [
+            row("bypass", "same", 1.0),
             row("bypass", "same", 2.0),
-            row("pin-retry", "same", 2.2),
-            row("bypass", "disjoint", 1.0),
-            row("pin-retry", "disjoint", 1.5),
+            row("bypass", "same", 1.0),
         ];
-        fill_ratios(&mut rows);
-        let r: Vec<_> = rows.iter().map(|r| r.ratio_to_bypass.unwrap()).collect();
-        assert!((r[0] - 1.0).abs() < 1e-12);
-        assert!((r[1] - 1.1).abs() < 1e-12);
-        assert!((r[2] - 1.0).abs() < 1e-12);
-        assert!((r[3] - 1.5).abs() < 1e-12);
-        let mut lone = vec![row("swapcache", "same", 3.0)];
-        fill_ratios(&mut lone);
-        assert_eq!(lone[0].ratio_to_bypass, None);
+        let runs = [
+            row("swapcache", "same", 1.03),
+            row("swapcache", "same", 2.06),
+            row("swapcache", "same", 1.05),
+        ];
+        let r = paired_ratio(&runs, &base).unwrap();
+        assert!((r - 1.03).abs() < 1e-9, "{r}");
+        // Unpaired medians would give 1.05 / 1.0.
+        assert_eq!(paired_ratio(&runs[..2], &base), None);
+        assert_eq!(paired_ratio(&[], &[]), None);
+        let zero = [row("bypass", "same", 0.0)];
+        assert_eq!(paired_ratio(&runs[..1], &zero), None);
     }
 
     #[test]
     fn json_rows_carry_the_required_fields() {
         let mut rows = vec![row("bypass", "same", 1.0), row("swapcache", "same", 1.1)];
-        fill_ratios(&mut rows);
+        rows[1].ratio_to_bypass = Some(1.1);
         let v: serde_json::Value = serde_json::to_value(&rows).unwrap();
         let a = v.as_array().expect("a list of rows");
         assert_eq!(a.len(), 2);
