@@ -9,18 +9,35 @@
 //! # Input format
 //!
 //! The bytes are decoded with [`arbitrary::Unstructured`]: first the map's
-//! shape (2-40 slots, clusters of 2, 4, 8 or 512 slots, a continuation
-//! limit of 0-3 digits), then operations until the bytes run out (at most
-//! [`MAX_OPS`]). Each operation is one [`Op`] of the reference model, whose
-//! target is mostly [`Target::Used`] (a live slot) and sometimes a
-//! [`Target::Raw`] slot number, in range, just beyond it, or anywhere.
+//! shape (2-40 slots, clusters of 2, 4, 8 or 512 slots, then one byte whose
+//! value modulo 8 gives a continuation limit of 0-3 digits in its low two
+//! bits and, in bit 2, whether the map has a swap table), then operations
+//! until the bytes run out (at most [`MAX_OPS`]). Each operation is one
+//! [`Op`] of the reference model, whose target is mostly [`Target::Used`]
+//! (a live slot) and sometimes a [`Target::Raw`] slot number, in range,
+//! just beyond it, or anywhere; swap-table operations then read a
+//! [`Val`] (mostly the slot's current value, else one of 1-4), and a batch
+//! ([`Op::TablePrepareAddMany`]) reads its length (0-[`MAX_BATCH`]), whether
+//! it is a window of consecutive targets from the first (as readahead's) or
+//! items decoded one by one, and the length of its results slice (one
+//! short, exact, or one long).
+//!
+//! The operation kinds 0-31 and the shape decode as they did before the
+//! swap-table operations were added (kinds 32-47), so the committed seeds
+//! (`fuzz/make-seeds.py`) keep their meaning; they run without a table.
 
 use arbitrary::{Result, Unstructured};
 
-use crate::reference::{Harness, Op, Target};
+use std::num::NonZeroU64;
+
+use crate::reference::{Harness, Op, Target, Val};
 
 /// The longest operation sequence one input decodes to.
 pub const MAX_OPS: usize = 512;
+
+/// The longest batch of [`Op::TablePrepareAddMany`] (the fault model's
+/// readahead batch).
+pub const MAX_BATCH: usize = 8;
 
 /// Decodes `data` into a map shape and an operation sequence, runs them on a
 /// [`SwapMap`](crate::SwapMap) and the sequential [`Model`] in lockstep
@@ -34,7 +51,7 @@ pub const MAX_OPS: usize = 512;
 /// model: that is the bug the fuzzer looks for.
 pub fn swapmap_ops(data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let Ok((nr_slots, cluster_size, cont_limit)) = shape(&mut u) else {
+    let Ok((nr_slots, cluster_size, cont_limit, table)) = shape(&mut u) else {
         return;
     };
     let mut ops = Vec::new();
@@ -44,26 +61,29 @@ pub fn swapmap_ops(data: &[u8]) {
             Err(_) => break,
         }
     }
-    let mut h = match Harness::new(nr_slots, cluster_size, cont_limit) {
+    let mut h = match Harness::with_table(nr_slots, cluster_size, cont_limit, table) {
         Ok(h) => h,
         Err(e) => panic!("the decoder chose an invalid shape: {e}"),
     };
     if let Err(m) = h.run(&ops) {
         panic!(
             "swapmap diverged from the reference model \
-             (slots {nr_slots}, cluster {cluster_size}, continuation limit {cont_limit}): \
+             (slots {nr_slots}, cluster {cluster_size}, continuation limit {cont_limit}, \
+             swap table {table}): \
              {m}\nops: {ops:?}"
         );
     }
 }
 
-/// (slots, cluster size, continuation limit): tiny clusters and limits so
-/// that list moves, exhaustion and count overflow all happen.
-fn shape(u: &mut Unstructured<'_>) -> Result<(u64, u32, u32)> {
+/// (slots, cluster size, continuation limit, swap table): tiny clusters and
+/// limits so that list moves, exhaustion and count overflow all happen.
+fn shape(u: &mut Unstructured<'_>) -> Result<(u64, u32, u32, bool)> {
     let nr_slots = u.int_in_range(2u64..=40)?;
     let cluster_size = *u.choose(&[2u32, 4, 8, 512])?;
-    let cont_limit = u.int_in_range(0u32..=3)?;
-    Ok((nr_slots, cluster_size, cont_limit))
+    // One byte: limit in bits 0-1 (as when it was read alone as 0..=3),
+    // the swap table in bit 2.
+    let b = u.int_in_range(0u32..=7)?;
+    Ok((nr_slots, cluster_size, b & 3, b & 4 != 0))
 }
 
 fn target(u: &mut Unstructured<'_>, nr_slots: u64) -> Result<Target> {
@@ -74,9 +94,55 @@ fn target(u: &mut Unstructured<'_>, nr_slots: u64) -> Result<Target> {
     })
 }
 
+/// A small literal value, so that values collide across slots and a
+/// literal delete sometimes matches.
+fn lit(x: u8) -> Val {
+    Val::Lit(NonZeroU64::MIN.saturating_add(u64::from(x)))
+}
+
+fn val(u: &mut Unstructured<'_>) -> Result<Val> {
+    Ok(match u.int_in_range(0u8..=7)? {
+        0..=3 => Val::Current,
+        x => lit(x - 4),
+    })
+}
+
+/// The `i`-th target of a window starting at `t`.
+fn nth_after(t: Target, i: usize) -> Target {
+    match t {
+        Target::Used(n) => Target::Used(n.wrapping_add(i)),
+        Target::Raw(s) => Target::Raw(s.saturating_add(i as u64)),
+    }
+}
+
+fn batch(u: &mut Unstructured<'_>, nr_slots: u64, first: Target) -> Result<Op> {
+    let n = u.int_in_range(0..=MAX_BATCH)?;
+    let items = if u.arbitrary::<bool>()? {
+        // A readahead window: consecutive targets, distinct values.
+        let v = u.arbitrary::<u8>()?;
+        (0..n)
+            .map(|i| (nth_after(first, i), lit(v.wrapping_add(i as u8))))
+            .collect()
+    } else {
+        let mut items = vec![(first, val(u)?)];
+        while items.len() < n {
+            items.push((target(u, nr_slots)?, val(u)?));
+        }
+        items.truncate(n);
+        items
+    };
+    let results = match u.int_in_range(0u8..=3)? {
+        0 => n.saturating_sub(1),
+        3 => n + 1,
+        _ => n,
+    };
+    Ok(Op::TablePrepareAddMany { items, results })
+}
+
 fn op(u: &mut Unstructured<'_>, nr_slots: u64) -> Result<Op> {
     // Weights as in the property test: allocations and frees dominate.
-    let kind = u.int_in_range(0u8..=31)?;
+    // Kinds 0-31 decode as before the swap-table operations (32-47).
+    let kind = u.int_in_range(0u8..=47)?;
     let t = target(u, nr_slots)?;
     Ok(match kind {
         0..=5 => Op::Alloc,
@@ -90,6 +156,13 @@ fn op(u: &mut Unstructured<'_>, nr_slots: u64) -> Result<Op> {
         27..=28 => Op::SyncRelease(t),
         29 => Op::SyncReleaseFree(t),
         30 => Op::MarkBad(t),
-        _ => Op::FreeAndClear(t),
+        31 => Op::FreeAndClear(t),
+        32..=33 => Op::PrepareSingle(t),
+        34 => Op::HasCountOrdered(t),
+        35 => Op::TableGet(t),
+        36..=39 => Op::TableAdd(t, val(u)?),
+        40..=41 => Op::TableDel(t, val(u)?),
+        42..=43 => Op::TableDelFreeAndClear(t, val(u)?),
+        _ => batch(u, nr_slots, t)?,
     })
 }

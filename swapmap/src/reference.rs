@@ -3,12 +3,37 @@
 //!
 //! The model is the executable specification of the crate's semantics: a
 //! plain map from slot to (count, cache, sync) with no encoding, clusters or
-//! atomics. The property tests and the fuzz target drive [`Harness`] with
-//! arbitrary [`Op`] sequences; any difference in a result, a slot state, a
-//! free notification or the statistics is reported as a [`Mismatch`].
+//! atomics, and, for a map built with a swap table, a plain map from slot to
+//! swap-cache value. The property tests and the fuzz target drive
+//! [`Harness`] with arbitrary [`Op`] sequences, on maps with and without a
+//! swap table; any difference in a result, a slot state, a swap-table entry,
+//! a free notification or the statistics is reported as a [`Mismatch`].
+//!
+//! # The swap table in the model
+//!
+//! The table is a map from slot to value, separate from the slot states:
+//!
+//! - only [`Op::TableAdd`], [`Op::TablePrepareAddMany`] (insert),
+//!   [`Op::TableDel`] and [`Op::TableDelFreeAndClear`] (remove) change it;
+//! - no other operation looks at it or touches it. In particular dropping
+//!   the `SWAP_HAS_CACHE` pin ([`Op::Clear`], [`Op::FreeAndClear`],
+//!   [`Op::SyncRelease`]) does not remove the slot's value, even when the
+//!   slot becomes free: the protocol makes the pin holder delete its value
+//!   first (the kernel calls `swap_cache_del_folio` before
+//!   `put_swap_folio`, and only asserts, under `CONFIG_DEBUG_VM`, that a
+//!   freed range of the swap table is empty), and the map does not enforce
+//!   it. A value left behind by a caller that broke the protocol stays,
+//!   across the slot's free and re-allocation, until a [`Op::TableDel`] of
+//!   that value: meanwhile [`SwapMap::table_get`] returns it and adds for
+//!   the slot fail with [`SwapError::Exists`].
+//!
+//! Without a table every table operation fails with [`SwapError::NoTable`]
+//! (after the range check, except the batch, which checks for the table
+//! first) and [`SwapMap::table_len`] is 0.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::num::NonZeroU64;
 use std::sync::{Arc, Mutex as StdMutex};
 
 use crate::slot::CONT_BASE;
@@ -24,8 +49,23 @@ pub enum Target {
     Raw(u64),
 }
 
-/// One operation of the map's API.
+/// Which swap-table value an [`Op`] passes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Val {
+    /// The value the model's table holds for the target slot, or 1 when it
+    /// holds none (or there is no table): a delete that matches when it can.
+    Current,
+    /// This value.
+    Lit(NonZeroU64),
+}
+
+/// The result the harness pre-fills the results of
+/// [`Op::TablePrepareAddMany`] with, to tell an entry the map did not write
+/// (an error no swap-table operation returns).
+pub const UNTOUCHED: Result<(), SwapError> = Err(SwapError::InUse { slot: u64::MAX });
+
+/// One operation of the map's API.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     /// [`SwapMap::alloc`].
     Alloc,
@@ -35,6 +75,8 @@ pub enum Op {
     DuplicateIfSingle(Target),
     /// [`SwapMap::swapcache_prepare`].
     Prepare(Target),
+    /// [`SwapMap::swapcache_prepare_single`].
+    PrepareSingle(Target),
     /// [`SwapMap::swapcache_clear`].
     Clear(Target),
     /// [`SwapMap::free`].
@@ -51,6 +93,53 @@ pub enum Op {
     MarkBad(Target),
     /// `n` duplicates in a row (reaches the continuation counts quickly).
     DuplicateMany(Target, u16),
+    /// [`SwapMap::has_count_ordered`].
+    HasCountOrdered(Target),
+    /// [`SwapMap::table_get`].
+    TableGet(Target),
+    /// [`SwapMap::table_add`].
+    TableAdd(Target, Val),
+    /// [`SwapMap::table_del`].
+    TableDel(Target, Val),
+    /// [`SwapMap::table_del_free_and_clear`].
+    TableDelFreeAndClear(Target, Val),
+    /// [`SwapMap::table_prepare_add_many`] of `items` (targets and values
+    /// resolved against the model before the call) with a results slice of
+    /// `results` entries, pre-filled with [`UNTOUCHED`].
+    TablePrepareAddMany {
+        /// The batch.
+        items: Vec<(Target, Val)>,
+        /// Length of the results slice: fewer entries than items leave the
+        /// rest of the batch unprocessed.
+        results: usize,
+    },
+}
+
+impl Op {
+    /// The single slot the operation targets (`None` for [`Op::Alloc`] and
+    /// the batch).
+    fn target(&self) -> Option<Target> {
+        match *self {
+            Op::Alloc | Op::TablePrepareAddMany { .. } => None,
+            Op::Duplicate(t)
+            | Op::DuplicateIfSingle(t)
+            | Op::Prepare(t)
+            | Op::PrepareSingle(t)
+            | Op::Clear(t)
+            | Op::Free(t)
+            | Op::FreeAndClear(t)
+            | Op::SyncAcquire(t)
+            | Op::SyncRelease(t)
+            | Op::SyncReleaseFree(t)
+            | Op::MarkBad(t)
+            | Op::DuplicateMany(t, _)
+            | Op::HasCountOrdered(t)
+            | Op::TableGet(t)
+            | Op::TableAdd(t, _)
+            | Op::TableDel(t, _)
+            | Op::TableDelFreeAndClear(t, _) => Some(t),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,19 +149,22 @@ enum MSlot {
     Sync,
 }
 
-/// The sequential model: slot → state, with free slots absent.
+/// The sequential model: slot → state, with free slots absent; and, with a
+/// swap table, slot → value, with empty entries absent.
 #[derive(Clone, Debug)]
 pub struct Model {
     nr_slots: u64,
     cont_limit: u32,
     slots: BTreeMap<u64, MSlot>,
+    /// `None` without a swap table.
+    table: Option<BTreeMap<u64, NonZeroU64>>,
     allocs: u64,
     frees: u64,
 }
 
 impl Model {
     /// A model of a fresh map (slot 0 bad) of `nr_slots` slots whose
-    /// continuation digit is limited to `cont_limit`.
+    /// continuation digit is limited to `cont_limit`, without a swap table.
     pub fn new(nr_slots: u64, cont_limit: u32) -> Model {
         let mut slots = BTreeMap::new();
         slots.insert(0, MSlot::Bad);
@@ -80,9 +172,18 @@ impl Model {
             nr_slots,
             cont_limit,
             slots,
+            table: None,
             allocs: 0,
             frees: 0,
         }
+    }
+
+    /// The model of a map built with (`on`) or without a swap table
+    /// ([`SwapMapBuilder::swap_table`](crate::SwapMapBuilder::swap_table));
+    /// the table starts empty.
+    pub fn swap_table(mut self, on: bool) -> Model {
+        self.table = on.then(BTreeMap::new);
+        self
     }
 
     /// The state of `slot` in the model.
@@ -96,6 +197,25 @@ impl Model {
                 has_cache: cache,
             },
         }
+    }
+
+    /// Whether the model has a swap table.
+    pub fn has_table(&self) -> bool {
+        self.table.is_some()
+    }
+
+    /// The slot's swap-table value, as [`SwapMap::table_get`] returns it:
+    /// [`SwapError::OutOfRange`], then [`SwapError::NoTable`].
+    pub fn table_get(&self, slot: u64) -> Result<Option<NonZeroU64>, SwapError> {
+        self.check(slot)?;
+        let t = self.table.as_ref().ok_or(SwapError::NoTable)?;
+        Ok(t.get(&slot).copied())
+    }
+
+    /// Non-empty swap-table entries ([`SwapMap::table_len`]): 0 without a
+    /// table.
+    pub fn table_len(&self) -> u64 {
+        self.table.as_ref().map_or(0, |t| t.len() as u64)
     }
 
     /// Resolves a [`Target`] to a slot number.
@@ -118,6 +238,30 @@ impl Model {
         }
     }
 
+    /// Resolves a [`Val`] for `slot` against the model's table.
+    pub fn value(&self, slot: u64, v: Val) -> NonZeroU64 {
+        match v {
+            Val::Lit(x) => x,
+            Val::Current => self
+                .table
+                .as_ref()
+                .and_then(|t| t.get(&slot).copied())
+                .unwrap_or(NonZeroU64::MIN),
+        }
+    }
+
+    /// Resolves the items of a batch, all against the model as it is
+    /// before the batch.
+    fn resolve_items(&self, items: &[(Target, Val)]) -> Vec<(u64, NonZeroU64)> {
+        items
+            .iter()
+            .map(|&(t, v)| {
+                let s = self.resolve(t);
+                (s, self.value(s, v))
+            })
+            .collect()
+    }
+
     fn free_slots(&self) -> u64 {
         self.nr_slots - self.slots.len() as u64
     }
@@ -133,6 +277,7 @@ impl Model {
     }
 
     /// Sets the state; `Used { 0, false }` frees the slot and returns true.
+    /// The slot's swap-table entry is left alone either way.
     fn set(&mut self, slot: u64, s: MSlot) -> bool {
         if s == (MSlot::Used {
             count: 0,
@@ -165,15 +310,58 @@ impl Model {
         }
     }
 
-    /// Applies `op` to the model. `alloc` is what the real map's
-    /// [`SwapMap::alloc`] returned: the model checks it was allowed to.
-    pub fn apply(&mut self, slot: u64, op: Op, alloc: Option<u64>) -> Result<Outcome, String> {
+    /// What `swapcache_prepare` requires of a slot (range checked): in use,
+    /// not bad, no pin (the SYNC state is one). Returns the count to keep.
+    fn pin_check(slot: u64, st: Option<MSlot>) -> Result<u64, SwapError> {
+        use MSlot::*;
+        match st {
+            None => Err(SwapError::NoEntry { slot }),
+            Some(Bad) => Err(SwapError::Bad { slot }),
+            Some(Sync | Used { cache: true, .. }) => Err(SwapError::Exists { slot }),
+            Some(Used { count, .. }) => Ok(count),
+        }
+    }
+
+    /// What `free_and_clear` requires of a slot (range checked): pinned
+    /// (not SYNC) and referenced. Returns the count left.
+    fn free_and_clear_check(slot: u64, st: Option<MSlot>) -> Result<u64, SwapError> {
+        use MSlot::*;
+        match st {
+            None => Err(SwapError::NoEntry { slot }),
+            Some(Bad) => Err(SwapError::Bad { slot }),
+            Some(Sync) => Err(SwapError::Sync { slot }),
+            Some(Used { cache: false, .. }) => Err(SwapError::NotCached { slot }),
+            Some(Used { count: 0, .. }) => Err(SwapError::NoCount { slot }),
+            Some(Used { count, .. }) => Ok(count - 1),
+        }
+    }
+
+    /// One item of `table_prepare_add_many` (the table exists): the range,
+    /// then the pin as `swapcache_prepare`, then an empty entry (else the
+    /// pin is dropped again: nothing changes).
+    fn prepare_add(&mut self, slot: u64, value: NonZeroU64) -> Result<(), SwapError> {
+        let count = Self::pin_check(slot, self.check(slot)?)?;
+        let t = self.table.as_mut().ok_or(SwapError::NoTable)?;
+        if t.contains_key(&slot) {
+            return Err(SwapError::Exists { slot });
+        }
+        t.insert(slot, value);
+        self.set(slot, MSlot::Used { count, cache: true });
+        Ok(())
+    }
+
+    /// Applies `op` to the model; `slot` is the op's target, resolved with
+    /// [`Model::resolve`] before the map ran it (ignored by [`Op::Alloc`]
+    /// and the batch, which resolves its items itself). `alloc` is what the
+    /// real map's [`SwapMap::alloc`] returned: the model checks it was
+    /// allowed to.
+    pub fn apply(&mut self, slot: u64, op: &Op, alloc: Option<u64>) -> Result<Outcome, String> {
         use MSlot::*;
         use SwapError as E;
         let r = |x: Result<Freed, SwapError>| Ok(Outcome::Put(x));
         let u = |x: Result<(), SwapError>| Ok(Outcome::Unit(x));
         let st = self.check(slot);
-        match op {
+        match *op {
             Op::Alloc => match alloc {
                 Some(s) => {
                     if s >= self.nr_slots || self.slots.contains_key(&s) {
@@ -207,7 +395,7 @@ impl Model {
             Op::DuplicateMany(_, n) => {
                 let mut last = Ok(());
                 for _ in 0..n {
-                    last = match self.apply(slot, Op::Duplicate(Target::Raw(slot)), None)? {
+                    last = match self.apply(slot, &Op::Duplicate(Target::Raw(slot)), None)? {
                         Outcome::Unit(x) => x,
                         other => return Err(format!("unexpected {other:?}")),
                     };
@@ -241,15 +429,27 @@ impl Model {
                 })) => Err(E::Exists { slot }),
                 Ok(Some(Used { .. })) => Err(E::NotSingle { slot }),
             }),
-            Op::Prepare(_) => u(match st {
+            Op::Prepare(_) => u(st.and_then(|st| Self::pin_check(slot, st)).map(|count| {
+                self.set(slot, Used { count, cache: true });
+            })),
+            // Count exactly 1 and no pin, pinned in one step; a pin (SYNC
+            // included) is reported before a count that is not 1.
+            Op::PrepareSingle(_) => u(match st {
                 Err(e) => Err(e),
                 Ok(None) => Err(E::NoEntry { slot }),
                 Ok(Some(Bad)) => Err(E::Bad { slot }),
                 Ok(Some(Sync | Used { cache: true, .. })) => Err(E::Exists { slot }),
-                Ok(Some(Used { count, .. })) => {
-                    self.set(slot, Used { count, cache: true });
+                Ok(Some(Used { count: 1, .. })) => {
+                    self.set(
+                        slot,
+                        Used {
+                            count: 1,
+                            cache: true,
+                        },
+                    );
                     Ok(())
                 }
+                Ok(Some(Used { .. })) => Err(E::NotSingle { slot }),
             }),
             Op::Clear(_) => r(match st {
                 Err(e) => Err(e),
@@ -285,21 +485,18 @@ impl Model {
                     },
                 )),
             }),
-            Op::FreeAndClear(_) => r(match st {
-                Err(e) => Err(e),
-                Ok(None) => Err(E::NoEntry { slot }),
-                Ok(Some(Bad)) => Err(E::Bad { slot }),
-                Ok(Some(Sync)) => Err(E::Sync { slot }),
-                Ok(Some(Used { cache: false, .. })) => Err(E::NotCached { slot }),
-                Ok(Some(Used { count: 0, .. })) => Err(E::NoCount { slot }),
-                Ok(Some(Used { count, .. })) => Ok(self.freed(
-                    slot,
-                    Used {
-                        count: count - 1,
-                        cache: false,
-                    },
-                )),
-            }),
+            Op::FreeAndClear(_) => {
+                r(st.and_then(|st| Self::free_and_clear_check(slot, st))
+                    .map(|count| {
+                        self.freed(
+                            slot,
+                            Used {
+                                count,
+                                cache: false,
+                            },
+                        )
+                    }))
+            }
             Op::SyncAcquire(_) => u(match st {
                 Err(e) => Err(e),
                 Ok(None) => Err(E::NoEntry { slot }),
@@ -355,6 +552,87 @@ impl Model {
                 Ok(Some(Bad)) => Err(E::Bad { slot }),
                 Ok(Some(_)) => Err(E::InUse { slot }),
             }),
+            // Whether a reference is left: SYNC holds one, a cache-only slot
+            // none; only a bad slot is an error.
+            Op::HasCountOrdered(_) => Ok(Outcome::Bool(match st {
+                Err(e) => Err(e),
+                Ok(None) => Ok(false),
+                Ok(Some(Bad)) => Err(E::Bad { slot }),
+                Ok(Some(Sync)) => Ok(true),
+                Ok(Some(Used { count, .. })) => Ok(count > 0),
+            })),
+            Op::TableGet(_) => Ok(Outcome::Value(self.table_get(slot))),
+            // The caller must hold a swap-cache pin (SYNC is not one) and
+            // the entry must be empty.
+            Op::TableAdd(_, v) => {
+                let v = self.value(slot, v);
+                u(self.table_get(slot).and_then(|cur| {
+                    match st? {
+                        None => return Err(E::NoEntry { slot }),
+                        Some(Bad) => return Err(E::Bad { slot }),
+                        Some(Sync | Used { cache: false, .. }) => {
+                            return Err(E::NotCached { slot });
+                        }
+                        Some(Used { cache: true, .. }) => {}
+                    }
+                    if cur.is_some() {
+                        return Err(E::Exists { slot });
+                    }
+                    if let Some(t) = self.table.as_mut() {
+                        t.insert(slot, v);
+                    }
+                    Ok(())
+                }))
+            }
+            // Only the value: the slot's state is not looked at.
+            Op::TableDel(_, v) => {
+                let v = self.value(slot, v);
+                u(self.table_get(slot).and_then(|cur| {
+                    if cur != Some(v) {
+                        return Err(E::TableMismatch { slot });
+                    }
+                    if let Some(t) = self.table.as_mut() {
+                        t.remove(&slot);
+                    }
+                    Ok(())
+                }))
+            }
+            // The value first, then the checks of `free_and_clear`; on
+            // success the entry, a reference and the pin go together.
+            Op::TableDelFreeAndClear(_, v) => {
+                let v = self.value(slot, v);
+                r(self.table_get(slot).and_then(|cur| {
+                    if cur != Some(v) {
+                        return Err(E::TableMismatch { slot });
+                    }
+                    let count = Self::free_and_clear_check(slot, st?)?;
+                    if let Some(t) = self.table.as_mut() {
+                        t.remove(&slot);
+                    }
+                    Ok(self.freed(
+                        slot,
+                        Used {
+                            count,
+                            cache: false,
+                        },
+                    ))
+                }))
+            }
+            // Without a table every result entry says so; with one, the
+            // first min(items, results) items are pinned and added in order
+            // (a slot twice in the batch: the second finds the first's pin),
+            // the rest of the results untouched.
+            Op::TablePrepareAddMany { ref items, results } => {
+                if self.table.is_none() {
+                    return Ok(Outcome::Many(vec![Err(E::NoTable); results]));
+                }
+                let items = self.resolve_items(items);
+                let mut out = vec![UNTOUCHED; results];
+                for (&(s, v), o) in items.iter().zip(out.iter_mut()) {
+                    *o = self.prepare_add(s, v);
+                }
+                Ok(Outcome::Many(out))
+            }
         }
     }
 
@@ -394,7 +672,7 @@ impl Model {
 }
 
 /// What an operation returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// From [`Op::Alloc`].
     Alloc(Option<u64>),
@@ -402,6 +680,12 @@ pub enum Outcome {
     Unit(Result<(), SwapError>),
     /// From a put that may free the slot.
     Put(Result<Freed, SwapError>),
+    /// From [`Op::HasCountOrdered`].
+    Bool(Result<bool, SwapError>),
+    /// From [`Op::TableGet`].
+    Value(Result<Option<NonZeroU64>, SwapError>),
+    /// The results slice of [`Op::TablePrepareAddMany`].
+    Many(Vec<Result<(), SwapError>>),
 }
 
 /// A difference between the map and the model.
@@ -435,19 +719,32 @@ pub struct Harness {
 
 impl Harness {
     /// A map of `nr_slots` slots with clusters of `cluster_size` and a
-    /// continuation limit of `cont_limit`, and its model.
+    /// continuation limit of `cont_limit`, without a swap table, and its
+    /// model.
     pub fn new(nr_slots: u64, cluster_size: u32, cont_limit: u32) -> Result<Harness, String> {
+        Harness::with_table(nr_slots, cluster_size, cont_limit, false)
+    }
+
+    /// As [`Harness::new`], with a swap table when `swap_table` is set (the
+    /// table operations are refused with [`SwapError::NoTable`] otherwise).
+    pub fn with_table(
+        nr_slots: u64,
+        cluster_size: u32,
+        cont_limit: u32,
+        swap_table: bool,
+    ) -> Result<Harness, String> {
         let notified = Arc::new(StdMutex::new(Vec::new()));
         let sink = Arc::clone(&notified);
         let map = SwapMap::builder(nr_slots)
             .cluster_size(cluster_size)
             .continuation_limit(cont_limit)
+            .swap_table(swap_table)
             .free_notify(move |slot| sink.lock().unwrap_or_else(|e| e.into_inner()).push(slot))
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Harness {
             map,
-            model: Model::new(nr_slots, cont_limit),
+            model: Model::new(nr_slots, cont_limit).swap_table(swap_table),
             notified,
             step: 0,
         })
@@ -458,29 +755,27 @@ impl Harness {
         &self.map
     }
 
-    /// Runs `op` on both and compares the result, the target slot's state
-    /// and the notifications.
-    pub fn step(&mut self, op: Op) -> Result<Outcome, Mismatch> {
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Runs `op` on both and compares the result, the state and swap-table
+    /// entry of every slot it targets, and the notifications.
+    pub fn step(&mut self, op: &Op) -> Result<Outcome, Mismatch> {
         let step = self.step;
         self.step += 1;
-        let err = |what: String| Mismatch { step, op, what };
-        let target = match op {
-            Op::Alloc => None,
-            Op::Duplicate(t)
-            | Op::DuplicateIfSingle(t)
-            | Op::Prepare(t)
-            | Op::Clear(t)
-            | Op::Free(t)
-            | Op::FreeAndClear(t)
-            | Op::SyncAcquire(t)
-            | Op::SyncRelease(t)
-            | Op::SyncReleaseFree(t)
-            | Op::MarkBad(t)
-            | Op::DuplicateMany(t, _) => Some(self.model.resolve(t)),
+        let err = |what: String| Mismatch {
+            step,
+            op: op.clone(),
+            what,
         };
+        let target = op.target().map(|t| self.model.resolve(t));
         let slot = target.unwrap_or(0);
+        let value = |v| self.model.value(slot, v);
         let m = &self.map;
-        let got = match op {
+        let mut batch = Vec::new();
+        let got = match *op {
             Op::Alloc => Outcome::Alloc(m.alloc()),
             Op::Duplicate(_) => Outcome::Unit(m.duplicate(slot)),
             Op::DuplicateMany(_, n) => {
@@ -495,6 +790,7 @@ impl Harness {
             }
             Op::DuplicateIfSingle(_) => Outcome::Unit(m.duplicate_if_single(slot)),
             Op::Prepare(_) => Outcome::Unit(m.swapcache_prepare(slot)),
+            Op::PrepareSingle(_) => Outcome::Unit(m.swapcache_prepare_single(slot)),
             Op::Clear(_) => Outcome::Put(m.swapcache_clear(slot)),
             Op::Free(_) => Outcome::Put(m.free(slot)),
             Op::FreeAndClear(_) => Outcome::Put(m.free_and_clear(slot)),
@@ -502,6 +798,19 @@ impl Harness {
             Op::SyncRelease(_) => Outcome::Put(m.sync_release(slot)),
             Op::SyncReleaseFree(_) => Outcome::Unit(m.sync_release_free(slot)),
             Op::MarkBad(_) => Outcome::Unit(m.mark_bad(slot)),
+            Op::HasCountOrdered(_) => Outcome::Bool(m.has_count_ordered(slot)),
+            Op::TableGet(_) => Outcome::Value(m.table_get(slot)),
+            Op::TableAdd(_, v) => Outcome::Unit(m.table_add(slot, value(v))),
+            Op::TableDel(_, v) => Outcome::Unit(m.table_del(slot, value(v))),
+            Op::TableDelFreeAndClear(_, v) => {
+                Outcome::Put(m.table_del_free_and_clear(slot, value(v)))
+            }
+            Op::TablePrepareAddMany { ref items, results } => {
+                batch = self.model.resolve_items(items);
+                let mut res = vec![UNTOUCHED; results];
+                m.table_prepare_add_many(&batch, &mut res);
+                Outcome::Many(res)
+            }
         };
         let alloc = match got {
             Outcome::Alloc(a) => a,
@@ -512,11 +821,19 @@ impl Harness {
         if got != want {
             return Err(err(format!("map returned {got:?}, model {want:?}")));
         }
-        let touched = alloc.or(target).filter(|&s| s < self.model.nr_slots);
-        if let Some(s) = touched {
+        let touched = alloc
+            .into_iter()
+            .chain(target)
+            .chain(batch.iter().map(|&(s, _)| s))
+            .filter(|&s| s < self.model.nr_slots);
+        for s in touched {
             let (a, b) = (self.map.state(s), self.model.state(s));
             if a != Ok(b) {
                 return Err(err(format!("slot {s}: map {a:?}, model {b:?}")));
+            }
+            let (a, b) = (self.map.table_get(s), self.model.table_get(s));
+            if a != b {
+                return Err(err(format!("slot {s}: table map {a:?}, model {b:?}")));
             }
         }
         let notes: Vec<u64> =
@@ -532,13 +849,27 @@ impl Harness {
         Ok(got)
     }
 
-    /// Compares every slot and the statistics.
+    /// Compares every slot, the swap table (every entry, one slot past the
+    /// end, and the number of entries) and the statistics.
     pub fn check_all(&self) -> Result<(), String> {
         for s in 0..self.model.nr_slots {
             let (a, b) = (self.map.state(s), self.model.state(s));
             if a != Ok(b) {
                 return Err(format!("slot {s}: map {a:?}, model {b:?}"));
             }
+        }
+        for s in 0..=self.model.nr_slots {
+            let (a, b) = (self.map.table_get(s), self.model.table_get(s));
+            if a != b {
+                return Err(format!("slot {s}: table map {a:?}, model {b:?}"));
+            }
+        }
+        let (a, b) = (self.map.table_len(), self.model.table_len());
+        if a != b {
+            return Err(format!("table_len: map {a}, model {b}"));
+        }
+        if self.map.has_table() != self.model.has_table() {
+            return Err(format!("has_table: map {}", self.map.has_table()));
         }
         let used: Vec<(u64, SlotState)> = self.map.iter_used().collect();
         let want: Vec<(u64, SlotState)> = self
@@ -568,11 +899,11 @@ impl Harness {
 
     /// Runs a whole sequence, checking everything after every step.
     pub fn run(&mut self, ops: &[Op]) -> Result<(), Mismatch> {
-        for &op in ops {
+        for op in ops {
             self.step(op)?;
             self.check_all().map_err(|what| Mismatch {
                 step: self.step - 1,
-                op,
+                op: op.clone(),
                 what,
             })?;
         }

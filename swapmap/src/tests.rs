@@ -696,3 +696,92 @@ fn swap_table_del_free_and_clear() {
     assert_eq!(m.table_get(t), Ok(Some(v(5))));
     m.check_consistency();
 }
+
+#[test]
+fn reference_model_keeps_a_value_left_behind_by_a_pin_drop() {
+    use crate::reference::{Harness, Op, Outcome, Target, UNTOUCHED, Val};
+    // A pin dropped without deleting the value first (a protocol breach the
+    // map does not refuse; the kernel only warns): the value stays through
+    // the slot's free and re-allocation and blocks adds until a delete of
+    // that value. Map and model agree on every result and, after every
+    // step, on every slot and table entry.
+    let mut h = Harness::with_table(4, 4, 1, true).unwrap();
+    let s = Target::Raw(1);
+    let lit = |x| Val::Lit(v(x));
+    let unit = |r| Outcome::Unit(r);
+    let exists = Err(SwapError::Exists { slot: 1 });
+    let script = [
+        (Op::Alloc, Outcome::Alloc(Some(1))),
+        (Op::TableAdd(s, lit(7)), unit(Ok(()))),
+        (Op::Clear(s), Outcome::Put(Ok(Freed::Yes))),
+        (Op::TableGet(s), Outcome::Value(Ok(Some(v(7))))),
+        (Op::Alloc, Outcome::Alloc(Some(2))),
+        (Op::Alloc, Outcome::Alloc(Some(3))),
+        (Op::Alloc, Outcome::Alloc(Some(1))),
+        (Op::TableAdd(s, lit(8)), unit(exists)),
+        // Count 1, no pin, the old value still there: readahead pins,
+        // finds the entry occupied, and drops the pin again.
+        (Op::Duplicate(s), unit(Ok(()))),
+        (Op::Clear(s), Outcome::Put(Ok(Freed::No))),
+        (
+            Op::TablePrepareAddMany {
+                items: vec![(s, lit(9)), (Target::Raw(2), lit(9))],
+                results: 3,
+            },
+            Outcome::Many(vec![exists, Err(SwapError::Exists { slot: 2 }), UNTOUCHED]),
+        ),
+        (
+            Op::TableDel(s, lit(9)),
+            unit(Err(SwapError::TableMismatch { slot: 1 })),
+        ),
+        (Op::TableDel(s, Val::Current), unit(Ok(()))),
+        (
+            Op::TablePrepareAddMany {
+                items: vec![(s, lit(9)), (Target::Raw(9), lit(9))],
+                results: 1,
+            },
+            Outcome::Many(vec![Ok(())]),
+        ),
+        (Op::HasCountOrdered(s), Outcome::Bool(Ok(true))),
+        (
+            Op::TableDelFreeAndClear(s, lit(9)),
+            Outcome::Put(Ok(Freed::Yes)),
+        ),
+        (Op::HasCountOrdered(s), Outcome::Bool(Ok(false))),
+    ];
+    for (i, (op, want)) in script.iter().enumerate() {
+        assert_eq!(h.step(op).as_ref(), Ok(want), "step {i}: {op:?}");
+        h.check_all().unwrap();
+    }
+    assert_eq!(h.map().table_len(), 0);
+}
+
+#[test]
+fn reference_harness_sees_a_wrong_table_entry() {
+    use crate::reference::{Harness, Op, Target};
+    // Not vacuous: an entry changed behind the model's back is reported.
+    let mut h = Harness::with_table(8, 4, 1, true).unwrap();
+    h.step(&Op::Alloc).unwrap();
+    h.check_all().unwrap();
+    let t = h.map().table.as_ref().unwrap();
+    t[5].store(3, std::sync::atomic::Ordering::Relaxed);
+    assert!(h.check_all().unwrap_err().contains("slot 5: table"));
+    assert!(h.step(&Op::TableGet(Target::Raw(5))).is_err());
+    // Without a table, every table operation is refused after the range
+    // check, and the batch fills its whole results slice.
+    let mut h = Harness::new(8, 4, 1).unwrap();
+    h.step(&Op::Alloc).unwrap();
+    for op in [
+        Op::TableGet(Target::Raw(1)),
+        Op::TableAdd(Target::Raw(1), crate::reference::Val::Current),
+        Op::TableDel(Target::Raw(1), crate::reference::Val::Current),
+        Op::TableDelFreeAndClear(Target::Raw(8), crate::reference::Val::Current),
+        Op::TablePrepareAddMany {
+            items: vec![(Target::Raw(99), crate::reference::Val::Current)],
+            results: 2,
+        },
+    ] {
+        h.step(&op).unwrap();
+        h.check_all().unwrap();
+    }
+}
