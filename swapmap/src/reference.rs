@@ -28,8 +28,8 @@
 //!   the slot fail with [`SwapError::Exists`].
 //!
 //! Without a table every table operation fails with [`SwapError::NoTable`]
-//! (after the range check, except the batch, which checks for the table
-//! first) and [`SwapMap::table_len`] is 0.
+//! (after the range check; in a batch, per item) and
+//! [`SwapMap::table_len`] is 0.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -340,8 +340,9 @@ impl Model {
     /// then the pin as `swapcache_prepare`, then an empty entry (else the
     /// pin is dropped again: nothing changes).
     fn prepare_add(&mut self, slot: u64, value: NonZeroU64) -> Result<(), SwapError> {
-        let count = Self::pin_check(slot, self.check(slot)?)?;
+        let st = self.check(slot)?;
         let t = self.table.as_mut().ok_or(SwapError::NoTable)?;
+        let count = Self::pin_check(slot, st)?;
         if t.contains_key(&slot) {
             return Err(SwapError::Exists { slot });
         }
@@ -618,14 +619,11 @@ impl Model {
                     ))
                 }))
             }
-            // Without a table every result entry says so; with one, the
-            // first min(items, results) items are pinned and added in order
-            // (a slot twice in the batch: the second finds the first's pin),
-            // the rest of the results untouched.
+            // The first min(items, results) items are pinned and added in
+            // order (a slot twice in the batch: the second finds the first's
+            // pin; without a table each fails after its range check), the
+            // rest of the results untouched.
             Op::TablePrepareAddMany { ref items, results } => {
-                if self.table.is_none() {
-                    return Ok(Outcome::Many(vec![Err(E::NoTable); results]));
-                }
                 let items = self.resolve_items(items);
                 let mut out = vec![UNTOUCHED; results];
                 for (&(s, v), o) in items.iter().zip(out.iter_mut()) {

@@ -211,7 +211,9 @@ impl SwapMap {
     ///
     /// Errors, per item, as [`SwapMap::swapcache_prepare`]
     /// ([`SwapError::Exists`], [`SwapError::NoEntry`], [`SwapError::Bad`],
-    /// [`SwapError::OutOfRange`]), plus [`SwapError::NoTable`]. An entry
+    /// [`SwapError::OutOfRange`]), plus [`SwapError::NoTable`] (after the
+    /// range check, as for every table operation); only the first
+    /// `min(items.len(), results.len())` results are written. An entry
     /// found occupied despite the pin just taken (only a caller breaking
     /// the protocol can cause it) is reported as [`SwapError::Exists`], with
     /// the pin dropped again and the entry intact.
@@ -222,18 +224,20 @@ impl SwapMap {
         items: &[(u64, NonZeroU64)],
         results: &mut [Result<(), SwapError>],
     ) {
-        let Some(t) = self.table.as_ref() else {
-            results
-                .iter_mut()
-                .for_each(|r| *r = Err(SwapError::NoTable));
-            return;
-        };
         let mut held: Option<(u64, crate::sync::MutexGuard<'_, _>)> = None;
         for (&(slot, value), r) in items.iter().zip(results.iter_mut()) {
-            if let Err(e) = self.check(slot) {
-                *r = Err(e);
-                continue;
-            }
+            // The range first, then the table, as every table operation.
+            let t = match self.check(slot) {
+                Err(e) => Err(e),
+                Ok(()) => self.table.as_ref().ok_or(SwapError::NoTable),
+            };
+            let t = match t {
+                Ok(t) => t,
+                Err(e) => {
+                    *r = Err(e);
+                    continue;
+                }
+            };
             let ci = slot >> self.cluster_shift();
             if held.as_ref().is_none_or(|(c, _)| *c != ci) {
                 drop(held.take()); // unlock the previous cluster first

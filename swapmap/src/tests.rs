@@ -661,11 +661,20 @@ fn swap_table_prepare_add_many() {
     let mut one = [Ok(())];
     m.table_prepare_add_many(&items[2..], &mut one);
     assert_eq!(one[0], Err(SwapError::Exists { slot: slots[2] }));
-    // Without a table every item is refused.
+    // Without a table every item is refused after its range check, and
+    // results beyond the items are left alone.
     let plain = SwapMap::new(16).unwrap();
-    let mut r = [Ok(())];
-    plain.table_prepare_add_many(&[(1, v(1))], &mut r);
+    let mut r = [Ok(()), Ok(()), Ok(())];
+    plain.table_prepare_add_many(&[(1, v(1)), (99, v(2))], &mut r);
     assert_eq!(r[0], Err(SwapError::NoTable));
+    assert_eq!(
+        r[1],
+        Err(SwapError::OutOfRange {
+            slot: 99,
+            nr_slots: 16
+        })
+    );
+    assert_eq!(r[2], Ok(()));
 }
 
 #[test]
