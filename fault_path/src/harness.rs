@@ -57,6 +57,8 @@ pub struct RaceConfig {
     pub readahead: u32,
     /// zswap in front of the device, with this load mode.
     pub zswap: Option<crate::system::ZswapLoad>,
+    /// How the swap cache is kept (the swap table or the xarray).
+    pub swap_cache: crate::system::SwapCacheKind,
 }
 
 impl Default for RaceConfig {
@@ -73,6 +75,7 @@ impl Default for RaceConfig {
             seed: 1,
             readahead: 8,
             zswap: None,
+            swap_cache: crate::system::SwapCacheKind::default(),
         }
     }
 }
@@ -128,6 +131,7 @@ pub fn race_system(cfg: &RaceConfig) -> Result<Arc<System>, FaultError> {
     let frames = (cfg.pages * 2 + cfg.swap_slots as usize + 64 * (cfg.workers + 1)) as u32;
     let mut sc = SystemConfig::new(frames, device).strategy(&cfg.strategy);
     sc.readahead = cfg.readahead;
+    sc.swap_cache = cfg.swap_cache;
     sc.zswap = cfg.zswap.map(|load| crate::system::ZswapConfig {
         load,
         tree: zswap_tree::Config::default(),

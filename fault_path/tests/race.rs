@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use fault_path::SwapCacheKind;
 use fault_path::harness::{DeviceKind, RaceConfig, run_race};
 
 /// The reproducer's recipe for slot reuse: a tiny device, workers in pairs
@@ -24,6 +25,7 @@ fn tight(strategy: &str, device: DeviceKind, seed: u64) -> RaceConfig {
         seed,
         readahead: 8,
         zswap: None,
+        swap_cache: SwapCacheKind::default(),
     }
 }
 
@@ -48,6 +50,21 @@ fn fixed_strategies_never_lose_data() {
                 assert!(r.stats.faults > 0 && r.stats.pageouts > 0, "{r:?}");
             }
         }
+    }
+}
+
+#[test]
+fn swapcache_on_the_xarray_never_loses_data() {
+    // The swap-cache path with the pre-6.18 swap cache (the xarray, with
+    // its epoch-protected lookups and node reuse) under the same stress.
+    for device in [DeviceKind::Ramdisk, DeviceKind::Zram] {
+        let cfg = RaceConfig {
+            swap_cache: SwapCacheKind::XArray,
+            ..tight("swapcache", device, 11)
+        };
+        let r = run_race(&cfg).unwrap();
+        assert!(r.clean(), "{device:?}: {r:#?}");
+        assert!(r.stats.minor > 0 && r.stats.pageouts > 0, "{r:?}");
     }
 }
 
@@ -83,6 +100,7 @@ fn zswap_tight(strategy: &str, load: fault_path::ZswapLoad, seed: u64) -> RaceCo
         seed,
         readahead: 8,
         zswap: Some(load),
+        swap_cache: SwapCacheKind::default(),
     }
 }
 

@@ -346,8 +346,10 @@ impl BenchArgs {
 /// others stay clean.
 #[derive(Clone, Debug, Args)]
 pub struct RaceArgs {
-    /// Strategies, comma-separated (default: all).
-    #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
+    /// Strategies, comma-separated, each optionally with how the swap
+    /// cache is kept (`STRATEGY:table`, the default, or `STRATEGY:xarray`).
+    /// Default: every strategy, then `swapcache:xarray`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_row)]
     pub strategies: Vec<String>,
     /// Rounds per run.
     #[arg(long, default_value_t = 30)]

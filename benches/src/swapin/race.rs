@@ -73,15 +73,17 @@ impl RaceRow {
     }
 }
 
-/// The harness configuration of `args` for `strategy` and `seed`.
-pub fn config(args: &RaceArgs, strategy: &str, seed: u64) -> RaceConfig {
+/// The harness configuration of `args` for the row `strategy`
+/// (`STRATEGY[:table|xarray]`, see [`super::cli::split_row`]) and `seed`.
+pub fn config(args: &RaceArgs, strategy: &str, seed: u64) -> Result<RaceConfig, String> {
+    let (name, swap_cache) = super::cli::split_row(strategy)?;
     let zswap = match (args.device, args.zswap) {
         (_, Some(z)) => Some(z.into()),
         (DeviceArg::Zswap, None) => Some(ZswapArg::ExclusiveIfCached.into()),
         _ => None,
     };
-    RaceConfig {
-        strategy: strategy.into(),
+    Ok(RaceConfig {
+        strategy: name.into(),
         pages: args.pages,
         swap_slots: args.slots,
         workers: args.threads,
@@ -95,7 +97,8 @@ pub fn config(args: &RaceArgs, strategy: &str, seed: u64) -> RaceConfig {
         seed,
         readahead: args.readahead,
         zswap,
-    }
+        swap_cache,
+    })
 }
 
 /// The text table.
@@ -148,7 +151,7 @@ pub fn table(rows: &[RaceRow]) -> String {
 /// writes the JSON.
 pub fn run(args: &RaceArgs) -> Result<Vec<RaceRow>, String> {
     let strategies = super::cli::strategies_or_all(&args.strategies);
-    let probe = config(args, "bypass", args.seed);
+    let probe = config(args, "bypass", args.seed)?;
     println!(
         "swapin race: {} pages, {} slots, {} workers + 1 pager, chunk {}, {:?} device{}, read delay {} us on 1 read in {}, {} rounds x {} seeds from {}",
         probe.pages,
@@ -175,7 +178,7 @@ pub fn run(args: &RaceArgs) -> Result<Vec<RaceRow>, String> {
         };
         for seed in args.seed..args.seed + args.seeds.max(1) {
             let t = Instant::now();
-            let r = run_race(&config(args, s, seed)).map_err(|e| format!("{s}: {e}"))?;
+            let r = run_race(&config(args, s, seed)?).map_err(|e| format!("{s}: {e}"))?;
             row.add(&r, t.elapsed());
         }
         eprintln!(
@@ -213,15 +216,38 @@ mod tests {
 
     #[test]
     fn default_config_is_the_tight_recipe() {
-        let c = config(&args(&[]), "bypass", 7);
+        let c = config(&args(&[]), "bypass", 7).unwrap();
         assert_eq!((c.pages, c.swap_slots, c.workers, c.chunk), (16, 3, 4, 16));
         assert_eq!(c.delay, Some((Duration::from_micros(100), 1)));
         assert_eq!((c.device, c.zswap, c.seed), (DeviceKind::Ramdisk, None, 7));
-        let z = config(&args(&["--device", "zswap", "--delay", "0"]), "bypass", 1);
+        let z = config(&args(&["--device", "zswap", "--delay", "0"]), "bypass", 1).unwrap();
         assert_eq!(z.zswap, Some(fault_path::ZswapLoad::ExclusiveIfCached));
         assert_eq!(z.delay, None);
-        let z = config(&args(&["--zswap", "exclusive"]), "bypass", 1);
+        let z = config(&args(&["--zswap", "exclusive"]), "bypass", 1).unwrap();
         assert_eq!(z.zswap, Some(fault_path::ZswapLoad::Exclusive));
+        assert_eq!(c.swap_cache, fault_path::SwapCacheKind::Table);
+        // A row may name the swap cache; the default list ends with the
+        // xarray row, which must run (it once failed as an unknown name).
+        let x = config(&args(&[]), "swapcache:xarray", 1).unwrap();
+        assert_eq!(
+            (x.strategy.as_str(), x.swap_cache),
+            ("swapcache", fault_path::SwapCacheKind::XArray)
+        );
+        assert!(config(&args(&[]), "swapcache:btree", 1).is_err());
+        let a = args(&["--strategies", "swapcache:xarray,bypass"]);
+        assert_eq!(a.strategies, ["swapcache:xarray", "bypass"]);
+    }
+
+    #[test]
+    fn the_default_rows_all_run() {
+        // Every default row, the xarray one included, one short round each.
+        let rows = run(&args(&["--rounds", "1", "--seeds", "1", "--delay", "0"])).unwrap();
+        let names: Vec<_> = rows.iter().map(|r| r.strategy.as_str()).collect();
+        assert_eq!(names.len(), fault_path::strategy::names().len() + 1);
+        assert_eq!(names.last(), Some(&"swapcache:xarray"));
+        for r in rows.iter().filter(|r| r.strategy != "bypass") {
+            assert!(r.clean() && r.rounds == 1, "{r:?}");
+        }
     }
 
     #[test]
