@@ -105,7 +105,7 @@ pub fn config(args: &RaceArgs, strategy: &str, seed: u64) -> Result<RaceConfig, 
 pub fn table(rows: &[RaceRow]) -> String {
     use std::fmt::Write;
     let mut s = format!(
-        "{:<13} {:>4} {:>6} {:>6} {:>7} {:>6} {:>4} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7}  verdict\n",
+        "{:<16} {:>4} {:>6} {:>6} {:>7} {:>6} {:>4} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7}  verdict\n",
         "strategy",
         "runs",
         "rounds",
@@ -123,7 +123,7 @@ pub fn table(rows: &[RaceRow]) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<13} {:>4} {:>6} {:>6} {:>7} {:>6} {:>4} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7.2}  {}",
+            "{:<16} {:>4} {:>6} {:>6} {:>7} {:>6} {:>4} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7.2}  {}",
             r.strategy,
             r.runs,
             r.rounds,
