@@ -128,7 +128,14 @@ pub fn race_system(cfg: &RaceConfig) -> Result<Arc<System>, FaultError> {
     };
     // Room for every page twice (mapped + swap cache) and the in-flight
     // folios of the threads.
-    let frames = (cfg.pages * 2 + cfg.swap_slots as usize + 64 * (cfg.workers + 1)) as u32;
+    let frames = (cfg.pages.saturating_mul(2))
+        .saturating_add(usize::try_from(cfg.swap_slots).unwrap_or(usize::MAX))
+        .saturating_add(64usize.saturating_mul(cfg.workers.saturating_add(1)));
+    let frames = u32::try_from(frames).map_err(|_| {
+        FaultError::Config(format!(
+            "{frames} frames: more than a u32 frame number holds"
+        ))
+    })?;
     let mut sc = SystemConfig::new(frames, device).strategy(&cfg.strategy);
     sc.readahead = cfg.readahead;
     sc.swap_cache = cfg.swap_cache;
@@ -140,7 +147,21 @@ pub fn race_system(cfg: &RaceConfig) -> Result<Arc<System>, FaultError> {
 }
 
 /// Runs the reproducer's shape and checks the result.
+///
+/// Errors: [`FaultError::Config`] for a run that would test nothing (no
+/// page, no worker or no round), or whatever building the system refuses.
 pub fn run_race(cfg: &RaceConfig) -> Result<RaceReport, FaultError> {
+    for (what, n) in [
+        ("pages", cfg.pages),
+        ("workers", cfg.workers),
+        ("rounds", cfg.rounds),
+    ] {
+        if n == 0 {
+            return Err(FaultError::Config(format!(
+                "a race needs at least one of {what} (0 given)"
+            )));
+        }
+    }
     let sys = race_system(cfg)?;
     let mm = Arc::new(AddressSpace::new(Arc::clone(&sys), cfg.pages));
     mm.populate()?;

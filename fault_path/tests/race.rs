@@ -54,6 +54,44 @@ fn fixed_strategies_never_lose_data() {
 }
 
 #[test]
+fn empty_races_are_refused() {
+    for cfg in [
+        RaceConfig {
+            pages: 0,
+            ..RaceConfig::default()
+        },
+        RaceConfig {
+            workers: 0,
+            ..RaceConfig::default()
+        },
+        RaceConfig {
+            rounds: 0,
+            ..RaceConfig::default()
+        },
+    ] {
+        let e = run_race(&cfg).unwrap_err();
+        assert!(matches!(e, fault_path::FaultError::Config(_)), "{e:?}");
+    }
+    // Too big for the model's frame numbers: refused, not truncated.
+    let big = RaceConfig {
+        pages: 1 << 31,
+        ..RaceConfig::default()
+    };
+    assert!(matches!(
+        run_race(&big),
+        Err(fault_path::FaultError::Config(_))
+    ));
+    // A chunk of 0 pages is taken as 1.
+    let r = run_race(&RaceConfig {
+        chunk: 0,
+        rounds: 1,
+        ..RaceConfig::default()
+    })
+    .unwrap();
+    assert!(r.clean() && r.stats.pageouts > 0, "{r:?}");
+}
+
+#[test]
 fn swapcache_on_the_xarray_never_loses_data() {
     // The swap-cache path with the pre-6.18 swap cache (the xarray, with
     // its epoch-protected lookups and node reuse) under the same stress.

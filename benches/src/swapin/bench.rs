@@ -103,11 +103,58 @@ impl Plan {
     }
 }
 
+/// Bytes a run needs, roughly: each frame's 4 KiB and its folio, and per
+/// populated page its PTE, swap-map byte, swap-table word, device slot and
+/// (compressed or not) its stored copy, counted at 64 bytes for zram (a
+/// zero-tail page compresses to a few dozen bytes) and 4 KiB otherwise.
+fn memory_needed(plan: &Plan, frames: u32) -> u64 {
+    let stored = match (plan.device, plan.content) {
+        (DeviceArg::Zram | DeviceArg::Zswap, ContentClass::ZeroTail) => 64,
+        _ => 4096,
+    };
+    (u64::from(frames) * (4096 + 128))
+        .saturating_add((plan.pages as u64).saturating_mul(64 + stored))
+}
+
+/// `MemAvailable` of `/proc/meminfo` in bytes, if readable.
+pub fn mem_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Refuses a run that needs `need` bytes when less is available (`avail`,
+/// when known), so that an oversized `--pages` or `--scale full` on a
+/// small machine ends in an error instead of the allocator aborting the
+/// process. `what` names the run in the message.
+pub fn check_memory(what: &str, need: u64, avail: Option<u64>) -> Result<(), String> {
+    const GIB: f64 = (1u64 << 30) as f64;
+    match avail {
+        Some(avail) if need > avail => Err(format!(
+            "{what} need about {:.1} GiB; {:.1} GiB is available",
+            need as f64 / GIB,
+            avail as f64 / GIB
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Builds the system for `strategy`: a device with room for every page
 /// (and a little slack for the cluster allocator), a frame pool for the
 /// swapped-in part plus a populate chunk.
 pub fn build_system(plan: &Plan, row: &str) -> Result<Arc<System>, String> {
     let (strategy, kind) = crate::swapin::cli::split_row(row)?;
+    let frames = plan.part + CHUNK + 64 * plan.threads + 4096;
+    let frames = u32::try_from(frames).map_err(|_| format!("{frames} frames: too many"))?;
+    check_memory(
+        &format!(
+            "{} pages populated and {} swapped in",
+            plan.pages, plan.part
+        ),
+        memory_needed(plan, frames),
+        mem_available(),
+    )?;
     let slots = (plan.pages + plan.pages / 16 + 2048) as u64;
     let device: Arc<dyn SwapDevice> = match plan.device {
         DeviceArg::Zram => Arc::new(Zram::new(
@@ -116,8 +163,6 @@ pub fn build_system(plan: &Plan, row: &str) -> Result<Arc<System>, String> {
         )),
         DeviceArg::Ramdisk | DeviceArg::Zswap => Arc::new(Ramdisk::new(slots, None)),
     };
-    let frames = plan.part + CHUNK + 64 * plan.threads + 4096;
-    let frames = u32::try_from(frames).map_err(|_| format!("{frames} frames: too many"))?;
     let mut cfg = SystemConfig::new(frames, device).strategy(strategy);
     cfg.readahead = plan.readahead;
     cfg.swap_cache = kind;
@@ -475,7 +520,19 @@ pub fn fault_loop(mm: &AddressSpace, vpns: std::ops::Range<usize>, st: &mut Faul
 /// `swapin profile`: populate and page out `pages` zero-tail pages, then
 /// fault them back in with [`fault_loop`] and print the time per fault.
 pub fn profile(a: &super::cli::ProfileArgs) -> Result<(), String> {
-    let slots = a.pages as u64 + 1024;
+    if a.pages == 0 {
+        return Err("profile: nothing to fault (--pages 0)".into());
+    }
+    let frames = u32::try_from(a.pages)
+        .ok()
+        .and_then(|p| p.checked_add(1024))
+        .ok_or_else(|| {
+            format!(
+                "profile: {} pages is more than the model's frame numbers hold",
+                a.pages
+            )
+        })?;
+    let slots = u64::from(frames);
     let device: Arc<dyn SwapDevice> = match a.device.as_str() {
         "null" => Arc::new(fault_path::device::NullDevice::new(slots)),
         "zram" => Arc::new(Zram::new(
@@ -485,7 +542,7 @@ pub fn profile(a: &super::cli::ProfileArgs) -> Result<(), String> {
         d => return Err(format!("profile: device {d:?}: null or zram")),
     };
     let (strategy, kind) = crate::swapin::cli::split_row(&a.strategy)?;
-    let mut cfg = SystemConfig::new(a.pages as u32 + 1024, device).strategy(strategy);
+    let mut cfg = SystemConfig::new(frames, device).strategy(strategy);
     cfg.readahead = a.readahead;
     cfg.swap_cache = kind;
     let sys = System::new(cfg).map_err(|e| e.to_string())?;
@@ -497,7 +554,7 @@ pub fn profile(a: &super::cli::ProfileArgs) -> Result<(), String> {
     let mut st = FaultStats::default();
     let t = Instant::now();
     fault_loop(&mm, 0..a.pages, &mut st);
-    let ns = t.elapsed().as_nanos() as f64 / a.pages.max(1) as f64;
+    let ns = t.elapsed().as_nanos() as f64 / a.pages as f64;
     println!("{} {}: {ns:.1} ns/fault, {st:?}", a.strategy, a.device);
     Ok(())
 }
@@ -517,6 +574,27 @@ mod tests {
             readahead: 8,
             seed: 1,
         }
+    }
+
+    #[test]
+    fn oversized_runs_are_refused_before_allocating() {
+        let p = plan(2, 1 << 20);
+        let need = memory_needed(&p, 1 << 20);
+        assert!(need > 4 << 30, "{need}");
+        assert!(check_memory("run", need, Some(need)).is_ok());
+        let e = check_memory("run", need, Some(need - 1)).unwrap_err();
+        assert!(
+            e.starts_with("run need about") && e.contains("GiB is available"),
+            "{e}"
+        );
+        assert!(check_memory("run", need, None).is_ok());
+        // The full scale fits a 24 GiB machine: 10 GiB of frames, 32 GiB
+        // of zero-tail pages compressed.
+        let full = Plan {
+            pages: 8 << 20,
+            ..plan(2, 10 << 18)
+        };
+        assert!(memory_needed(&full, (10 << 18) + 8192) < 14 << 30);
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub struct ProfileArgs {
     #[arg(long, default_value = "null")]
     pub device: String,
     /// Pages faulted.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = parse_pages)]
     pub pages: usize,
     /// Readahead window.
     #[arg(long, default_value_t = 8)]
@@ -188,6 +188,46 @@ pub fn parse_content(s: &str) -> Result<ContentClass, String> {
         })
 }
 
+/// The most pages (or slots) a run may name: 2^40, 4 PiB of 4 KiB pages,
+/// far beyond any machine, so that every size computed from it fits a
+/// `u64`; whether a run fits this machine is checked before it allocates.
+pub const MAX_PAGES: u64 = 1 << 40;
+
+/// The most threads a run may start.
+pub const MAX_THREADS: usize = 1024;
+
+/// Parses a page or slot count of at most [`MAX_PAGES`].
+pub fn parse_pages(s: &str) -> Result<usize, String> {
+    let n: u64 = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if n > MAX_PAGES {
+        return Err(format!("{n} is more than {MAX_PAGES}"));
+    }
+    usize::try_from(n).map_err(|e| e.to_string())
+}
+
+/// Parses a slot count of at most [`MAX_PAGES`].
+pub fn parse_slots(s: &str) -> Result<u64, String> {
+    parse_pages(s).map(|n| n as u64)
+}
+
+/// Parses a thread count of at most [`MAX_THREADS`].
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if n > MAX_THREADS {
+        return Err(format!("{n} threads: at most {MAX_THREADS}"));
+    }
+    Ok(n)
+}
+
+/// Parses a repeat count of at most 10000.
+pub fn parse_repeat(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if n > 10_000 {
+        return Err(format!("{n} repeats: at most 10000"));
+    }
+    Ok(n)
+}
+
 /// Parses one strategy name against `fault_path::strategy::names()`.
 pub fn parse_strategy(s: &str) -> Result<String, String> {
     let names = fault_path::strategy::names();
@@ -257,7 +297,7 @@ pub struct BenchArgs {
     pub strategies: Vec<String>,
     /// Threads faulting pages back in (default: 2, or the CPU count if
     /// lower).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// Page content: zero-tail (word 0 counter, word 1 index, zeros), text,
     /// half-random, random.
@@ -274,10 +314,10 @@ pub struct BenchArgs {
     #[arg(long, default_value = "1/32", value_parser = parse_scale)]
     pub scale: Scale,
     /// Override: pages populated and paged out.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_pages)]
     pub pages: Option<usize>,
     /// Override: pages faulted back in (the first ones).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_pages)]
     pub swapin_pages: Option<usize>,
     /// Modes, comma-separated.
     #[arg(
@@ -295,7 +335,7 @@ pub struct BenchArgs {
     /// that machine noise spreads over all of them); the row is the run
     /// with the median time, `us_per_page_min` the fastest, and the ratio
     /// to bypass the median of the per-repeat ratios.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = parse_repeat)]
     pub repeat: usize,
     /// Seed of the page contents.
     #[arg(long, default_value_t = 1)]
@@ -356,7 +396,7 @@ pub struct RaceArgs {
     pub rounds: usize,
     /// Worker threads (in pairs walking in opposite directions), plus one
     /// page-out thread.
-    #[arg(long, alias = "workers", default_value_t = 4)]
+    #[arg(long, alias = "workers", default_value_t = 4, value_parser = parse_threads)]
     pub threads: usize,
     /// Device read delay in microseconds (0: none).
     #[arg(long, default_value_t = 100)]
@@ -365,13 +405,13 @@ pub struct RaceArgs {
     #[arg(long, default_value_t = 1)]
     pub every: u32,
     /// Pages in the shared region.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = parse_pages)]
     pub pages: usize,
     /// Swap slots on the device (small: slots are reused at once).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = parse_slots)]
     pub slots: u64,
     /// Pages per page-out call.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = parse_pages)]
     pub chunk: usize,
     /// Swap device (`zswap` = zswap over a ram disk).
     #[arg(long, value_enum, default_value_t = DeviceArg::Ramdisk)]
@@ -409,6 +449,25 @@ mod tests {
         match Cli::try_parse_from(v).expect("parses").command() {
             Command::Bench(b) => b,
             c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn sizes_beyond_any_machine_are_refused_by_the_parser() {
+        let max = MAX_PAGES.to_string();
+        let over = (MAX_PAGES + 1).to_string();
+        assert_eq!(bench(&["--pages", &max]).populated() as u64, MAX_PAGES);
+        for args in [
+            ["swapin", "bench", "--pages", over.as_str()],
+            ["swapin", "bench", "--swapin-pages", over.as_str()],
+            ["swapin", "bench", "--threads", "1025"],
+            ["swapin", "bench", "--repeat", "10001"],
+            ["swapin", "race", "--slots", over.as_str()],
+            ["swapin", "race", "--chunk", over.as_str()],
+            ["swapin", "race", "--threads", "100000"],
+            ["swapin", "profile", "--pages", "-1"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
         }
     }
 

@@ -152,6 +152,22 @@ pub fn table(rows: &[RaceRow]) -> String {
 pub fn run(args: &RaceArgs) -> Result<Vec<RaceRow>, String> {
     let strategies = super::cli::strategies_or_all(&args.strategies);
     let probe = config(args, "bypass", args.seed)?;
+    // The harness's frame pool (every page twice, the slots, the threads'
+    // in-flight folios) at 4 KiB + metadata each, and per page and slot
+    // their metadata and stored copy.
+    let (pages, slots) = (probe.pages as u64, probe.swap_slots);
+    let frames = pages
+        .saturating_mul(2)
+        .saturating_add(slots)
+        .saturating_add(64 * (probe.workers as u64).saturating_add(1));
+    let need = frames
+        .saturating_mul(4096 + 128)
+        .saturating_add(pages.saturating_add(slots).saturating_mul(4096 + 64));
+    super::bench::check_memory(
+        &format!("{} pages on {} slots", probe.pages, probe.swap_slots),
+        need,
+        super::bench::mem_available(),
+    )?;
     println!(
         "swapin race: {} pages, {} slots, {} workers + 1 pager, chunk {}, {:?} device{}, read delay {} us on 1 read in {}, {} rounds x {} seeds from {}",
         probe.pages,
@@ -176,7 +192,7 @@ pub fn run(args: &RaceArgs) -> Result<Vec<RaceRow>, String> {
             zswap: probe.zswap.map(|z| z.name().into()),
             ..RaceRow::default()
         };
-        for seed in args.seed..args.seed + args.seeds.max(1) {
+        for seed in (0..args.seeds.max(1)).map(|k| args.seed.wrapping_add(k)) {
             let t = Instant::now();
             let r = run_race(&config(args, s, seed)?).map_err(|e| format!("{s}: {e}"))?;
             row.add(&r, t.elapsed());
