@@ -81,14 +81,15 @@ fn empty_races_are_refused() {
         run_race(&big),
         Err(fault_path::FaultError::Config(_))
     ));
-    // A chunk of 0 pages is taken as 1.
+    // A chunk of 0 pages is taken as 1 (whether the pager gets to page
+    // anything out before the workers finish one round is up to timing).
     let r = run_race(&RaceConfig {
         chunk: 0,
         rounds: 1,
         ..RaceConfig::default()
     })
     .unwrap();
-    assert!(r.clean() && r.stats.pageouts > 0, "{r:?}");
+    assert!(r.clean() && r.rounds == 1, "{r:?}");
 }
 
 #[test]
