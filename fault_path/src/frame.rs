@@ -413,6 +413,8 @@ impl Frames {
 
     /// The frame's reference count.
     pub fn refs(&self, f: FrameId) -> u32 {
+        // Acquire: pairs with the Release of put / init, so a reader of the
+        // count (the accounting checks) sees the holders' writes.
         refs_of(self.state(f).load(Ordering::Acquire))
     }
 

@@ -46,6 +46,7 @@ impl WaitQueue {
             let (_guard, res) = self
                 .cv
                 .wait_timeout_while(guard, timeout, |_| {
+                    // SeqCst: the wake-up's generation bump (see above).
                     self.generation.load(Ordering::SeqCst) == g
                 })
                 .unwrap_or_else(|e| e.into_inner());
@@ -57,6 +58,7 @@ impl WaitQueue {
             // A tick is a couple of scheduling points.
             let mut woken = false;
             for _ in 0..2 {
+                // SeqCst: as in the std branch.
                 if self.generation.load(Ordering::SeqCst) != g {
                     woken = true;
                     break;
@@ -65,6 +67,7 @@ impl WaitQueue {
             }
             woken
         };
+        // SeqCst: the other half of the waiter count's pair.
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         woken
     }

@@ -1227,6 +1227,9 @@ impl Iterator for UsedSlots<'_> {
             let base = self.cluster as u64 * size;
             let c = lock(&self.map.clusters[self.cluster]);
             for slot in base..(base + size).min(self.map.nr_slots) {
+                // Acquire: pairs with the Release of the lock-free slot
+                // transitions (the pin, the cache flag), which the cluster
+                // lock held here does not order.
                 let b = self.map.byte(slot).load(Ordering::Acquire);
                 let st = slot::decode(b, || c.cont(self.map.offset(slot)));
                 if !matches!(st, SlotState::Free | SlotState::Bad) {
