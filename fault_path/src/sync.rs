@@ -81,6 +81,13 @@ pub(crate) fn shard() -> usize {
 /// A statistics counter sharded by thread, so that threads faulting on
 /// different CPUs do not bounce one cache line per I/O (the kernel's
 /// per-CPU vm events). One shard under loom.
+///
+/// A live thread owns one of the first `SHARDS - 1` shards of every
+/// counter (see [`own_shard`]) and increments it with a plain load and
+/// store, as `this_cpu_inc` needs no locked instruction: no other thread
+/// writes that shard while its owner lives. Threads beyond that, and a
+/// thread whose thread-locals are being torn down, share the last shard
+/// with atomic increments.
 #[derive(Debug)]
 pub(crate) struct Counter {
     shards: Box<[crossbeam_utils::CachePadded<AtomicU64>]>,
@@ -98,16 +105,107 @@ impl Default for Counter {
     }
 }
 
+/// The counter shard the calling thread owns exclusively, if any: taken
+/// from a bitmap of the first `SHARDS - 1` shards on first use, given back
+/// when the thread exits.
+#[cfg(not(loom))]
+#[inline]
+fn own_shard() -> Option<usize> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    /// Bit i: shard i has a live owner.
+    static OWNED: AtomicU32 = AtomicU32::new(0);
+    const ALL: u32 = (1 << (SHARDS - 1)) - 1;
+    struct Owner(Option<usize>);
+    impl Owner {
+        fn take() -> Owner {
+            let mut cur = OWNED.load(Ordering::Relaxed);
+            while cur & ALL != ALL {
+                let i = (!cur).trailing_zeros() as usize;
+                // Acquire: pairs with the Release of the previous owner's
+                // exit, so this thread's first load of shard i sees that
+                // owner's last store.
+                match OWNED.compare_exchange_weak(
+                    cur,
+                    cur | 1 << i,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Owner(Some(i)),
+                    Err(now) => cur = now,
+                }
+            }
+            Owner(None)
+        }
+    }
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            if let Some(i) = self.0 {
+                // Release: publishes this thread's stores to shard i to
+                // the next owner (pairs with the Acquire in `take`).
+                OWNED.fetch_and(!(1 << i), Ordering::Release);
+            }
+        }
+    }
+    std::thread_local! {
+        static OWNER: Owner = Owner::take();
+    }
+    // `try_with`: during thread-local teardown the shard may already be
+    // given back; then the shared shard is used.
+    OWNER.try_with(|o| o.0).ok().flatten()
+}
+
 impl Counter {
     /// Adds one; returns a number unique to this increment.
     #[inline]
     pub(crate) fn bump(&self) -> u64 {
-        let i = shard() % SHARDS;
+        #[cfg(not(loom))]
+        if let Some(i) = own_shard() {
+            let c = &self.shards[i];
+            // Relaxed load and store: only this thread writes shard i while
+            // it owns it (the ownership hand-over orders owners); readers
+            // only sum.
+            let v = c.load(Ordering::Relaxed);
+            c.store(v + 1, Ordering::Relaxed);
+            return v * SHARDS as u64 + i as u64;
+        }
+        let i = SHARDS - 1;
         // Relaxed: a statistic; it orders nothing.
         self.shards[i].fetch_add(1, Ordering::Relaxed) * SHARDS as u64 + i as u64
     }
 
     pub(crate) fn get(&self) -> u64 {
         self.shards.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    #[test]
+    fn counter_is_exact_and_unique_across_owners_and_sharers() {
+        const PER: u64 = if cfg!(miri) { 20 } else { 5_000 };
+        let c = Arc::new(Counter::default());
+        let mut all = HashSet::new();
+        // Three waves: 40 concurrent threads (more than the owned shards,
+        // so some share the last one), then waves that reuse the shards
+        // the exited threads gave back.
+        for wave in [40, 8, 20] {
+            let hs: Vec<_> = (0..wave)
+                .map(|_| {
+                    let c = Arc::clone(&c);
+                    std::thread::spawn(move || (0..PER).map(|_| c.bump()).collect::<Vec<_>>())
+                })
+                .collect();
+            for h in hs {
+                for n in h.join().unwrap() {
+                    assert!(all.insert(n), "number {n} handed out twice");
+                }
+            }
+        }
+        assert_eq!(c.get(), 68 * PER);
+        assert_eq!(all.len() as u64, 68 * PER);
     }
 }
