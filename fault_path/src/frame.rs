@@ -447,9 +447,7 @@ impl Frames {
 
     /// Unlocks the folio (`folio_unlock`).
     pub fn unlock(&self, f: FrameId) {
-        // Release: pairs with the Acquire of the next `lock`/`try_lock`.
-        let old = self.state(f).fetch_and(!fl(PG_LOCKED), Ordering::Release);
-        debug_assert!(old & fl(PG_LOCKED) != 0, "unlock of an unlocked folio");
+        self.unlock_clear(f, 0);
     }
 
     /// Ends a read into the locked folio (`folio_end_read`): sets
@@ -469,7 +467,8 @@ impl Frames {
     /// the next holder of the lock sees them cleared (`folio_unlock` after
     /// `__folio_clear_swapcache` on a folio no one else can lock).
     pub fn unlock_clear(&self, f: FrameId, bits: u32) {
-        // Release: as `unlock`.
+        // Release: pairs with the Acquire of the next `lock` / `try_lock` /
+        // `try_get_lock`.
         let old = self
             .state(f)
             .fetch_and(!fl(PG_LOCKED | bits), Ordering::Release);

@@ -110,8 +110,25 @@ impl RaceReport {
     }
 }
 
+/// The frames a race run's system gets: room for every page twice (mapped
+/// and in the swap cache), every slot, and the in-flight folios of the
+/// threads (saturating: an absurd configuration is refused by the caller,
+/// not wrapped).
+pub fn race_frames(cfg: &RaceConfig) -> u64 {
+    (cfg.pages as u64)
+        .saturating_mul(2)
+        .saturating_add(cfg.swap_slots)
+        .saturating_add(64 * (cfg.workers as u64).saturating_add(1))
+}
+
 /// Builds the system for a race run.
 pub fn race_system(cfg: &RaceConfig) -> Result<Arc<System>, FaultError> {
+    let frames = race_frames(cfg);
+    let frames = u32::try_from(frames).map_err(|_| {
+        FaultError::Config(format!(
+            "{frames} frames: more than a u32 frame number holds"
+        ))
+    })?;
     let device: Arc<dyn SwapDevice> = match cfg.device {
         DeviceKind::Zram => Arc::new(Zram::new(
             cfg.swap_slots,
@@ -126,16 +143,6 @@ pub fn race_system(cfg: &RaceConfig) -> Result<Arc<System>, FaultError> {
             }),
         )),
     };
-    // Room for every page twice (mapped + swap cache) and the in-flight
-    // folios of the threads.
-    let frames = (cfg.pages.saturating_mul(2))
-        .saturating_add(usize::try_from(cfg.swap_slots).unwrap_or(usize::MAX))
-        .saturating_add(64usize.saturating_mul(cfg.workers.saturating_add(1)));
-    let frames = u32::try_from(frames).map_err(|_| {
-        FaultError::Config(format!(
-            "{frames} frames: more than a u32 frame number holds"
-        ))
-    })?;
     let mut sc = SystemConfig::new(frames, device).strategy(&cfg.strategy);
     sc.readahead = cfg.readahead;
     sc.swap_cache = cfg.swap_cache;

@@ -13,12 +13,12 @@ use crate::mm::AddressSpace;
 use crate::pte::Pte;
 use crate::stats::FaultStats;
 use crate::system::{FaultError, SwapCacheKind, System};
+use swapmap::{Freed, SwapError};
 
 /// Readahead slots pinned and added per cluster-lock round trip on the
 /// swap table (the default window, `1 << page_cluster` = 8, is one batch;
 /// a small batch keeps the per-fault stack arrays small).
 const READAHEAD_BATCH: usize = 8;
-use swapmap::{Freed, SwapError};
 
 /// What a swap-in did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,9 +192,9 @@ impl SwapFault<'_> {
             return Ok(Some(fr));
         }
         // Impossible while we hold the pin: the in-lock check of seed 002.
-        sys.frames.clear_flags(fr, PG_SWAPCACHE);
+        // The cache's reference goes with the flag and the lock; then ours.
+        sys.frames.put_unlock_clear(fr, PG_SWAPCACHE);
         sys.frames.put(fr);
-        sys.frames.unlock_put(fr);
         let _ = sys.map.swapcache_clear(slot);
         Ok(None)
     }
@@ -290,8 +290,7 @@ impl SwapFault<'_> {
             if r.is_err() {
                 // Never published; a stale lookup that took a reference
                 // meanwhile finds it unlocked and out of the cache.
-                sys.frames.unlock_clear(fr, PG_SWAPCACHE);
-                sys.frames.put(fr);
+                sys.frames.put_unlock_clear(fr, PG_SWAPCACHE);
                 continue;
             }
             // SAFETY: a new folio we hold locked, reachable only through
@@ -303,8 +302,7 @@ impl SwapFault<'_> {
                 let deleted = sys.cache_del(s, fr);
                 debug_assert!(deleted);
                 let _ = sys.map.swapcache_clear(s);
-                sys.frames.unlock_clear(fr, PG_SWAPCACHE);
-                sys.frames.put(fr); // the cache's
+                sys.frames.put_unlock_clear(fr, PG_SWAPCACHE); // the cache's
             }
         }
         n == slots.len()
@@ -376,11 +374,9 @@ impl SwapFault<'_> {
             // it maps the folio now: nobody else can act on the slot, so
             // `swap_free` and `folio_free_swap`'s delete + put_swap_folio
             // take one cluster-lock round trip (see
-            // `SwapMap::free_and_clear`) instead of three.
-            // PG_SWAPCACHE is cleared with the unlock: anyone who looks at
-            // it takes the folio lock first.
-            // The cache's reference goes with the flag and the lock, in one
-            // step.
+            // `SwapMap::free_and_clear`) instead of three. The cache's
+            // reference, PG_SWAPCACHE and the lock then go in one step
+            // (anyone who looks at the flag takes the folio lock first).
             sys.del_free_and_clear(fr, self.slot);
             sys.frames.put_unlock_clear(fr, PG_SWAPCACHE);
         } else {

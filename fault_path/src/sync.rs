@@ -55,27 +55,16 @@ pub(crate) fn new_swap_cache<F: Send + 'static>(nr_slots: u64) -> swapcache::Swa
     return swapcache::SwapCache::new(nr_slots);
 }
 
-/// A small per-thread number for sharding statistics (0 under loom).
+/// A small per-thread number for sharding (the frame free lists, the
+/// counters; 0 under loom): the shard the thread owns ([`own_shard`]), or
+/// the shared last one. Like a CPU number, it is reused by a later thread
+/// once its owner exits.
 #[inline]
 pub(crate) fn shard() -> usize {
     #[cfg(loom)]
     return 0;
     #[cfg(not(loom))]
-    {
-        use std::cell::Cell;
-        use std::sync::atomic::AtomicUsize;
-        std::thread_local! {
-            static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
-        }
-        // Round-robin numbering of threads; Relaxed: only a number.
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        SHARD.with(|c| {
-            if c.get() == usize::MAX {
-                c.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-            }
-            c.get()
-        })
-    }
+    own_shard().unwrap_or(SHARDS - 1)
 }
 
 /// A statistics counter sharded by thread, so that threads faulting on

@@ -351,12 +351,7 @@ impl System {
     pub fn cached_folio(&self, slot: u64) -> Option<FrameId> {
         match self.xarray() {
             Some(c) => c.get_cloned(slot),
-            None => self
-                .map
-                .table_get(slot)
-                .ok()
-                .flatten()
-                .map(|v| (v.get() - 1) as FrameId),
+            None => self.map.table_get(slot).ok().flatten().map(table_frame),
         }
     }
 
@@ -515,13 +510,16 @@ impl System {
     /// ([`swapmap::SwapMap::table_del_free_and_clear`]). `PG_SWAPCACHE` and
     /// the cache's frame reference are left to the caller.
     pub(crate) fn del_free_and_clear(&self, fr: FrameId, slot: u64) {
-        if self.swap_cache_kind() == SwapCacheKind::Table {
-            let r = self.map.table_del_free_and_clear(slot, table_value(fr));
-            debug_assert!(r.is_ok(), "folio {fr} at {slot}: {r:?}");
-        } else {
-            let deleted = self.cache_del(slot, fr);
-            debug_assert!(deleted, "folio {fr} not in the swap cache at {slot}");
-            let _ = self.map.free_and_clear(slot);
+        match self.xarray() {
+            Some(_) => {
+                let deleted = self.cache_del(slot, fr);
+                debug_assert!(deleted, "folio {fr} not in the swap cache at {slot}");
+                let _ = self.map.free_and_clear(slot);
+            }
+            None => {
+                let r = self.map.table_del_free_and_clear(slot, table_value(fr));
+                debug_assert!(r.is_ok(), "folio {fr} at {slot}: {r:?}");
+            }
         }
     }
 
@@ -679,6 +677,12 @@ fn check_legacy_cache(legacy: bool, kind: SwapCacheKind) -> Result<(), FaultErro
 #[inline]
 pub(crate) fn table_value(fr: FrameId) -> std::num::NonZeroU64 {
     std::num::NonZeroU64::MIN.saturating_add(u64::from(fr))
+}
+
+/// The frame a swap-table word names (the inverse of [`table_value`]).
+#[inline]
+fn table_frame(v: std::num::NonZeroU64) -> FrameId {
+    (v.get() - 1) as FrameId
 }
 
 /// Runs `f` on a 4 KiB bounce buffer: one per thread, reused, so that a

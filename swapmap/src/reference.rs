@@ -336,9 +336,26 @@ impl Model {
         }
     }
 
-    /// One item of `table_prepare_add_many` (the table exists): the range,
-    /// then the pin as `swapcache_prepare`, then an empty entry (else the
-    /// pin is dropped again: nothing changes).
+    /// The value check of `table_del` and `table_del_free_and_clear`: the
+    /// range, the table, then the slot's value must be `v`.
+    fn check_holds(&self, slot: u64, v: NonZeroU64) -> Result<(), SwapError> {
+        if self.table_get(slot)? == Some(v) {
+            Ok(())
+        } else {
+            Err(SwapError::TableMismatch { slot })
+        }
+    }
+
+    /// Empties the slot's table entry (no table: nothing to do).
+    fn remove_value(&mut self, slot: u64) {
+        if let Some(t) = self.table.as_mut() {
+            t.remove(&slot);
+        }
+    }
+
+    /// One item of `table_prepare_add_many`: the range, the table, then the
+    /// pin as `swapcache_prepare`, then an empty entry (else the pin is
+    /// dropped again: nothing changes).
     fn prepare_add(&mut self, slot: u64, value: NonZeroU64) -> Result<(), SwapError> {
         let st = self.check(slot)?;
         let t = self.table.as_mut().ok_or(SwapError::NoTable)?;
@@ -588,28 +605,15 @@ impl Model {
             // Only the value: the slot's state is not looked at.
             Op::TableDel(_, v) => {
                 let v = self.value(slot, v);
-                u(self.table_get(slot).and_then(|cur| {
-                    if cur != Some(v) {
-                        return Err(E::TableMismatch { slot });
-                    }
-                    if let Some(t) = self.table.as_mut() {
-                        t.remove(&slot);
-                    }
-                    Ok(())
-                }))
+                u(self.check_holds(slot, v).map(|()| self.remove_value(slot)))
             }
             // The value first, then the checks of `free_and_clear`; on
             // success the entry, a reference and the pin go together.
             Op::TableDelFreeAndClear(_, v) => {
                 let v = self.value(slot, v);
-                r(self.table_get(slot).and_then(|cur| {
-                    if cur != Some(v) {
-                        return Err(E::TableMismatch { slot });
-                    }
+                r(self.check_holds(slot, v).and_then(|()| {
                     let count = Self::free_and_clear_check(slot, st?)?;
-                    if let Some(t) = self.table.as_mut() {
-                        t.remove(&slot);
-                    }
+                    self.remove_value(slot);
                     Ok(self.freed(
                         slot,
                         Used {

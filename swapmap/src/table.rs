@@ -227,14 +227,10 @@ impl SwapMap {
         let mut held: Option<(u64, crate::sync::MutexGuard<'_, _>)> = None;
         for (&(slot, value), r) in items.iter().zip(results.iter_mut()) {
             // The range first, then the table, as every table operation.
-            let t = match self.check(slot) {
-                Err(e) => Err(e),
-                Ok(()) => self.table.as_ref().ok_or(SwapError::NoTable),
-            };
-            let t = match t {
-                Ok(t) => t,
-                Err(e) => {
-                    *r = Err(e);
+            let e = match self.entry(slot) {
+                Ok(e) => e,
+                Err(err) => {
+                    *r = Err(err);
                     continue;
                 }
             };
@@ -244,7 +240,7 @@ impl SwapMap {
                 held = Some((ci, self.lock_cluster_of(slot)));
             }
             *r = self.try_pin(slot).and_then(|()| {
-                Self::store_if_empty(&t[slot as usize], slot, value).inspect_err(|_| {
+                Self::store_if_empty(e, slot, value).inspect_err(|_| {
                     self.unpin_unlocked(slot);
                 })
             });

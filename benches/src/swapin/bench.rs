@@ -446,7 +446,13 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Row>, String> {
     }
     // Table order: by mode, strategies in order within each. The ratio to
     // bypass is paired per repeat.
-    let base = strategies.iter().position(|s| s == "bypass");
+    // The reference: the first bypass row on the default swap cache
+    // (`bypass` or `bypass:table`).
+    let base = strategies.iter().position(|s| {
+        super::cli::split_row(s).is_ok_and(|(name, kind)| {
+            name == "bypass" && kind == fault_path::SwapCacheKind::default()
+        })
+    });
     let mut rows = Vec::new();
     for j in 0..args.modes.len() {
         let ratios: Vec<Option<f64>> = (0..strategies.len())

@@ -196,36 +196,37 @@ pub const MAX_PAGES: u64 = 1 << 40;
 /// The most threads a run may start.
 pub const MAX_THREADS: usize = 1024;
 
-/// Parses a page or slot count of at most [`MAX_PAGES`].
-pub fn parse_pages(s: &str) -> Result<usize, String> {
+/// The most repeats of a `swapin bench` run.
+pub const MAX_REPEAT: usize = 10_000;
+
+/// Parses a count of at most `max` `what`.
+fn parse_at_most(s: &str, max: u64, what: &str) -> Result<u64, String> {
     let n: u64 = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
-    if n > MAX_PAGES {
-        return Err(format!("{n} is more than {MAX_PAGES}"));
+    if n > max {
+        return Err(format!("{n} {what}: at most {max}"));
     }
+    Ok(n)
+}
+
+/// Parses a page count of at most [`MAX_PAGES`].
+pub fn parse_pages(s: &str) -> Result<usize, String> {
+    let n = parse_at_most(s, MAX_PAGES, "pages")?;
     usize::try_from(n).map_err(|e| e.to_string())
 }
 
 /// Parses a slot count of at most [`MAX_PAGES`].
 pub fn parse_slots(s: &str) -> Result<u64, String> {
-    parse_pages(s).map(|n| n as u64)
+    parse_at_most(s, MAX_PAGES, "slots")
 }
 
 /// Parses a thread count of at most [`MAX_THREADS`].
 pub fn parse_threads(s: &str) -> Result<usize, String> {
-    let n: usize = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
-    if n > MAX_THREADS {
-        return Err(format!("{n} threads: at most {MAX_THREADS}"));
-    }
-    Ok(n)
+    parse_at_most(s, MAX_THREADS as u64, "threads").map(|n| n as usize)
 }
 
-/// Parses a repeat count of at most 10000.
+/// Parses a repeat count of at most [`MAX_REPEAT`].
 pub fn parse_repeat(s: &str) -> Result<usize, String> {
-    let n: usize = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
-    if n > 10_000 {
-        return Err(format!("{n} repeats: at most 10000"));
-    }
-    Ok(n)
+    parse_at_most(s, MAX_REPEAT as u64, "repeats").map(|n| n as usize)
 }
 
 /// Parses one strategy name against `fault_path::strategy::names()`.

@@ -152,15 +152,10 @@ pub fn table(rows: &[RaceRow]) -> String {
 pub fn run(args: &RaceArgs) -> Result<Vec<RaceRow>, String> {
     let strategies = super::cli::strategies_or_all(&args.strategies);
     let probe = config(args, "bypass", args.seed)?;
-    // The harness's frame pool (every page twice, the slots, the threads'
-    // in-flight folios) at 4 KiB + metadata each, and per page and slot
-    // their metadata and stored copy.
+    // The harness's frame pool at 4 KiB + metadata a frame, and per page
+    // and slot their metadata and stored copy.
     let (pages, slots) = (probe.pages as u64, probe.swap_slots);
-    let frames = pages
-        .saturating_mul(2)
-        .saturating_add(slots)
-        .saturating_add(64 * (probe.workers as u64).saturating_add(1));
-    let need = frames
+    let need = fault_path::harness::race_frames(&probe)
         .saturating_mul(4096 + 128)
         .saturating_add(pages.saturating_add(slots).saturating_mul(4096 + 64));
     super::bench::check_memory(
