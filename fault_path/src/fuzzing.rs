@@ -13,7 +13,7 @@ use std::time::Duration;
 use arbitrary::{Result, Unstructured};
 
 use crate::device::{NullDevice, Ramdisk, SwapDevice, Zram};
-use crate::harness::check_accounting;
+use crate::accounting::check_accounting;
 use crate::pte::PteKind;
 use crate::strategy::STRATEGIES;
 use crate::{

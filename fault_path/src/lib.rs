@@ -111,6 +111,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
 
+mod accounting;
 pub mod device;
 pub mod frame;
 #[cfg(feature = "fuzzing")]
@@ -124,6 +125,7 @@ mod sync;
 mod system;
 mod waitq;
 
+pub use accounting::check_accounting;
 pub use mm::{Access, AddressSpace, INDEX_TAG, PTES_PER_TABLE, index_word};
 pub use stats::FaultStats;
 pub use strategy::{Strategy, SwapIn};

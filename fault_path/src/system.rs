@@ -733,7 +733,7 @@ mod tests {
                 assert_eq!(mm.read_word(vpn, 1, &mut st), Ok(index_word(vpn)), "{s}");
             }
             assert_eq!(mm.read_word(2, 0, &mut st), Ok(1), "{s}");
-            assert!(crate::harness::check_accounting(&sys, &[&mm]).is_empty());
+            assert!(crate::check_accounting(&sys, &[&mm]).is_empty());
         }
     }
 
@@ -763,7 +763,7 @@ mod tests {
             assert_eq!(mm.read_word(vpn, 1, &mut st), Ok(index_word(vpn)));
         }
         assert_eq!(sys.nr_cached_folios(), 0);
-        assert!(crate::harness::check_accounting(&sys, &[&mm]).is_empty());
+        assert!(crate::check_accounting(&sys, &[&mm]).is_empty());
     }
 
     /// Strategy and swap cache switch between runs; a switch that would
@@ -801,7 +801,7 @@ mod tests {
         assert_eq!(sys.nr_cached_folios(), 0);
         sys.set_swap_cache_kind(SwapCacheKind::XArray).unwrap();
         assert_eq!(sys.swap_cache_kind(), SwapCacheKind::XArray);
-        assert!(crate::harness::check_accounting(&sys, &[&mm]).is_empty());
+        assert!(crate::check_accounting(&sys, &[&mm]).is_empty());
 
         // The legacy mode is the xarray's only.
         let dev: Arc<dyn SwapDevice> = Arc::new(Ramdisk::new(16, None));

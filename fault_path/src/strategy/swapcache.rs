@@ -1,0 +1,30 @@
+//! `swapcache`: every swap-in through the swap cache (seed 004's "Cached"
+//! row).
+
+use super::Cached;
+use super::{Strategy, SwapFault, SwapIn};
+use crate::system::FaultError;
+
+/// `swapcache`: every swap-in goes through the swap cache (the "Cached"
+/// row of seed 004: `SWP_SYNCHRONOUS_IO` dropped).
+#[derive(Debug)]
+pub struct SwapCachePath;
+
+impl Strategy for SwapCachePath {
+    fn name(&self) -> &'static str {
+        "swapcache"
+    }
+    fn source(&self) -> &'static str {
+        "the non-direct do_swap_page path (swapin_readahead)"
+    }
+    fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
+        match f.lookup_cache() {
+            Cached::Hit(fr) => {
+                f.st.minor += 1;
+                f.map_cached(fr)
+            }
+            Cached::Stale => Ok(SwapIn::Retry),
+            Cached::Miss => f.swapcache_path(),
+        }
+    }
+}
