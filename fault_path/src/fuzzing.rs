@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
 
-use crate::device::{NullDevice, Ramdisk, SwapDevice, Zram};
 use crate::accounting::check_accounting;
+use crate::device::{NullDevice, Ramdisk, SwapDevice, Zram};
 use crate::pte::PteKind;
 use crate::strategy::STRATEGIES;
 use crate::{

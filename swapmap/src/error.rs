@@ -69,6 +69,39 @@ pub enum SwapError {
         /// The slot.
         slot: u64,
     },
+    /// A range operation with `nr == 0`.
+    EmptyRange {
+        /// The first slot of the range.
+        slot: u64,
+    },
+    /// A folio's range must be naturally aligned: `nr` a power of two and
+    /// `slot` a multiple of it (the kernel's `VM_WARN_ON` on an unaligned
+    /// large-folio entry).
+    Unaligned {
+        /// The first slot of the range.
+        slot: u64,
+        /// The number of slots.
+        nr: u32,
+    },
+    /// The range `slot..slot + nr` crosses a cluster boundary: every range
+    /// operation is one cluster-locked step, as the kernel's batched swap
+    /// map operations are (a folio's range never crosses a cluster).
+    CrossesCluster {
+        /// The first slot of the range.
+        slot: u64,
+        /// The number of slots.
+        nr: u32,
+        /// Slots per cluster.
+        cluster_size: u32,
+    },
+    /// A folio order above the largest the map allocates
+    /// ([`SwapMap::max_order`](crate::SwapMap::max_order)).
+    OrderTooLarge {
+        /// The order asked for.
+        order: u32,
+        /// The largest order the map serves.
+        max: u32,
+    },
     /// A swap-table operation on a map built without a swap table
     /// ([`SwapMapBuilder::swap_table`](crate::SwapMapBuilder::swap_table)).
     NoTable,
@@ -108,6 +141,22 @@ impl fmt::Display for SwapError {
                 write!(f, "swap slot {slot}: continuation count exhausted")
             }
             SwapError::InUse { slot } => write!(f, "swap slot {slot} is in use"),
+            SwapError::EmptyRange { slot } => write!(f, "empty range at swap slot {slot}"),
+            SwapError::Unaligned { slot, nr } => write!(
+                f,
+                "range of {nr} swap slots at {slot} is not a naturally aligned power of two"
+            ),
+            SwapError::CrossesCluster {
+                slot,
+                nr,
+                cluster_size,
+            } => write!(
+                f,
+                "range of {nr} swap slots at {slot} crosses a cluster of {cluster_size}"
+            ),
+            SwapError::OrderTooLarge { order, max } => {
+                write!(f, "folio order {order} above the largest, {max}")
+            }
             SwapError::NoTable => f.write_str("the swap map has no swap table"),
             SwapError::TableMismatch { slot } => {
                 write!(f, "swap slot {slot} holds another swap-table value")

@@ -22,6 +22,11 @@
 //! items decoded one by one, and the length of its results slice (one
 //! short, exact, or one long).
 //!
+//! Kinds 48-63 are the large-folio operations ([`Op::AllocOrder`] and
+//! [`Op::Range`]: the batched operations over `nr` slots), decoded by
+//! `large` below; a kind byte below 48 decodes as before they were added
+//! (taken modulo 64 where it was modulo 48).
+//!
 //! A kind byte below 32 and a limit byte below 4 decode as they did before
 //! the swap-table operations were added (kinds 32-47, taken modulo 48 where
 //! they were modulo 32), so the seeds of `fuzz/make-seeds.py` keep their
@@ -35,7 +40,7 @@ use std::num::NonZeroU64;
 
 use arbitrary::{Result, Unstructured};
 
-use crate::reference::{Harness, Op, Target, Val};
+use crate::reference::{Harness, Op, RangeKind, Target, Val};
 
 /// The longest operation sequence one input decodes to.
 pub const MAX_OPS: usize = 512;
@@ -117,6 +122,7 @@ fn nth_after(t: Target, i: usize) -> Target {
     match t {
         Target::Used(n) => Target::Used(n.wrapping_add(i)),
         Target::Raw(s) => Target::Raw(s.saturating_add(i as u64)),
+        Target::Last => Target::Last,
     }
 }
 
@@ -144,10 +150,44 @@ fn batch(u: &mut Unstructured<'_>, nr_slots: u64, first: Target) -> Result<Op> {
     Ok(Op::TablePrepareAddMany { items, results })
 }
 
+/// The large-folio operations (kinds 48-63): allocations of an order, and
+/// range operations mostly on the last allocation's run (so that a folio's
+/// range is followed from its allocation through its swap-in) with `nr` a
+/// power of two up to 16, sometimes 0 or 3.
+fn large(u: &mut Unstructured<'_>, nr_slots: u64, kind: u8) -> Result<Op> {
+    if kind < 51 {
+        return Ok(Op::AllocOrder(u.int_in_range(0u32..=4)?));
+    }
+    let kind = *u.choose(&RangeKind::ALL)?;
+    let at = if u.int_in_range(0u8..=3)? < 3 {
+        Target::Last
+    } else {
+        target(u, nr_slots)?
+    };
+    let nr = match u.int_in_range(0u8..=7)? {
+        0 => 0,
+        1 => 3,
+        n => 1 << (n - 2).min(4),
+    };
+    let align = u.int_in_range(0u8..=7)? != 0;
+    let val = val(u)?;
+    Ok(Op::Range {
+        kind,
+        at,
+        nr,
+        align,
+        val,
+    })
+}
+
 fn op(u: &mut Unstructured<'_>, nr_slots: u64) -> Result<Op> {
     // Weights as in the property test: allocations and frees dominate.
-    // Kinds 0-31 decode as before the swap-table operations (32-47).
-    let kind = u.int_in_range(0u8..=47)?;
+    // Kinds 0-31 decode as before the swap-table operations (32-47), and
+    // 0-47 as before the large-folio operations (48-63).
+    let kind = u.int_in_range(0u8..=63)?;
+    if kind >= 48 {
+        return large(u, nr_slots, kind);
+    }
     let t = target(u, nr_slots)?;
     Ok(match kind {
         0..=5 => Op::Alloc,

@@ -47,6 +47,31 @@
 //!  mark_bad (setup_swap_map)                free              bad              cluster
 //! ```
 //!
+//! # Large folios
+//!
+//! ```text
+//!  operation (kernel function)                 slots                        lock
+//!  ------------------------------------------  ---------------------------  -------
+//!  alloc_order (folio_alloc_swap, order k)     2^k aligned, one cluster     cluster
+//!  swapcache_prepare_nr (swapcache_prepare nr) a folio's range, all or none cluster
+//!  swapcache_prepare_single_nr, sync_acquire_nr  (count 1 on each)          cluster
+//!  free_nr (swap_free_nr), duplicate_nr,       any nr of one cluster        cluster
+//!  swapcache_clear_nr (swapcache_clear nr)
+//!  free_and_clear_nr, sync_release[_free]_nr   a folio's range              cluster
+//!  table_add_nr / table_del_nr / ..._nr        a folio's range              cluster
+//! ```
+//!
+//! Allocation keeps, per order, each CPU's current cluster and the
+//! `nonfull_clusters[order]` and `frag_clusters[order]` lists (a cluster
+//! takes on the order of its first allocation while empty); a large order
+//! that finds no aligned run fails, and the caller splits the folio
+//! (`THP_SWPOUT_FALLBACK`, counted in [`SwapMapStats::order_fallbacks`]).
+//! Each range operation is one cluster-locked step, all or nothing: the
+//! first slot that the single-slot operation would refuse is named in the
+//! error and nothing changes (see the `range` module source for how a
+//! racing lock-free pin is undone). Ranges may not cross a cluster; the
+//! operations on a folio's range also need it naturally aligned.
+//!
 //! Every other (state, operation) pair is refused with a [`SwapError`] and
 //! leaves the map unchanged: a double free, clearing a flag that is not set,
 //! duplicating a free or bad slot, an out-of-range slot.
@@ -101,11 +126,8 @@
 //!   operations are this model's (see [`SWAP_MAP_SYNC`]).
 //! - `swapcache_clear` takes no lock when the slot keeps a reference (the
 //!   kernel always takes `ci->lock`): it is then a flag-only transition.
-//! - A CPU's current cluster stays isolated when it empties instead of
-//!   returning to the free list (no large-order allocations want it).
 //! - There is one swap device, so a slot is just its offset (`u64`).
-//! - Large (multi-order) allocations and the swap slots cache are not
-//!   modelled.
+//! - The swap slots cache is not modelled (removed upstream in 6.15).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
@@ -115,12 +137,14 @@ mod error;
 pub mod fuzzing;
 mod lists;
 mod map;
+mod range;
 pub mod reference;
 mod slot;
 mod sync;
 mod table;
 
 pub use error::{ConfigError, SwapError};
+pub use lists::SWAP_NR_ORDERS;
 pub use map::{
     FreeNotify, Freed, MAX_SLOTS, SWAPFILE_CLUSTER, SYNC_SPIN_LIMIT, SwapMap, SwapMapBuilder,
     SwapMapStats, SyncWait, UsedSlots,

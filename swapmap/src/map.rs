@@ -5,7 +5,7 @@ use std::fmt;
 use crossbeam_utils::CachePadded;
 
 use crate::error::{ConfigError, SwapError};
-use crate::lists::{ClusterLists, ListId};
+use crate::lists::{ClusterLists, ListId, SWAP_NR_ORDERS};
 use crate::slot::{
     self, COUNT_CONTINUED, SWAP_FREE, SWAP_HAS_CACHE, SWAP_MAP_BAD, SWAP_MAP_SYNC, SlotState,
 };
@@ -86,18 +86,27 @@ pub struct SwapMapStats {
     pub continued_slots: u64,
     /// Clusters on the free list.
     pub free_clusters: u32,
-    /// Clusters on the nonfull list.
+    /// Clusters on the nonfull lists (all orders).
     pub nonfull_clusters: u32,
+    /// Clusters on the frag lists (all orders): partly used clusters in
+    /// which an allocation of their order found no aligned free run.
+    pub frag_clusters: u32,
     /// Clusters on the full list.
     pub full_clusters: u32,
     /// Clusters off the lists, held as some CPU's current cluster.
     pub percpu_clusters: u32,
-    /// Successful allocations since the map was built.
+    /// Slots handed out by allocations since the map was built.
     pub allocs: u64,
     /// Slots freed since the map was built (free-notify calls).
     pub frees: u64,
-    /// Allocations that found the map full.
+    /// Order-0 allocations that found the map full.
     pub alloc_failures: u64,
+    /// Successful allocations per folio order ([`SwapMap::alloc_order`]).
+    pub order_allocs: [u64; SWAP_NR_ORDERS],
+    /// Allocations per order above 0 that found no aligned run, so that
+    /// the folio is split and swapped out page by page (the kernel's
+    /// `THP_SWPOUT_FALLBACK` and per-order `swpout_fallback` counters).
+    pub order_fallbacks: [u64; SWAP_NR_ORDERS],
 }
 
 /// Per-cluster state under the cluster lock (`swap_cluster_info`).
@@ -113,19 +122,25 @@ pub(crate) struct ClusterInfo {
     /// The list the cluster is on (`ci->flags`). Changed only with both the
     /// cluster lock and the lists lock held, so either lock makes it stable.
     list: ListId,
+    /// The folio order the cluster serves (`ci->order`), set by the first
+    /// allocation in it while it is empty.
+    order: u8,
     /// Continuation digits, allocated on first use, like the kernel's
     /// continuation pages.
     cont: Option<Box<[u32]>>,
     allocs: u64,
     frees: u64,
+    /// Allocations per order made in this cluster (counted under its lock,
+    /// so that the hot path shares no counter between CPUs).
+    order_allocs: [u64; SWAP_NR_ORDERS],
 }
 
 impl ClusterInfo {
-    fn cont(&self, off: usize) -> u32 {
+    pub(crate) fn cont(&self, off: usize) -> u32 {
         self.cont.as_ref().map_or(0, |c| c[off])
     }
 
-    fn set_cont(&mut self, off: usize, v: u32, size: u32) {
+    pub(crate) fn set_cont(&mut self, off: usize, v: u32, size: u32) {
         if v == 0 && self.cont.is_none() {
             return;
         }
@@ -235,10 +250,12 @@ impl SwapMapBuilder {
                 bad,
                 padding: pad,
                 next: 0,
-                list: ListId::classify(pad + bad, cs),
+                list: ListId::classify(pad + bad, cs, 0),
+                order: 0,
                 cont: None,
                 allocs: 0,
                 frees: 0,
+                order_allocs: [0; SWAP_NR_ORDERS],
             }
         };
         let clusters: Box<[CachePadded<Mutex<ClusterInfo>>]> = (0..nr_clusters)
@@ -254,8 +271,9 @@ impl SwapMapBuilder {
             clusters,
             lists: Mutex::new(lists),
             percpu: (0..self.percpu)
-                .map(|_| CachePadded::new(AtomicU32::new(NO_CLUSTER)))
+                .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU32::new(NO_CLUSTER))))
                 .collect(),
+            order_fallbacks: std::array::from_fn(|_| AtomicU64::new(0)),
             nr_slots: self.nr_slots,
             cluster_shift: cs.trailing_zeros(),
             cont_limit: self.cont_limit,
@@ -275,7 +293,10 @@ pub struct SwapMap {
     clusters: Box<[CachePadded<Mutex<ClusterInfo>>]>,
     /// `si->lock` for the list heads. Lock order: cluster, then lists.
     lists: Mutex<ClusterLists>,
-    percpu: Box<[CachePadded<AtomicU32>]>,
+    /// Per CPU, the current cluster of each order
+    /// (`percpu_cluster->next[order]`).
+    percpu: Box<[CachePadded<[AtomicU32; SWAP_NR_ORDERS]>]>,
+    order_fallbacks: [AtomicU64; SWAP_NR_ORDERS],
     nr_slots: u64,
     cluster_shift: u32,
     cont_limit: u32,
@@ -343,7 +364,7 @@ impl SwapMap {
     }
 
     #[inline]
-    fn offset(&self, slot: u64) -> usize {
+    pub(crate) fn offset(&self, slot: u64) -> usize {
         (slot & ((1 << self.cluster_shift) - 1)) as usize
     }
 
@@ -355,64 +376,147 @@ impl SwapMap {
     /// Allocates a free slot for a folio being swapped out, handing it out
     /// with `SWAP_HAS_CACHE` set and a count of 0, so that swap-in readahead
     /// cannot race the folio's `add_to_swap_cache` (seed 002). Returns `None`
-    /// only when no slot is free.
+    /// only when no slot is free. [`SwapMap::alloc_order`] with order 0.
     ///
-    /// Models `folio_alloc_swap` → `cluster_alloc_swap_entry`: the calling
-    /// CPU's current cluster (`percpu_swap_cluster`) first; then a cluster
-    /// isolated from the nonfull list, then from the free list (the order for
-    /// devices without discard, such as zram); then, when both lists are
-    /// empty, the other CPUs' current clusters.
+    /// Models `folio_alloc_swap` → `cluster_alloc_swap_entry` for an
+    /// order-0 folio: the calling CPU's current cluster
+    /// (`percpu_swap_cluster`) first; then a cluster isolated from the
+    /// order-0 nonfull list, then from the free list (the order for devices
+    /// without discard, such as zram); then the order-0 frag list; then,
+    /// stealing, the frag and nonfull clusters of the other orders; then the
+    /// other CPUs' current clusters.
     ///
     /// Context: takes one cluster lock at a time; takes the lists lock
-    /// (`si->lock`) when it needs a new cluster or fills one up.
+    /// (`si->lock`) when it needs a new cluster or a cluster changes list.
     pub fn alloc(&self) -> Option<u64> {
-        let pcp = &self.percpu[crate::sync::this_cpu() % self.percpu.len()];
+        self.alloc_order(0).ok().flatten()
+    }
+
+    /// The largest folio order the map allocates and batches: 9 (the PMD
+    /// order, `SWAP_NR_ORDERS - 1`), or less when a cluster is smaller than
+    /// 512 slots (a folio's range never crosses a cluster).
+    pub fn max_order(&self) -> u32 {
+        self.cluster_shift.min(SWAP_NR_ORDERS as u32 - 1)
+    }
+
+    /// Allocates `nr = 2^order` contiguous, `nr`-aligned free slots inside
+    /// one cluster for a folio of that order, each handed out with
+    /// `SWAP_HAS_CACHE` set and a count of 0, and returns the first.
+    /// `Ok(None)` when no such run is found: for order 0 that means the map
+    /// is full (counted in [`SwapMapStats::alloc_failures`]); for a larger
+    /// order the caller splits the folio and swaps out its pages one by
+    /// one, which the kernel counts as `THP_SWPOUT_FALLBACK` (counted here
+    /// in [`SwapMapStats::order_fallbacks`]).
+    ///
+    /// Models `folio_alloc_swap` → `cluster_alloc_swap_entry(si, order)`
+    /// (Chris Li / Kairui Song, 6.11-6.12): the calling CPU's current
+    /// cluster for this order (`percpu_cluster->next[order]`); then a
+    /// cluster isolated from `nonfull_clusters[order]`, then from the free
+    /// list (whose clusters take on the order of their first allocation);
+    /// then `frag_clusters[order]`. A cluster of this order in which no
+    /// aligned run is free goes to `frag_clusters[order]`
+    /// (`CLUSTER_FLAG_FRAG`). A large order never steals another order's
+    /// clusters; order 0 does (see [`SwapMap::alloc`]).
+    ///
+    /// Differs on purpose: one swap device, so there is no per-device
+    /// rotation; a fully free cluster is always on the free list (the
+    /// kernel's discard list is not modelled), so a large allocation fails
+    /// only when no cluster is entirely free and every partly used cluster
+    /// of its order lacks an aligned free run.
+    ///
+    /// Errors: [`SwapError::OrderTooLarge`] above [`SwapMap::max_order`].
+    ///
+    /// Context: as [`SwapMap::alloc`].
+    pub fn alloc_order(&self, order: u32) -> Result<Option<u64>, SwapError> {
+        if order > self.max_order() {
+            return Err(SwapError::OrderTooLarge {
+                order,
+                max: self.max_order(),
+            });
+        }
+        let o = order as u8;
+        let pcp = &self.percpu[crate::sync::this_cpu() % self.percpu.len()][order as usize];
         // Relaxed: the current cluster is a hint, re-validated under the
         // cluster lock.
         let hint = pcp.load(Ordering::Relaxed);
         if hint != NO_CLUSTER {
             let mut c = lock(&self.clusters[hint as usize]);
-            if let Some(slot) = self.alloc_in(hint, &mut c, pcp) {
-                return Some(slot);
+            if let Some(slot) = self.alloc_in(hint, &mut c, pcp, o) {
+                return Ok(Some(slot));
             }
         }
-        loop {
-            match self.isolate_cluster(pcp) {
-                Some((ci, mut c)) => {
-                    if let Some(slot) = self.alloc_in(ci, &mut c, pcp) {
-                        return Some(slot);
-                    }
-                    // Unreachable: a listed cluster has room. Retry anyway.
+        // Clusters that become this CPU's current cluster for the order.
+        while let Some((ci, mut c)) = self.isolate_cluster(pcp, o) {
+            if let Some(slot) = self.alloc_in(ci, &mut c, pcp, o) {
+                return Ok(Some(slot));
+            }
+            // No aligned run in a cluster of this order: alloc_in moved it
+            // to the frag list, so the loop moves on.
+        }
+        // The frag list of the order, each cluster tried once and rotated.
+        if let Some(slot) = self.alloc_from_list(ListId::Frag(o), o) {
+            return Ok(Some(slot));
+        }
+        if o != 0 {
+            self.order_fallbacks[order as usize].fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        // Order 0 steals from the other orders' clusters: any partly used
+        // cluster has a free slot.
+        for so in 1..SWAP_NR_ORDERS as u8 {
+            for from in [ListId::Frag(so), ListId::Nonfull(so)] {
+                if let Some(slot) = self.alloc_from_list(from, 0) {
+                    return Ok(Some(slot));
                 }
-                None => return self.alloc_from_other_cpus(),
             }
         }
+        Ok(self.alloc_from_other_cpus())
     }
 
-    /// Scans cluster `ci` (locked) for a slot; keeps it as `pcp`'s current
-    /// cluster while it has room.
-    fn alloc_in(&self, ci: u32, c: &mut ClusterInfo, pcp: &AtomicU32) -> Option<u64> {
-        let slot = self.scan_cluster(ci, c);
+    /// Whether cluster `c` may serve an allocation of `order`
+    /// (`cluster_is_usable`): it is empty, or already serves that order.
+    #[inline]
+    fn usable(c: &ClusterInfo, order: u8) -> bool {
+        c.used == 0 || c.order == order
+    }
+
+    /// Scans cluster `ci` (locked) for an aligned run of `order`; keeps it
+    /// as `pcp`'s current cluster while it has room. A cluster of the order
+    /// without a free run goes to the order's frag list.
+    fn alloc_in(&self, ci: u32, c: &mut ClusterInfo, pcp: &AtomicU32, order: u8) -> Option<u64> {
+        let slot = Self::usable(c, order)
+            .then(|| self.scan_cluster(ci, c, order))
+            .flatten();
         if slot.is_none() || c.used == self.cluster_size() {
-            // Full (set_used moved it to the full list): forget it.
+            // Full (set_used moved it to the full list), fragmented for this
+            // order, or serving another order now: forget it.
             let _ = pcp.compare_exchange(ci, NO_CLUSTER, Ordering::Relaxed, Ordering::Relaxed);
+            if slot.is_none() && c.order == order && c.used != 0 && c.used != self.cluster_size() {
+                self.relist(ci, c, ListId::Frag(order));
+            }
         } else if c.list != ListId::Isolated && pcp.load(Ordering::Relaxed) == ci {
             // Our current cluster went back on a list while we were away
-            // (another CPU's frees): take it off again.
+            // (frees emptied it, or another CPU's frees moved it): take it
+            // off again.
             self.relist(ci, c, ListId::Isolated);
         }
         slot
     }
 
-    /// `isolate_lock_cluster`: takes the first cluster of the nonfull list,
-    /// else of the free list, off its list and makes it `pcp`'s current
-    /// cluster. Returns it locked, or `None` when both lists are empty.
-    fn isolate_cluster(&self, pcp: &AtomicU32) -> Option<(u32, MutexGuard<'_, ClusterInfo>)> {
+    /// `isolate_lock_cluster`: takes the first cluster of the order's
+    /// nonfull list, else of the free list, off its list and makes it
+    /// `pcp`'s current cluster. Returns it locked, or `None` when both lists
+    /// are empty.
+    fn isolate_cluster(
+        &self,
+        pcp: &AtomicU32,
+        order: u8,
+    ) -> Option<(u32, MutexGuard<'_, ClusterInfo>)> {
         loop {
             let (ci, from) = {
                 let l = lock(&self.lists);
                 let pick = |id| l.head(id).map(|c| (c, id));
-                pick(ListId::Nonfull).or_else(|| pick(ListId::Free))?
+                pick(ListId::Nonfull(order)).or_else(|| pick(ListId::Free))?
             };
             // Lock order is cluster, then lists: drop the lists lock, take
             // the cluster's, and re-check that it is still where we saw it.
@@ -422,7 +526,7 @@ impl SwapMap {
                 continue; // Moved meanwhile: every retry follows a change.
             }
             // Install the hint under the lists lock, so that an allocator
-            // that finds both lists empty (under that lock) also finds this
+            // that finds the lists empty (under that lock) also finds this
             // cluster in `alloc_from_other_cpus`.
             if pcp
                 .compare_exchange(NO_CLUSTER, ci, Ordering::Relaxed, Ordering::Relaxed)
@@ -438,25 +542,57 @@ impl SwapMap {
         }
     }
 
-    /// Both lists are empty: try the clusters other CPUs hold (the kernel's
+    /// Tries the clusters of list `from` once each, in list order, for a
+    /// run of `order`, without making them a current cluster; a cluster
+    /// that fails is moved to the tail (`list_move_tail`; a cluster of the
+    /// order goes to its frag list). Returns the run found.
+    fn alloc_from_list(&self, from: ListId, order: u8) -> Option<u64> {
+        let tries = lock(&self.lists).len(from);
+        for _ in 0..tries {
+            let ci = lock(&self.lists).head(from)?;
+            let mut c = lock(&self.clusters[ci as usize]);
+            if c.list != from {
+                continue; // Moved meanwhile.
+            }
+            if let Some(slot) = self.scan_cluster(ci, &mut c, order) {
+                return Some(slot);
+            }
+            let to = if c.order == order {
+                ListId::Frag(order)
+            } else {
+                from
+            };
+            self.relist(ci, &mut c, to);
+        }
+        None
+    }
+
+    /// No list has room: try the clusters other CPUs hold (the kernel's
     /// fallback to other CPUs' clusters when the device is nearly full).
+    /// Order 0 only.
     fn alloc_from_other_cpus(&self) -> Option<u64> {
         let hints: Vec<u32> = {
             let l = lock(&self.lists);
-            if l.len(ListId::Nonfull) + l.len(ListId::Free) > 0 {
+            let listed = l.len(ListId::Free)
+                + (0..SWAP_NR_ORDERS as u8)
+                    .map(|o| l.len(ListId::Nonfull(o)) + l.len(ListId::Frag(o)))
+                    .sum::<u32>();
+            if listed > 0 {
                 drop(l);
                 return self.alloc(); // A cluster came back meanwhile.
             }
             // Relaxed: installs happen under the lists lock we hold.
+            let orders = self.max_order() as usize + 1;
             self.percpu
                 .iter()
-                .map(|p| p.load(Ordering::Relaxed))
+                .flat_map(|p| p[..orders].iter())
+                .map(|h| h.load(Ordering::Relaxed))
                 .filter(|&h| h != NO_CLUSTER)
                 .collect()
         };
         for ci in hints {
             let mut c = lock(&self.clusters[ci as usize]);
-            if let Some(slot) = self.scan_cluster(ci, &mut c) {
+            if let Some(slot) = self.scan_cluster(ci, &mut c, 0) {
                 return Some(slot);
             }
         }
@@ -464,32 +600,48 @@ impl SwapMap {
         None
     }
 
-    /// `alloc_swap_scan_cluster`: finds a free slot in cluster `ci` and
-    /// marks it `SWAP_HAS_CACHE`.
-    fn scan_cluster(&self, ci: u32, c: &mut ClusterInfo) -> Option<u64> {
+    /// `alloc_swap_scan_cluster`: finds `2^order` free slots aligned to
+    /// their number in cluster `ci`, from its `next` offset on, and marks
+    /// them `SWAP_HAS_CACHE` (`cluster_alloc_range`). An empty cluster takes
+    /// on the order (`ci->order`).
+    fn scan_cluster(&self, ci: u32, c: &mut ClusterInfo, order: u8) -> Option<u64> {
         let size = self.cluster_size();
-        if c.used == size {
+        let nr = 1u32 << order;
+        if size - c.used < nr {
             return None;
         }
         let base = u64::from(ci) << self.cluster_shift;
-        for i in 0..size {
-            let off = (c.next + i) & (size - 1);
-            let slot = base + u64::from(off);
-            let b = self.byte(slot);
+        let start = c.next & !(nr - 1);
+        for i in (0..size).step_by(nr as usize) {
+            let off = (start + i) & (size - 1);
+            let run = base + u64::from(off)..base + u64::from(off + nr);
             // Relaxed: a free byte only changes under this cluster's lock,
             // which we hold (lock-free paths refuse free slots).
-            if b.load(Ordering::Relaxed) == SWAP_FREE {
+            if !run
+                .clone()
+                .all(|s| self.byte(s).load(Ordering::Relaxed) == SWAP_FREE)
+            {
+                continue;
+            }
+            for s in run {
                 // Release: pairs with the Acquire loads of lock-free readers
                 // (swapcache_prepare, has_cache) so they see an in-use slot
                 // only after the cluster accounting that precedes it.
-                b.store(SWAP_HAS_CACHE, Ordering::Release);
-                c.next = (off + 1) & (size - 1);
-                c.allocs += 1;
-                self.set_used(ci, c, c.used + 1);
-                return Some(slot);
+                self.byte(s).store(SWAP_HAS_CACHE, Ordering::Release);
             }
+            if c.used == 0 {
+                c.order = order;
+            }
+            c.next = (off + nr) & (size - 1);
+            c.allocs += u64::from(nr);
+            c.order_allocs[order as usize] += 1;
+            self.set_used(ci, c, c.used + nr);
+            return Some(base + u64::from(off));
         }
-        unreachable_used_mismatch(ci)
+        if order == 0 {
+            return unreachable_used_mismatch(ci);
+        }
+        None
     }
 
     /// Moves cluster `ci` to list `to`. Context: cluster lock held.
@@ -499,17 +651,16 @@ impl SwapMap {
     }
 
     /// Updates a cluster's used count and, when its class changes, its list
-    /// (`relocate_cluster`). An isolated (current) cluster stays off the
-    /// lists until it fills up; unlike the kernel it also stays isolated when
-    /// it empties, since this model has no large-order allocations that
-    /// would want it back on the free list.
+    /// (`relocate_cluster`): an emptied cluster goes to the free list (where
+    /// any order may take it), a filled one to the full list; a current
+    /// (isolated) or fragmented cluster otherwise stays where it is.
     /// Context: cluster lock held; takes the lists lock on a change.
     fn set_used(&self, ci: u32, c: &mut ClusterInfo, used: u32) {
         let size = self.cluster_size();
         c.used = used;
         let to = match c.list {
-            ListId::Isolated if used != size => ListId::Isolated,
-            _ => ListId::classify(used, size),
+            ListId::Isolated | ListId::Frag(_) if used != size && used != 0 => c.list,
+            _ => ListId::classify(used, size, c.order),
         };
         if to != c.list {
             self.relist(ci, c, to);
@@ -518,7 +669,7 @@ impl SwapMap {
 
     /// The slot byte has just gone to free: account and notify.
     /// Context: cluster lock held.
-    fn slot_freed(&self, slot: u64, c: &mut ClusterInfo) {
+    pub(crate) fn slot_freed(&self, slot: u64, c: &mut ClusterInfo) {
         let ci = (slot >> self.cluster_shift) as u32;
         c.frees += 1;
         self.set_used(ci, c, c.used - 1);
@@ -540,13 +691,8 @@ impl SwapMap {
     ///
     /// Context: takes the slot's cluster lock.
     pub fn duplicate(&self, slot: u64) -> Result<(), SwapError> {
-        self.update_count(slot, |b, cont| match b {
-            SWAP_FREE => Err(SwapError::NoEntry { slot }),
-            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
-            SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
-            _ => slot::inc(b, cont, self.cont_limit).ok_or(SwapError::CountOverflow { slot }),
-        })
-        .map(drop)
+        self.update_count(slot, |b, cont| self.duplicate_step(slot, b, cont))
+            .map(drop)
     }
 
     /// Raises the count of a singly referenced, unpinned slot from 1 to 2,
@@ -607,23 +753,13 @@ impl SwapMap {
         // Relaxed: only the starting guess for the CAS.
         let mut cur = a.load(Ordering::Relaxed);
         loop {
-            match cur {
-                SWAP_FREE => return Err(SwapError::NoEntry { slot }),
-                SWAP_MAP_BAD => return Err(SwapError::Bad { slot }),
-                _ if cur & SWAP_HAS_CACHE != 0 => return Err(SwapError::Exists { slot }),
-                _ => {}
-            }
+            let new = crate::range::pin_step(slot, cur)?;
             // AcqRel: Acquire pairs with the Release of the put that dropped
             // the previous pin (swapcache_clear, sync_release), so the new
             // pin holder sees everything the previous one did; Release
             // orders this pin before what the holder does next for the
             // locked paths' CAS loops that read it.
-            match a.compare_exchange_weak(
-                cur,
-                cur | SWAP_HAS_CACHE,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
+            match a.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => return Ok(()),
                 Err(now) => cur = now,
             }
@@ -677,11 +813,8 @@ impl SwapMap {
             .compare_exchange(1, to, Ordering::AcqRel, Ordering::Relaxed)
         {
             Ok(_) => Ok(()),
-            Err(SWAP_FREE) => Err(SwapError::NoEntry { slot }),
-            Err(SWAP_MAP_BAD) => Err(SwapError::Bad { slot }),
-            Err(SWAP_MAP_SYNC) if to == SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
-            Err(b) if b & SWAP_HAS_CACHE != 0 => Err(SwapError::Exists { slot }),
-            Err(_) => Err(SwapError::NotSingle { slot }),
+            // `b` is not 1 (a strong CAS), so the step reports why.
+            Err(b) => crate::range::single_step(slot, b, to).map(drop),
         }
     }
 
@@ -712,14 +845,23 @@ impl SwapMap {
             return Ok(Freed::No);
         }
         let mut c = self.lock_cluster_of(slot);
-        let (nb, _) = self.update_locked(slot, |b| match b {
+        let (nb, _) = self.update_locked(slot, |b| clear_step(slot, b, 0))?;
+        Ok(self.finish_put(slot, nb, &mut c))
+    }
+
+    /// The byte transition of [`SwapMap::duplicate`]: one more reference.
+    pub(crate) fn duplicate_step(
+        &self,
+        slot: u64,
+        b: u8,
+        cont: u32,
+    ) -> Result<(u8, u32), SwapError> {
+        match b {
             SWAP_FREE => Err(SwapError::NoEntry { slot }),
             SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
             SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
-            _ if b & SWAP_HAS_CACHE == 0 => Err(SwapError::NotCached { slot }),
-            _ => Ok((b & !SWAP_HAS_CACHE, 0)),
-        })?;
-        Ok(self.finish_put(slot, nb, &mut c))
+            _ => slot::inc(b, cont, self.cont_limit).ok_or(SwapError::CountOverflow { slot }),
+        }
     }
 
     /// Drops one reference. Frees the slot when no reference and no cache
@@ -737,14 +879,7 @@ impl SwapMap {
     ///
     /// Context: takes the slot's cluster lock; may run the free-notify hook.
     pub fn free(&self, slot: u64) -> Result<Freed, SwapError> {
-        let (nb, mut c) = self.update_count(slot, |b, cont| match b {
-            SWAP_FREE => Err(SwapError::NoEntry { slot }),
-            SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
-            // SYNC implies a count of 1 and no continuation digit.
-            SWAP_MAP_SYNC => Ok((SWAP_HAS_CACHE, cont)),
-            _ if !slot::has_count(b) => Err(SwapError::NoCount { slot }),
-            _ => Ok(slot::dec(b, cont)),
-        })?;
+        let (nb, mut c) = self.update_count(slot, |b, cont| free_step(slot, b, cont))?;
         Ok(self.finish_put(slot, nb, &mut c))
     }
 
@@ -1099,6 +1234,9 @@ impl SwapMap {
             s.bad_slots += u64::from(c.bad);
             s.free_slots += size - u64::from(c.used);
             s.allocs += c.allocs;
+            for (t, n) in s.order_allocs.iter_mut().zip(c.order_allocs) {
+                *t += n;
+            }
             s.frees += c.frees;
             let base = ci as u64 * size;
             for slot in base..(base + size).min(self.nr_slots) {
@@ -1113,9 +1251,15 @@ impl SwapMap {
         }
         let l = lock(&self.lists);
         s.free_clusters = l.len(ListId::Free);
-        s.nonfull_clusters = l.len(ListId::Nonfull);
+        for o in 0..SWAP_NR_ORDERS as u8 {
+            s.nonfull_clusters += l.len(ListId::Nonfull(o));
+            s.frag_clusters += l.len(ListId::Frag(o));
+        }
         s.full_clusters = l.len(ListId::Full);
         s.percpu_clusters = l.len(ListId::Isolated);
+        for (t, n) in s.order_fallbacks.iter_mut().zip(&self.order_fallbacks) {
+            *t = n.load(Ordering::Relaxed);
+        }
         s
     }
 
@@ -1170,13 +1314,50 @@ impl SwapMap {
             }
             let l = lock(&self.lists);
             assert_eq!(l.on(ci as u32), c.list, "cluster {ci} list");
-            if c.list == ListId::Isolated {
-                assert!(c.used < size, "isolated cluster {ci} is full");
-            } else {
-                assert_eq!(c.list, ListId::classify(c.used, size), "cluster {ci} list");
+            match c.list {
+                ListId::Isolated => {
+                    assert!(
+                        0 < c.used && c.used < size,
+                        "isolated cluster {ci}: {}",
+                        c.used
+                    )
+                }
+                ListId::Frag(o) => {
+                    assert!(0 < c.used && c.used < size, "frag cluster {ci}: {}", c.used);
+                    assert_eq!(o, c.order, "frag cluster {ci} order");
+                }
+                _ => assert_eq!(
+                    c.list,
+                    ListId::classify(c.used, size, c.order),
+                    "cluster {ci} list"
+                ),
             }
         }
         lock(&self.lists).check();
+    }
+}
+
+/// The byte transition of [`SwapMap::free`]: one reference dropped.
+pub(crate) fn free_step(slot: u64, b: u8, cont: u32) -> Result<(u8, u32), SwapError> {
+    match b {
+        SWAP_FREE => Err(SwapError::NoEntry { slot }),
+        SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+        // SYNC implies a count of 1 and no continuation digit.
+        SWAP_MAP_SYNC => Ok((SWAP_HAS_CACHE, cont)),
+        _ if !slot::has_count(b) => Err(SwapError::NoCount { slot }),
+        _ => Ok(slot::dec(b, cont)),
+    }
+}
+
+/// The byte transition of the locked [`SwapMap::swapcache_clear`]: the
+/// cache flag dropped.
+pub(crate) fn clear_step(slot: u64, b: u8, cont: u32) -> Result<(u8, u32), SwapError> {
+    match b {
+        SWAP_FREE => Err(SwapError::NoEntry { slot }),
+        SWAP_MAP_BAD => Err(SwapError::Bad { slot }),
+        SWAP_MAP_SYNC => Err(SwapError::Sync { slot }),
+        _ if b & SWAP_HAS_CACHE == 0 => Err(SwapError::NotCached { slot }),
+        _ => Ok((b & !SWAP_HAS_CACHE, cont)),
     }
 }
 

@@ -47,6 +47,10 @@ pub enum Target {
     Used(usize),
     /// A raw slot number, possibly free, bad or out of range.
     Raw(u64),
+    /// The first slot of the last successful allocation (slot 1 before
+    /// any), so that generated sequences can follow a folio's range from
+    /// its allocation through swap-in.
+    Last,
 }
 
 /// Which swap-table value an [`Op`] passes.
@@ -64,11 +68,125 @@ pub enum Val {
 /// (an error no swap-table operation returns).
 pub const UNTOUCHED: Result<(), SwapError> = Err(SwapError::InUse { slot: u64::MAX });
 
+/// The batched operation a [`Op::Range`] runs over `nr` slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeKind {
+    /// [`SwapMap::swapcache_prepare_nr`].
+    Prepare,
+    /// [`SwapMap::swapcache_prepare_single_nr`].
+    PrepareSingle,
+    /// [`SwapMap::sync_acquire_nr`].
+    SyncAcquire,
+    /// [`SwapMap::sync_release_nr`].
+    SyncRelease,
+    /// [`SwapMap::sync_release_free_nr`].
+    SyncReleaseFree,
+    /// [`SwapMap::swapcache_clear_nr`].
+    Clear,
+    /// [`SwapMap::free_nr`].
+    Free,
+    /// [`SwapMap::free_and_clear_nr`].
+    FreeAndClear,
+    /// [`SwapMap::duplicate_nr`].
+    Duplicate,
+    /// [`SwapMap::table_add_nr`].
+    TableAdd,
+    /// [`SwapMap::table_del_nr`].
+    TableDel,
+    /// [`SwapMap::table_del_free_and_clear_nr`].
+    TableDelFreeAndClear,
+}
+
+impl RangeKind {
+    /// Every kind.
+    pub const ALL: [RangeKind; 12] = [
+        RangeKind::Prepare,
+        RangeKind::PrepareSingle,
+        RangeKind::SyncAcquire,
+        RangeKind::SyncRelease,
+        RangeKind::SyncReleaseFree,
+        RangeKind::Clear,
+        RangeKind::Free,
+        RangeKind::FreeAndClear,
+        RangeKind::Duplicate,
+        RangeKind::TableAdd,
+        RangeKind::TableDel,
+        RangeKind::TableDelFreeAndClear,
+    ];
+
+    /// Whether the range must be a folio's (a naturally aligned power of
+    /// two); the others take any `nr` slots of one cluster.
+    pub fn aligned(self) -> bool {
+        !matches!(
+            self,
+            RangeKind::Clear | RangeKind::Free | RangeKind::Duplicate
+        )
+    }
+
+    /// Whether it is a swap-table operation ([`SwapError::NoTable`] after
+    /// the range check without a table).
+    fn table(self) -> bool {
+        matches!(
+            self,
+            RangeKind::TableAdd | RangeKind::TableDel | RangeKind::TableDelFreeAndClear
+        )
+    }
+
+    /// Whether it returns the number of slots freed (else `()`).
+    fn puts(self) -> bool {
+        matches!(
+            self,
+            RangeKind::SyncRelease
+                | RangeKind::Clear
+                | RangeKind::Free
+                | RangeKind::FreeAndClear
+                | RangeKind::TableDelFreeAndClear
+        )
+    }
+
+    /// The single-slot operation it is, slot by slot, all or nothing.
+    fn single(self, slot: u64, v: Val) -> Op {
+        let t = Target::Raw(slot);
+        match self {
+            RangeKind::Prepare => Op::Prepare(t),
+            RangeKind::PrepareSingle => Op::PrepareSingle(t),
+            RangeKind::SyncAcquire => Op::SyncAcquire(t),
+            RangeKind::SyncRelease => Op::SyncRelease(t),
+            RangeKind::SyncReleaseFree => Op::SyncReleaseFree(t),
+            RangeKind::Clear => Op::Clear(t),
+            RangeKind::Free => Op::Free(t),
+            RangeKind::FreeAndClear => Op::FreeAndClear(t),
+            RangeKind::Duplicate => Op::Duplicate(t),
+            RangeKind::TableAdd => Op::TableAdd(t, v),
+            RangeKind::TableDel => Op::TableDel(t, v),
+            RangeKind::TableDelFreeAndClear => Op::TableDelFreeAndClear(t, v),
+        }
+    }
+}
+
 /// One operation of the map's API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     /// [`SwapMap::alloc`].
     Alloc,
+    /// [`SwapMap::alloc_order`] of this order.
+    AllocOrder(u32),
+    /// A batched operation over `nr` slots from the target (aligned down to
+    /// a multiple of `nr` when `align` is set and `nr` is a power of two);
+    /// the value, resolved against the first slot, is that of every slot
+    /// (table kinds only).
+    Range {
+        /// The operation.
+        kind: RangeKind,
+        /// The first slot, before the alignment.
+        at: Target,
+        /// The number of slots.
+        nr: u32,
+        /// Align the first slot down to `nr`.
+        align: bool,
+        /// The swap-table value (table kinds).
+        val: Val,
+    },
     /// [`SwapMap::duplicate`].
     Duplicate(Target),
     /// [`SwapMap::duplicate_if_single`].
@@ -120,7 +238,8 @@ impl Op {
     /// the batch).
     fn target(&self) -> Option<Target> {
         match *self {
-            Op::Alloc | Op::TablePrepareAddMany { .. } => None,
+            Op::Alloc | Op::AllocOrder(_) | Op::TablePrepareAddMany { .. } => None,
+            Op::Range { at, .. } => Some(at),
             Op::Duplicate(t)
             | Op::DuplicateIfSingle(t)
             | Op::Prepare(t)
@@ -160,6 +279,13 @@ pub struct Model {
     table: Option<BTreeMap<u64, NonZeroU64>>,
     allocs: u64,
     frees: u64,
+    cluster_size: u32,
+    order_allocs: [u64; crate::SWAP_NR_ORDERS],
+    order_fallbacks: [u64; crate::SWAP_NR_ORDERS],
+    /// Slots freed by the operation being applied, in order.
+    freed_log: Vec<u64>,
+    /// See [`Target::Last`].
+    last_alloc: u64,
 }
 
 impl Model {
@@ -175,7 +301,112 @@ impl Model {
             table: None,
             allocs: 0,
             frees: 0,
+            cluster_size: crate::SWAPFILE_CLUSTER,
+            order_allocs: [0; crate::SWAP_NR_ORDERS],
+            order_fallbacks: [0; crate::SWAP_NR_ORDERS],
+            freed_log: Vec::new(),
+            last_alloc: 1,
         }
+    }
+
+    /// The model of a map with clusters of `n` slots (default 512): range
+    /// operations may not cross them, and orders above their log2 are
+    /// refused.
+    pub fn cluster_size(mut self, n: u32) -> Model {
+        self.cluster_size = n;
+        self
+    }
+
+    /// The largest order the map serves ([`SwapMap::max_order`]).
+    fn max_order(&self) -> u32 {
+        self.cluster_size
+            .trailing_zeros()
+            .min(crate::SWAP_NR_ORDERS as u32 - 1)
+    }
+
+    /// The first slot of a range op: the target, aligned down to `nr` when
+    /// asked and `nr` is a power of two.
+    pub fn range_start(&self, at: Target, nr: u32, align: bool) -> u64 {
+        let s = self.resolve(at);
+        if align && nr.is_power_of_two() {
+            s & !(u64::from(nr) - 1)
+        } else {
+            s
+        }
+    }
+
+    /// The range checks of every range operation, in the map's order.
+    fn check_range(&self, slot: u64, nr: u32, aligned: bool) -> Result<(), SwapError> {
+        if nr == 0 {
+            return Err(SwapError::EmptyRange { slot });
+        }
+        let last = match slot.checked_add(u64::from(nr) - 1) {
+            Some(l) if l < self.nr_slots => l,
+            _ => {
+                return Err(SwapError::OutOfRange {
+                    slot: slot.max(self.nr_slots),
+                    nr_slots: self.nr_slots,
+                });
+            }
+        };
+        if aligned && (!nr.is_power_of_two() || !slot.is_multiple_of(u64::from(nr))) {
+            return Err(SwapError::Unaligned { slot, nr });
+        }
+        let cs = u64::from(self.cluster_size);
+        if slot / cs != last / cs {
+            return Err(SwapError::CrossesCluster {
+                slot,
+                nr,
+                cluster_size: self.cluster_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// A range operation: the range checks, the table check, then the
+    /// single-slot operation on each slot in order on a copy of the model,
+    /// kept only if every slot succeeded; else the first slot's error.
+    fn apply_range(
+        &mut self,
+        kind: RangeKind,
+        slot: u64,
+        nr: u32,
+        v: Val,
+    ) -> Result<Result<u32, SwapError>, String> {
+        if let Err(e) = self.check_range(slot, nr, kind.aligned()) {
+            return Ok(Err(e));
+        }
+        if kind.table() && self.table.is_none() {
+            return Ok(Err(SwapError::NoTable));
+        }
+        let v = Val::Lit(self.value(slot, v));
+        let mut m = self.clone();
+        let mut freed = 0;
+        for s in slot..slot + u64::from(nr) {
+            let r = match m.apply(s, &kind.single(s, v), None)? {
+                Outcome::Unit(r) => r.map(|()| 0),
+                Outcome::Put(r) => r.map(|f| u32::from(f == Freed::Yes)),
+                other => return Err(format!("range of {kind:?}: unexpected {other:?}")),
+            };
+            match r {
+                Ok(n) => freed += n,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        *self = m;
+        Ok(Ok(freed))
+    }
+
+    /// Whether some cluster lies inside the map with all its slots free (a
+    /// large allocation must then succeed).
+    fn has_free_cluster(&self) -> bool {
+        let cs = u64::from(self.cluster_size);
+        (0..self.nr_slots / cs).any(|c| self.slots.range(c * cs..(c + 1) * cs).next().is_none())
+    }
+
+    /// Drains the slots freed by the last operation, in order.
+    pub fn take_freed(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.freed_log)
     }
 
     /// The model of a map built with (`on`) or without a swap table
@@ -222,6 +453,7 @@ impl Model {
     pub fn resolve(&self, t: Target) -> u64 {
         match t {
             Target::Raw(s) => s,
+            Target::Last => self.last_alloc,
             Target::Used(n) => {
                 let used: Vec<u64> = self
                     .slots
@@ -285,6 +517,7 @@ impl Model {
         }) {
             self.slots.remove(&slot);
             self.frees += 1;
+            self.freed_log.push(slot);
             true
         } else {
             self.slots.insert(slot, s);
@@ -393,6 +626,8 @@ impl Model {
                         },
                     );
                     self.allocs += 1;
+                    self.order_allocs[0] += 1;
+                    self.last_alloc = s;
                     Ok(Outcome::Alloc(Some(s)))
                 }
                 None if self.free_slots() > 0 => Err(format!(
@@ -401,6 +636,62 @@ impl Model {
                 )),
                 None => Ok(Outcome::Alloc(None)),
             },
+            Op::AllocOrder(order) => {
+                let max = self.max_order();
+                if order > max {
+                    return Ok(Outcome::AllocOrder(Err(E::OrderTooLarge { order, max })));
+                }
+                let nr = 1u64 << order;
+                match alloc {
+                    Some(s) => {
+                        let run = s..s.saturating_add(nr);
+                        if !s.is_multiple_of(nr)
+                            || run.end > self.nr_slots
+                            || self.slots.range(run.clone()).next().is_some()
+                        {
+                            return Err(format!(
+                                "alloc_order({order}) returned slot {s}, not a free aligned run"
+                            ));
+                        }
+                        for x in run {
+                            self.slots.insert(
+                                x,
+                                Used {
+                                    count: 0,
+                                    cache: true,
+                                },
+                            );
+                        }
+                        self.allocs += nr;
+                        self.last_alloc = s;
+                        self.order_allocs[order as usize] += 1;
+                        Ok(Outcome::AllocOrder(Ok(Some(s))))
+                    }
+                    None if order == 0 && self.free_slots() > 0 => Err(format!(
+                        "alloc_order(0) failed with {} free slots",
+                        self.free_slots()
+                    )),
+                    None if order > 0 && self.has_free_cluster() => {
+                        Err(format!("alloc_order({order}) failed with a free cluster"))
+                    }
+                    None => {
+                        if order > 0 {
+                            self.order_fallbacks[order as usize] += 1;
+                        }
+                        Ok(Outcome::AllocOrder(Ok(None)))
+                    }
+                }
+            }
+            Op::Range {
+                kind, nr, val: v, ..
+            } => {
+                let r = self.apply_range(kind, slot, nr, v)?;
+                Ok(if kind.puts() {
+                    Outcome::PutNr(r)
+                } else {
+                    Outcome::Unit(r.map(drop))
+                })
+            }
             Op::Duplicate(_) => u(match st {
                 Err(e) => Err(e),
                 Ok(None) => Err(E::NoEntry { slot }),
@@ -650,6 +941,9 @@ impl Model {
             alloc_failures: actual.alloc_failures,
             free_clusters: actual.free_clusters,
             nonfull_clusters: actual.nonfull_clusters,
+            frag_clusters: actual.frag_clusters,
+            order_allocs: self.order_allocs,
+            order_fallbacks: self.order_fallbacks,
             full_clusters: actual.full_clusters,
             percpu_clusters: actual.percpu_clusters,
             ..SwapMapStats::default()
@@ -678,6 +972,10 @@ impl Model {
 pub enum Outcome {
     /// From [`Op::Alloc`].
     Alloc(Option<u64>),
+    /// From [`Op::AllocOrder`].
+    AllocOrder(Result<Option<u64>, SwapError>),
+    /// From a range put: the number of slots freed.
+    PutNr(Result<u32, SwapError>),
     /// From an operation that returns `()`.
     Unit(Result<(), SwapError>),
     /// From a put that may free the slot.
@@ -746,7 +1044,9 @@ impl Harness {
             .map_err(|e| e.to_string())?;
         Ok(Harness {
             map,
-            model: Model::new(nr_slots, cont_limit).swap_table(swap_table),
+            model: Model::new(nr_slots, cont_limit)
+                .swap_table(swap_table)
+                .cluster_size(cluster_size),
             notified,
             step: 0,
         })
@@ -772,13 +1072,38 @@ impl Harness {
             op: op.clone(),
             what,
         };
-        let target = op.target().map(|t| self.model.resolve(t));
+        let target = match *op {
+            Op::Range { at, nr, align, .. } => Some(self.model.range_start(at, nr, align)),
+            _ => op.target().map(|t| self.model.resolve(t)),
+        };
         let slot = target.unwrap_or(0);
         let value = |v| self.model.value(slot, v);
         let m = &self.map;
         let mut batch = Vec::new();
         let got = match *op {
             Op::Alloc => Outcome::Alloc(m.alloc()),
+            Op::AllocOrder(order) => Outcome::AllocOrder(m.alloc_order(order)),
+            Op::Range { kind, nr, val, .. } => {
+                let v = value(val);
+                match kind {
+                    RangeKind::Prepare => Outcome::Unit(m.swapcache_prepare_nr(slot, nr)),
+                    RangeKind::PrepareSingle => {
+                        Outcome::Unit(m.swapcache_prepare_single_nr(slot, nr))
+                    }
+                    RangeKind::SyncAcquire => Outcome::Unit(m.sync_acquire_nr(slot, nr)),
+                    RangeKind::SyncRelease => Outcome::PutNr(m.sync_release_nr(slot, nr)),
+                    RangeKind::SyncReleaseFree => Outcome::Unit(m.sync_release_free_nr(slot, nr)),
+                    RangeKind::Clear => Outcome::PutNr(m.swapcache_clear_nr(slot, nr)),
+                    RangeKind::Free => Outcome::PutNr(m.free_nr(slot, nr)),
+                    RangeKind::FreeAndClear => Outcome::PutNr(m.free_and_clear_nr(slot, nr)),
+                    RangeKind::Duplicate => Outcome::Unit(m.duplicate_nr(slot, nr)),
+                    RangeKind::TableAdd => Outcome::Unit(m.table_add_nr(slot, nr, v)),
+                    RangeKind::TableDel => Outcome::Unit(m.table_del_nr(slot, nr, v)),
+                    RangeKind::TableDelFreeAndClear => {
+                        Outcome::PutNr(m.table_del_free_and_clear_nr(slot, nr, v))
+                    }
+                }
+            }
             Op::Duplicate(_) => Outcome::Unit(m.duplicate(slot)),
             Op::DuplicateMany(_, n) => {
                 let mut last = Ok(());
@@ -815,10 +1140,16 @@ impl Harness {
             }
         };
         let alloc = match got {
-            Outcome::Alloc(a) => a,
+            Outcome::Alloc(a) | Outcome::AllocOrder(Ok(a)) => a,
             _ => None,
         };
-        let before = self.model.frees;
+        // The slots an allocation or a range touches, beside the target.
+        let span = match *op {
+            Op::AllocOrder(order) if order < 64 => 1u64 << order,
+            Op::Range { nr, .. } => u64::from(nr),
+            _ => 1,
+        };
+        self.model.take_freed();
         let want = self.model.apply(slot, op, alloc).map_err(err)?;
         if got != want {
             return Err(err(format!("map returned {got:?}, model {want:?}")));
@@ -826,6 +1157,7 @@ impl Harness {
         let touched = alloc
             .into_iter()
             .chain(target)
+            .flat_map(|s| (s..s.saturating_add(span)).take(crate::SWAPFILE_CLUSTER as usize))
             .chain(batch.iter().map(|&(s, _)| s))
             .filter(|&s| s < self.model.nr_slots);
         for s in touched {
@@ -840,11 +1172,7 @@ impl Harness {
         }
         let notes: Vec<u64> =
             std::mem::take(&mut *self.notified.lock().unwrap_or_else(|e| e.into_inner()));
-        let expect: Vec<u64> = if self.model.frees > before {
-            vec![slot]
-        } else {
-            vec![]
-        };
+        let expect = self.model.take_freed();
         if notes != expect {
             return Err(err(format!("notified {notes:?}, expected {expect:?}")));
         }
@@ -891,6 +1219,7 @@ impl Harness {
         }
         let clusters = actual.free_clusters
             + actual.nonfull_clusters
+            + actual.frag_clusters
             + actual.full_clusters
             + actual.percpu_clusters;
         if u64::from(clusters) != self.model.nr_slots.div_ceil(u64::from(actual.cluster_size)) {

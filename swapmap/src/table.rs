@@ -247,6 +247,103 @@ impl SwapMap {
         }
     }
 
+    /// Adds `value` as the swap-cache value of every slot of a folio's
+    /// range, all or nothing: a large folio sits in each of its `nr` slots,
+    /// as the kernel stores the same folio in each entry of the swap table
+    /// (and, before it, in each index of the xarray). The caller holds the
+    /// pins of the whole range ([`SwapMap::swapcache_prepare_nr`] or
+    /// [`SwapMap::alloc_order`]).
+    ///
+    /// Models `swap_cache_add_folio` of a large folio (6.18: one
+    /// `ci->lock` round trip, the `nr` entries written under it).
+    ///
+    /// Errors: the range errors ([`SwapError::EmptyRange`],
+    /// [`SwapError::OutOfRange`], [`SwapError::Unaligned`],
+    /// [`SwapError::CrossesCluster`]), [`SwapError::NoTable`], then for the
+    /// first failing slot those of [`SwapMap::table_add`]; the table is
+    /// unchanged on error.
+    ///
+    /// Context: takes the cluster lock.
+    pub fn table_add_nr(&self, slot: u64, nr: u32, value: NonZeroU64) -> Result<(), SwapError> {
+        let t = self.table_range(slot, nr)?;
+        let _c = self.lock_cluster_of(slot);
+        for (s, e) in (slot..).zip(t) {
+            // Relaxed: the flags are the caller's own pins; a misuse check.
+            match self.byte(s).load(Ordering::Relaxed) {
+                SWAP_FREE => return Err(SwapError::NoEntry { slot: s }),
+                SWAP_MAP_BAD => return Err(SwapError::Bad { slot: s }),
+                b if b == SWAP_MAP_SYNC || b & SWAP_HAS_CACHE == 0 => {
+                    return Err(SwapError::NotCached { slot: s });
+                }
+                // Relaxed: writers are serialised by the cluster lock.
+                _ if e.load(Ordering::Relaxed) != 0 => return Err(SwapError::Exists { slot: s }),
+                _ => {}
+            }
+        }
+        for e in t {
+            // Release: pairs with the Acquire of `table_get`.
+            e.store(value.get(), Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Removes a large folio's `value` from every slot of its range if each
+    /// holds it, all or nothing (`swap_cache_del_folio` of a large folio).
+    ///
+    /// Errors: the range errors, [`SwapError::NoTable`], then
+    /// [`SwapError::TableMismatch`] for the first slot holding another
+    /// value or none; the table is unchanged on error.
+    ///
+    /// Context: takes the cluster lock.
+    pub fn table_del_nr(&self, slot: u64, nr: u32, value: NonZeroU64) -> Result<(), SwapError> {
+        let t = self.table_range(slot, nr)?;
+        let _c = self.lock_cluster_of(slot);
+        for (s, e) in (slot..).zip(t) {
+            Self::holds(e, s, value)?;
+        }
+        for e in t {
+            // Relaxed: as in `clear_if`.
+            e.store(0, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// The end of an exclusive large-folio swap-in from the swap cache:
+    /// removes `value` from the range, and drops one reference and the pin
+    /// of each slot, in one cluster-locked step (the large-folio form of
+    /// [`SwapMap::table_del_free_and_clear`]). Returns how many slots were
+    /// freed.
+    ///
+    /// Errors: the range errors, [`SwapError::NoTable`], then for the first
+    /// failing slot [`SwapError::TableMismatch`] or those of
+    /// [`SwapMap::free_and_clear`]; nothing changes on error.
+    ///
+    /// Context: takes the cluster lock; may run the free-notify hook.
+    pub fn table_del_free_and_clear_nr(
+        &self,
+        slot: u64,
+        nr: u32,
+        value: NonZeroU64,
+    ) -> Result<u32, SwapError> {
+        let t = self.table_range(slot, nr)?;
+        let freed = self.update_range_checked(slot, nr, |s, b, cont| {
+            Self::holds(&t[(s - slot) as usize], s, value)?;
+            crate::map::free_and_clear_step(s, b, cont)
+        })?;
+        for e in t {
+            // Relaxed: as in `clear_if`.
+            e.store(0, Ordering::Relaxed);
+        }
+        Ok(freed)
+    }
+
+    /// The table entries of a folio's range, after the range check.
+    fn table_range(&self, slot: u64, nr: u32) -> Result<&[AtomicU64], SwapError> {
+        self.check_range(slot, nr, true)?;
+        let t = self.table.as_ref().ok_or(SwapError::NoTable)?;
+        Ok(&t[slot as usize..(slot + u64::from(nr)) as usize])
+    }
+
     /// Number of non-empty swap-table entries (a scan of the table; for
     /// statistics and checks, not for fast paths). 0 without a table.
     ///

@@ -794,3 +794,282 @@ fn reference_harness_sees_a_wrong_table_entry() {
         h.check_all().unwrap();
     }
 }
+
+/// An order-`order` run as after the swap-out of a large folio: count 1 and
+/// no cache flag on each of its slots.
+fn swapped_out_folio(m: &SwapMap, order: u32) -> u64 {
+    let s = m.alloc_order(order).unwrap().unwrap();
+    let nr = 1 << order;
+    m.duplicate_nr(s, nr).unwrap();
+    assert_eq!(m.swapcache_clear_nr(s, nr), Ok(0));
+    s
+}
+
+fn states(m: &SwapMap, r: std::ops::Range<u64>) -> Vec<SlotState> {
+    r.map(|s| m.state(s).unwrap()).collect()
+}
+
+#[test]
+fn alloc_order_hands_out_aligned_runs_of_one_cluster() {
+    let m = SwapMap::builder(80).cluster_size(16).build().unwrap();
+    assert_eq!(m.max_order(), 4);
+    for order in [1, 2, 3, 2, 1] {
+        let s = m.alloc_order(order).unwrap().unwrap();
+        let nr = 1u64 << order;
+        assert_eq!(s % nr, 0, "order {order}: slot {s}");
+        assert_eq!(s / 16, (s + nr - 1) / 16);
+        for x in s..s + nr {
+            assert_eq!(
+                m.state(x),
+                Ok(SlotState::Used {
+                    count: 0,
+                    has_cache: true
+                })
+            );
+        }
+    }
+    let st = m.stats();
+    assert_eq!(st.order_allocs[..4], [0, 2, 2, 1]);
+    assert_eq!(st.allocs, 2 * 2 + 2 * 4 + 8);
+    // A whole cluster is one order-4 folio.
+    let s = m.alloc_order(4).unwrap().unwrap();
+    assert_eq!(s % 16, 0);
+    m.check_consistency();
+}
+
+#[test]
+fn large_alloc_falls_back_when_fragmented_and_counts_it() {
+    // Two clusters of 4; cluster 0 holds the bad slot 0.
+    let m = SwapMap::builder(8).cluster_size(4).build().unwrap();
+    let all: Vec<u64> = std::iter::from_fn(|| m.alloc()).collect();
+    assert_eq!(all.len(), 7);
+    // Free every other slot: no aligned pair is free anywhere.
+    for &s in &all {
+        if s % 2 == 1 {
+            assert_eq!(m.swapcache_clear(s), Ok(Freed::Yes));
+        }
+    }
+    assert_eq!(m.alloc_order(1), Ok(None));
+    assert_eq!(m.alloc_order(2), Ok(None));
+    let st = m.stats();
+    assert_eq!(st.order_fallbacks[..3], [0, 1, 1]);
+    assert_eq!(
+        st.alloc_failures, 1,
+        "the order-0 allocation that found it full"
+    );
+    // Order 0 still finds the free slots.
+    assert!(m.alloc().is_some());
+    // Emptying cluster 1 puts it on the free list, where order 2 takes it.
+    for s in 4..8 {
+        let _ = m.swapcache_clear(s);
+    }
+    assert_eq!(m.alloc_order(2), Ok(Some(4)));
+    m.check_consistency();
+}
+
+#[test]
+fn a_fragmented_cluster_goes_to_the_frag_list() {
+    let m = SwapMap::builder(16).cluster_size(8).build().unwrap();
+    // Cluster 1 serves order 1: fill it, then free the odd slot of each
+    // pair so that no aligned pair is left.
+    let pairs: Vec<u64> = (0..4).map(|_| m.alloc_order(1).unwrap().unwrap()).collect();
+    assert!(pairs.iter().all(|&s| s >= 8));
+    for &s in &pairs {
+        assert_eq!(m.swapcache_clear(s + 1), Ok(Freed::Yes));
+    }
+    // Cluster 0 (slot 0 bad) serves order 0; cluster 1 has no pair left.
+    assert_eq!(m.alloc_order(1), Ok(None));
+    let st = m.stats();
+    assert_eq!(st.frag_clusters, 1, "{st:?}");
+    assert_eq!(st.order_fallbacks[1], 1);
+    // Frees that restore a pair make the frag cluster usable again.
+    assert_eq!(m.swapcache_clear(pairs[0]), Ok(Freed::Yes));
+    assert_eq!(m.alloc_order(1), Ok(Some(pairs[0])));
+    m.check_consistency();
+}
+
+#[test]
+fn range_errors_change_nothing() {
+    let m = SwapMap::builder(32).cluster_size(8).build().unwrap();
+    let s = swapped_out_folio(&m, 2);
+    let before = states(&m, 0..32);
+    let cs = 8;
+    assert_eq!(
+        m.alloc_order(4),
+        Err(SwapError::OrderTooLarge { order: 4, max: 3 })
+    );
+    assert_eq!(
+        m.swapcache_prepare_nr(s, 0),
+        Err(SwapError::EmptyRange { slot: s })
+    );
+    assert_eq!(
+        m.swapcache_prepare_nr(s + 1, 2),
+        Err(SwapError::Unaligned { slot: s + 1, nr: 2 })
+    );
+    assert_eq!(
+        m.swapcache_prepare_nr(s, 3),
+        Err(SwapError::Unaligned { slot: s, nr: 3 })
+    );
+    assert_eq!(
+        m.swapcache_prepare_nr(0, 16),
+        Err(SwapError::CrossesCluster {
+            slot: 0,
+            nr: 16,
+            cluster_size: cs
+        })
+    );
+    assert_eq!(
+        m.free_nr(6, 4),
+        Err(SwapError::CrossesCluster {
+            slot: 6,
+            nr: 4,
+            cluster_size: cs
+        })
+    );
+    assert_eq!(
+        m.free_nr(30, 4),
+        Err(SwapError::OutOfRange {
+            slot: 32,
+            nr_slots: 32
+        })
+    );
+    assert_eq!(
+        m.free_nr(u64::MAX, 2),
+        Err(SwapError::OutOfRange {
+            slot: u64::MAX,
+            nr_slots: 32
+        })
+    );
+    assert_eq!(m.table_add_nr(s, 4, v(1)), Err(SwapError::NoTable));
+    assert_eq!(before, states(&m, 0..32));
+    m.check_consistency();
+}
+
+#[test]
+fn range_pin_is_all_or_nothing_and_names_the_slot() {
+    let (m, log) = map_with_log(32, 8);
+    let s = swapped_out_folio(&m, 2);
+    // One subpage pinned by an order-0 swap-in.
+    m.swapcache_prepare(s + 2).unwrap();
+    let before = states(&m, s..s + 4);
+    assert_eq!(
+        m.swapcache_prepare_nr(s, 4),
+        Err(SwapError::Exists { slot: s + 2 })
+    );
+    assert_eq!(
+        m.swapcache_prepare_single_nr(s, 4),
+        Err(SwapError::Exists { slot: s + 2 })
+    );
+    assert_eq!(
+        m.sync_acquire_nr(s, 4),
+        Err(SwapError::Exists { slot: s + 2 })
+    );
+    assert_eq!(before, states(&m, s..s + 4));
+    // The order-0 swap-in ends; the large one then takes the whole range.
+    assert_eq!(m.free_and_clear(s + 2), Ok(Freed::Yes));
+    assert_eq!(taken(&log), [s + 2]);
+    assert_eq!(
+        m.swapcache_prepare_single_nr(s, 4),
+        Err(SwapError::NoEntry { slot: s + 2 })
+    );
+    m.duplicate(s + 2).unwrap_err();
+    let t = swapped_out_folio(&m, 2);
+    m.swapcache_prepare_single_nr(t, 4).unwrap();
+    assert_eq!(m.free_and_clear_nr(t, 4), Ok(4));
+    assert_eq!(taken(&log), [t, t + 1, t + 2, t + 3]);
+    m.check_consistency();
+}
+
+#[test]
+fn range_counts_fork_zap_and_sync() {
+    let (m, log) = map_with_log(32, 8);
+    let s = swapped_out_folio(&m, 2);
+    // Fork: every slot shared; a large pin-single refuses it.
+    m.duplicate_nr(s, 4).unwrap();
+    assert_eq!(
+        m.swapcache_prepare_single_nr(s, 4),
+        Err(SwapError::NotSingle { slot: s })
+    );
+    // The child zaps part of the range: those slots are single again.
+    assert_eq!(m.free_nr(s + 1, 2), Ok(0));
+    assert_eq!(m.count(s), Ok(2));
+    assert_eq!(m.count(s + 1), Ok(1));
+    assert_eq!(
+        m.swapcache_prepare_single_nr(s, 4),
+        Err(SwapError::NotSingle { slot: s })
+    );
+    // The child's other PTEs go; the parent's large swap-in with the
+    // SWAP_MAP_SYNC state, a zap of one subpage meanwhile, and its release.
+    assert_eq!(m.free(s), Ok(Freed::No));
+    assert_eq!(m.free(s + 3), Ok(Freed::No));
+    m.sync_acquire_nr(s, 4).unwrap();
+    assert_eq!(m.duplicate_nr(s, 4), Err(SwapError::Sync { slot: s }));
+    assert_eq!(m.free(s + 1), Ok(Freed::No)); // zap: cache-only now
+    assert_eq!(
+        m.sync_release_free_nr(s, 4),
+        Err(SwapError::NotSync { slot: s + 1 })
+    );
+    assert_eq!(m.sync_release_nr(s, 4), Ok(1));
+    assert_eq!(taken(&log), [s + 1]);
+    assert_eq!(m.count(s), Ok(1));
+    // A partial free of the rest, any alignment.
+    assert_eq!(m.free_nr(s + 2, 2), Ok(2));
+    assert_eq!(m.free_nr(s, 1), Ok(1));
+    assert_eq!(taken(&log), [s + 2, s + 3, s]);
+    assert_eq!(m.stats().inuse_slots, 0);
+    m.check_consistency();
+}
+
+#[test]
+fn a_large_folio_sits_in_each_of_its_table_slots() {
+    let m = table_map();
+    let s = m.alloc_order(2).unwrap().unwrap();
+    m.table_add_nr(s, 4, v(7)).unwrap();
+    for x in s..s + 4 {
+        assert_eq!(m.table_get(x), Ok(Some(v(7))));
+    }
+    assert_eq!(m.table_len(), 4);
+    // Another folio cannot join, even in part.
+    assert_eq!(
+        m.table_add_nr(s, 4, v(8)),
+        Err(SwapError::Exists { slot: s })
+    );
+    assert_eq!(
+        m.table_del_nr(s, 4, v(8)),
+        Err(SwapError::TableMismatch { slot: s })
+    );
+    // The PTEs' references, then an exclusive large swap-in from the cache.
+    m.duplicate_nr(s, 4).unwrap();
+    m.table_del(s + 3, v(7)).unwrap();
+    assert_eq!(
+        m.table_del_free_and_clear_nr(s, 4, v(7)),
+        Err(SwapError::TableMismatch { slot: s + 3 })
+    );
+    assert_eq!(m.table_len(), 3);
+    m.table_add(s + 3, v(7)).unwrap();
+    assert_eq!(m.table_del_free_and_clear_nr(s, 4, v(7)), Ok(4));
+    assert_eq!(m.table_len(), 0);
+    assert_eq!(m.stats().inuse_slots, 0);
+    m.check_consistency();
+}
+
+#[test]
+fn a_failed_duplicate_range_is_undone() {
+    // Continuation limit 0: the 63rd reference of a slot cannot be taken.
+    let m = SwapMap::builder(16)
+        .cluster_size(8)
+        .continuation_limit(0)
+        .build()
+        .unwrap();
+    let s = swapped_out_folio(&m, 2);
+    for _ in 0..61 {
+        m.duplicate(s + 3).unwrap();
+    }
+    let before = states(&m, s..s + 4);
+    assert_eq!(
+        m.duplicate_nr(s, 4),
+        Err(SwapError::CountOverflow { slot: s + 3 })
+    );
+    assert_eq!(before, states(&m, s..s + 4));
+    m.check_consistency();
+}

@@ -285,3 +285,74 @@ fn swap_table_add_many_vs_last_put() {
         }
     });
 }
+
+/// The slots 2 and 3 (cluster 1) as after the swap-out of an order-1 folio:
+/// count 1, no cache flag.
+fn swapped_out_pair(m: &SwapMap) -> u64 {
+    let s = m.alloc_order(1).unwrap().unwrap();
+    m.duplicate_nr(s, 2).unwrap();
+    assert_eq!(m.swapcache_clear_nr(s, 2), Ok(0));
+    s
+}
+
+/// Model 9 (large folios): a range pin of an order-1 swap-in racing an
+/// order-0 pin of its second slot: exactly one wins that slot; a failed
+/// range leaves its first slot unpinned (the undo), a won range holds both.
+#[test]
+fn range_pin_vs_single_pin() {
+    loom::model(|| {
+        let (m, notes) = tiny();
+        let s = swapped_out_pair(&m);
+        let m2 = m.clone();
+        let t = thread::spawn(move || m2.swapcache_prepare_single(s + 1));
+        let range = m.swapcache_prepare_single_nr(s, 2);
+        let single = t.join().unwrap();
+        let pinned = |x| {
+            m.state(x)
+                == Ok(SlotState::Used {
+                    count: 1,
+                    has_cache: true,
+                })
+        };
+        match (range, single) {
+            (Ok(()), Err(SwapError::Exists { slot })) => {
+                assert_eq!(slot, s + 1);
+                assert!(pinned(s) && pinned(s + 1));
+            }
+            (Err(SwapError::Exists { slot }), Ok(())) => {
+                assert_eq!(slot, s + 1);
+                assert!(!pinned(s), "the failed range left its pin on {s}");
+                assert!(pinned(s + 1));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(notes.load(Ordering::Relaxed), 0);
+    });
+}
+
+/// Model 10 (large folios): the end of an order-1 swap-in
+/// (`free_and_clear_nr`) racing an order-0 swap-in's pin of one subpage:
+/// the pin fails while the range holds it, or finds the slot free after;
+/// each slot is freed and notified exactly once.
+#[test]
+fn range_free_and_clear_vs_single_pin() {
+    loom::model(|| {
+        let (m, notes) = tiny();
+        let s = swapped_out_pair(&m);
+        m.swapcache_prepare_single_nr(s, 2).unwrap();
+        let m2 = m.clone();
+        let t = thread::spawn(move || m2.swapcache_prepare(s + 1));
+        assert_eq!(m.free_and_clear_nr(s, 2), Ok(2));
+        let single = t.join().unwrap();
+        assert!(
+            matches!(
+                single,
+                Err(SwapError::Exists { .. } | SwapError::NoEntry { .. })
+            ),
+            "{single:?}"
+        );
+        assert_eq!(m.state(s), Ok(SlotState::Free));
+        assert_eq!(m.state(s + 1), Ok(SlotState::Free));
+        assert_eq!(notes.load(Ordering::Relaxed), 2);
+    });
+}

@@ -5,12 +5,13 @@
 use std::num::NonZeroU64;
 
 use proptest::prelude::*;
-use swapmap::reference::{Harness, Op, Target, Val};
+use swapmap::reference::{Harness, Op, RangeKind, Target, Val};
 
 fn target(nr_slots: u64) -> impl Strategy<Value = Target> + Clone {
     prop_oneof![
         4 => (0usize..64).prop_map(Target::Used),
         1 => (0..nr_slots + 3).prop_map(Target::Raw),
+        2 => Just(Target::Last),
     ]
 }
 
@@ -75,7 +76,74 @@ fn op(nr_slots: u64) -> impl Strategy<Value = Op> {
         2 => (t.clone(), val()).prop_map(|(t, v)| Op::TableDel(t, v)),
         2 => (t, val()).prop_map(|(t, v)| Op::TableDelFreeAndClear(t, v)),
         3 => batch(nr_slots),
+        3 => (0u32..=4).prop_map(Op::AllocOrder),
+        10 => range(nr_slots),
     ]
+}
+
+/// A folio's life on the map, as the fault path drives it: allocate an
+/// aligned run of an order, give it the PTEs' references and drop the
+/// allocation's pin (swap-out), then one of the swap-in endings on the whole
+/// range: pinned bypass, `SWAP_MAP_SYNC`, the swap cache, or a zap.
+fn folio_chain() -> impl Strategy<Value = Vec<Op>> {
+    let r = |kind, nr| Op::Range {
+        kind,
+        at: Target::Last,
+        nr,
+        align: true,
+        val: Val::Lit(NonZeroU64::new(9).unwrap()),
+    };
+    (1u32..=3, 0usize..6).prop_map(move |(order, end)| {
+        use RangeKind::*;
+        let nr = 1 << order;
+        let mut v = vec![Op::AllocOrder(order), r(Duplicate, nr), r(Clear, nr)];
+        v.extend(match end {
+            0 => vec![r(PrepareSingle, nr), r(FreeAndClear, nr)],
+            1 => vec![r(SyncAcquire, nr), r(SyncReleaseFree, nr)],
+            2 => vec![r(Prepare, nr), r(TableAdd, nr), r(TableDelFreeAndClear, nr)],
+            3 => vec![r(SyncAcquire, nr), r(SyncAcquire, nr), r(SyncRelease, nr)],
+            4 => vec![
+                r(Prepare, nr),
+                r(TableAdd, nr),
+                r(TableDel, nr),
+                r(Clear, nr),
+            ],
+            _ => vec![r(Free, nr)],
+        });
+        v
+    })
+}
+
+/// Operation sequences: single operations interleaved with folio chains.
+fn ops(nr_slots: u64) -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(
+        prop_oneof![
+            12 => op(nr_slots).prop_map(|o| vec![o]),
+            1 => folio_chain(),
+        ],
+        1..150,
+    )
+    .prop_map(|v| v.into_iter().flatten().collect())
+}
+
+/// A range operation: any kind, mostly on a folio's aligned range of 2-8
+/// slots of a live slot, sometimes of 1, 3 (unaligned), 16 (crossing small
+/// clusters) or 0 slots.
+fn range(nr_slots: u64) -> impl Strategy<Value = Op> {
+    (
+        prop::sample::select(RangeKind::ALL.to_vec()),
+        target(nr_slots),
+        prop_oneof![2 => Just(1u32), 4 => Just(2), 4 => Just(4), 2 => Just(8), 1 => Just(3), 1 => Just(16), 1 => Just(0)],
+        prop_oneof![5 => Just(true), 1 => Just(false)],
+        val(),
+    )
+        .prop_map(|(kind, at, nr, align, val)| Op::Range {
+            kind,
+            at,
+            nr,
+            align,
+            val,
+        })
 }
 
 fn config() -> impl Strategy<Value = (u64, u32, u32, bool)> {
@@ -97,7 +165,7 @@ proptest! {
     #[test]
     fn matches_reference_model(
         (n, cs, limit, table) in config(),
-        ops in prop::collection::vec(op(40), 1..200),
+        ops in ops(40),
     ) {
         let mut h = Harness::with_table(n, cs, limit, table).unwrap();
         if let Err(m) = h.run(&ops) {
@@ -162,7 +230,7 @@ fn random_sequences_reach_every_table_outcome() {
                 Outcome::Put(r) => vec![format!("{r:?}")],
                 Outcome::Bool(r) => vec![format!("{r:?}")],
                 Outcome::Value(r) => vec![format!("{r:?}")],
-                Outcome::Alloc(_) => vec![],
+                Outcome::Alloc(_) | Outcome::AllocOrder(_) | Outcome::PutNr(_) => vec![],
             };
             for r in results {
                 seen.insert(format!("{name} {}", result_name(r)));
@@ -220,6 +288,97 @@ fn random_sequences_reach_every_table_outcome() {
         .iter()
         .copied()
         .filter(|w| !seen.contains(*w))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "never reached: {missing:?}\nreached: {seen:#?}"
+    );
+}
+
+/// Random sequences reach every outcome of the large-folio operations:
+/// allocations of each order that succeed and fall back, and for every range
+/// kind a success over several slots and each range error.
+#[test]
+fn random_sequences_reach_every_range_outcome() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use std::collections::BTreeSet;
+    use swapmap::reference::Outcome;
+
+    let mut runner = TestRunner::deterministic();
+    let strat = (config(), ops(40));
+    let mut seen = BTreeSet::new();
+    for _ in 0..512 {
+        let ((n, cs, limit, table), ops) = strat.new_tree(&mut runner).unwrap().current();
+        let mut h = Harness::with_table(n, cs, limit, table).unwrap();
+        for op in &ops {
+            let got = h.step(op).unwrap();
+            let name = match (op, &got) {
+                (Op::AllocOrder(o), Outcome::AllocOrder(Ok(Some(_)))) => {
+                    format!("AllocOrder({o}) Some")
+                }
+                (Op::AllocOrder(o), Outcome::AllocOrder(Ok(None))) if *o > 0 => {
+                    "AllocOrder fallback".to_string()
+                }
+                (Op::AllocOrder(_), Outcome::AllocOrder(r)) => {
+                    format!("AllocOrder {}", result_name(format!("{r:?}")))
+                }
+                (Op::Range { kind, nr, .. }, Outcome::Unit(Ok(()))) if *nr > 1 => {
+                    format!("{kind:?} Ok nr>1")
+                }
+                (Op::Range { kind, nr, .. }, Outcome::PutNr(Ok(f))) if *nr > 1 => {
+                    format!("{kind:?} Ok nr>1{}", if *f > 0 { " freed" } else { "" })
+                }
+                (Op::Range { kind, .. }, Outcome::Unit(r)) => {
+                    format!("{kind:?} {}", result_name(format!("{r:?}")))
+                }
+                (Op::Range { kind, .. }, Outcome::PutNr(r)) => {
+                    format!("{kind:?} {}", result_name(format!("{r:?}")))
+                }
+                _ => continue,
+            };
+            seen.insert(name);
+        }
+    }
+    let mut want: Vec<String> = [
+        "AllocOrder(1) Some",
+        "AllocOrder(2) Some",
+        "AllocOrder(3) Some",
+        "AllocOrder fallback",
+        "AllocOrder OrderTooLarge",
+        "Prepare Exists",
+        "PrepareSingle NotSingle",
+        "SyncAcquire Sync",
+        "SyncRelease Ok nr>1 freed",
+        "SyncReleaseFree NotSync",
+        "Clear Ok nr>1 freed",
+        "Clear NotCached",
+        "Free Ok nr>1 freed",
+        "Free NoCount",
+        "FreeAndClear Ok nr>1 freed",
+        "FreeAndClear NotCached",
+        "Duplicate NoEntry",
+        "TableAdd NotCached",
+        "TableAdd NoTable",
+        "TableDel TableMismatch",
+        "TableDelFreeAndClear Ok nr>1 freed",
+        "TableDelFreeAndClear TableMismatch",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for kind in RangeKind::ALL {
+        want.push(format!("{kind:?} Ok nr>1"));
+        for e in ["EmptyRange", "OutOfRange", "CrossesCluster"] {
+            want.push(format!("{kind:?} {e}"));
+        }
+        if kind.aligned() {
+            want.push(format!("{kind:?} Unaligned"));
+        }
+    }
+    let missing: Vec<&String> = want
+        .iter()
+        .filter(|w| !seen.iter().any(|s| s.starts_with(w.as_str())))
         .collect();
     assert!(
         missing.is_empty(),
