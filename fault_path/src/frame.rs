@@ -28,10 +28,26 @@
 //! Freed frames go back on a free list and are reused, so that a stale frame
 //! number is a real hazard, as in the kernel: a speculative lookup takes a
 //! reference with [`Frames::try_get`] and re-checks the folio under its lock.
+//!
+//! # Large folios
+//!
+//! A folio of order k is `2^k` frames aligned to their number
+//! ([`Frames::alloc_order`]), as `folio_alloc(gfp, order)` hands out: one
+//! reference count, one lock and one set of flags, kept in the head frame's
+//! state word; every frame of it records the order, so that the folio of
+//! any frame is found with [`Frames::folio_of`] (`page_folio`). Each PTE
+//! that maps a page of the folio holds one reference on it, and the swap
+//! cache one per slot (`folio_ref_add(folio, nr)`), as in the kernel. The
+//! pool is a buddy allocator (`mm/page_alloc.c`: free blocks of each order,
+//! split on allocation, merged with their buddy on free) behind per-thread
+//! lists of order-0 frames (`per_cpu_pages`, refilled and drained in
+//! batches), so the order-0 fast path takes one uncontended lock, as
+//! before. [`Frames::split`] turns a large folio into order-0 folios
+//! (`split_folio`).
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicU64, Mutex, Ordering, lock};
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, lock};
 
 /// A frame number.
 pub type FrameId = u32;
@@ -53,9 +69,12 @@ pub const PG_DIRTY: u32 = 1 << 3;
 const LOCK_SPINS: u32 = 64;
 
 struct Folio {
-    /// `flags << 32 | refs`.
+    /// `flags << 32 | refs` (meaningful on a folio's head frame).
     state: AtomicU64,
     swap: AtomicU64,
+    /// The order of the folio this frame belongs to (`folio_order`), on
+    /// every frame of it; 0 for a free frame.
+    order: AtomicU32,
 }
 
 /// The reference-count half of a folio's state word.
@@ -96,17 +115,34 @@ pub enum GetLock {
 pub struct FrameStats {
     /// Frames in the pool.
     pub total: u32,
-    /// Frames currently allocated.
+    /// Frames currently allocated (a folio of order k counts `2^k`).
     pub in_use: u32,
+    /// Successful allocations per large folio order (index 0 stays 0: the
+    /// order-0 fast path keeps no shared counter).
+    pub order_allocs: [u64; NR_FOLIO_ORDERS],
+    /// Large folios split into order-0 folios ([`Frames::split`]).
+    pub splits: u64,
     /// `put` of a frame whose count was already 0: a double free (a bug in
     /// a strategy). Always 0 in a correct run.
     pub double_frees: u64,
-    /// Allocations that found no free frame.
+    /// Allocations that found no free frame (order 0), or no free block of
+    /// their order (a large allocation, which the caller then retries at a
+    /// lower order).
     pub alloc_failures: u64,
 }
 
 /// Free-list shards (per-CPU page lists, `per_cpu_pages`); 1 under loom.
 const FREE_SHARDS: usize = if cfg!(loom) { 1 } else { 8 };
+
+/// Folio orders the pool hands out: 0 to 9 (4 KiB to 2 MiB, the PMD order).
+pub const NR_FOLIO_ORDERS: usize = 10;
+
+/// The largest folio order.
+pub const MAX_FOLIO_ORDER: u32 = NR_FOLIO_ORDERS as u32 - 1;
+
+/// A per-thread list holding more frames than this gives [`REFILL`] of them
+/// back to the buddy allocator (the `pcp->high` watermark).
+const PCP_HIGH: usize = 4 * REFILL;
 
 /// The calling thread's free-list shard.
 #[inline]
@@ -115,19 +151,127 @@ fn home_shard() -> usize {
     crate::sync::shard() % FREE_SHARDS
 }
 
-/// Frames moved at most per refill of an empty shard.
-const REFILL: usize = 64;
+/// Frames moved per refill of an empty per-thread list, and per drain of a
+/// full one (`pcp->batch`).
+const REFILL: usize = if cfg!(loom) { 2 } else { 64 };
+
+/// "Not the head of a free block" in [`Buddy::free_order`].
+const NOT_FREE: u8 = u8::MAX;
+/// The end of a buddy free list.
+const NIL: u32 = u32::MAX;
+
+/// The buddy allocator: free blocks of `2^k` frames aligned to their size,
+/// one doubly linked list per order, linked through the frames.
+struct Buddy {
+    next: Box<[u32]>,
+    prev: Box<[u32]>,
+    /// The order of the free block this frame heads, or [`NOT_FREE`].
+    free_order: Box<[u8]>,
+    head: [u32; NR_FOLIO_ORDERS],
+    /// Frames in free blocks.
+    free: u32,
+}
+
+impl Buddy {
+    /// Every frame of `0..n` free, in the largest aligned blocks.
+    fn new(n: u32) -> Buddy {
+        let mut b = Buddy {
+            next: vec![NIL; n as usize].into(),
+            prev: vec![NIL; n as usize].into(),
+            free_order: vec![NOT_FREE; n as usize].into(),
+            head: [NIL; NR_FOLIO_ORDERS],
+            free: 0,
+        };
+        // Highest addresses first, so that the lowest frames of each order
+        // are at the heads of the lists and are handed out first.
+        let mut blocks = Vec::new();
+        let mut f = 0u32;
+        while f < n {
+            let k = (0..=MAX_FOLIO_ORDER)
+                .rev()
+                .find(|&k| f % (1 << k) == 0 && u64::from(f) + (1u64 << k) <= u64::from(n))
+                .unwrap_or(0);
+            blocks.push((f, k));
+            f += 1 << k;
+        }
+        for (f, k) in blocks.into_iter().rev() {
+            b.push(f, k);
+            b.free += 1 << k;
+        }
+        b
+    }
+
+    fn push(&mut self, f: u32, k: u32) {
+        let h = self.head[k as usize];
+        self.next[f as usize] = h;
+        self.prev[f as usize] = NIL;
+        if h != NIL {
+            self.prev[h as usize] = f;
+        }
+        self.head[k as usize] = f;
+        self.free_order[f as usize] = k as u8;
+    }
+
+    fn remove(&mut self, f: u32) {
+        let k = self.free_order[f as usize] as usize;
+        let (p, n) = (self.prev[f as usize], self.next[f as usize]);
+        if p == NIL {
+            self.head[k] = n;
+        } else {
+            self.next[p as usize] = n;
+        }
+        if n != NIL {
+            self.prev[n as usize] = p;
+        }
+        self.free_order[f as usize] = NOT_FREE;
+    }
+
+    /// `__rmqueue_smallest`: a block of order `k`, split off the smallest
+    /// free block that has one (`expand`).
+    fn alloc(&mut self, k: u32) -> Option<u32> {
+        let mut j = (k..=MAX_FOLIO_ORDER).find(|&j| self.head[j as usize] != NIL)?;
+        let f = self.head[j as usize];
+        self.remove(f);
+        while j > k {
+            j -= 1;
+            self.push(f + (1 << j), j);
+        }
+        self.free -= 1 << k;
+        Some(f)
+    }
+
+    /// `__free_one_page`: frees the block of order `k` at `f`, merged with
+    /// its buddy as long as the buddy is a free block of the same order.
+    fn free(&mut self, mut f: u32, mut k: u32) {
+        self.free += 1 << k;
+        while k < MAX_FOLIO_ORDER {
+            let b = f ^ (1 << k);
+            if b as usize >= self.free_order.len() || self.free_order[b as usize] != k as u8 {
+                break;
+            }
+            self.remove(b);
+            f = f.min(b);
+            k += 1;
+        }
+        self.push(f, k);
+    }
+}
 
 /// The frame pool.
 pub struct Frames {
     words: Box<[AtomicU64]>,
     folios: Box<[CachePadded<Folio>]>,
-    /// Free frames, sharded by thread like the kernel's per-CPU page lists:
-    /// a thread allocates from and frees to its own shard, and steals from
-    /// the others only when its own is empty.
+    /// Free order-0 frames, sharded by thread like the kernel's per-CPU
+    /// page lists: a thread allocates from and frees to its own shard, which
+    /// is refilled from and drained to the buddy allocator in batches.
     free: Box<[CachePadded<Mutex<Vec<FrameId>>>]>,
+    /// Free blocks of every order (`zone->free_area`). Lock order: a
+    /// shard's lock, then this one.
+    buddy: Mutex<Buddy>,
     double_frees: AtomicU64,
     alloc_failures: AtomicU64,
+    order_allocs: [AtomicU64; NR_FOLIO_ORDERS],
+    splits: AtomicU64,
 }
 
 impl std::fmt::Debug for Frames {
@@ -164,19 +308,18 @@ impl Frames {
                     CachePadded::new(Folio {
                         state: AtomicU64::new(0),
                         swap: AtomicU64::new(0),
+                        order: AtomicU32::new(0),
                     })
                 })
                 .collect(),
-            // Frames dealt round-robin; popped from the end, so each shard
-            // hands out its frames in ascending order.
             free: (0..FREE_SHARDS)
-                .map(|i| {
-                    let mine = (0..n).rev().filter(|f| *f as usize % FREE_SHARDS == i);
-                    CachePadded::new(Mutex::new(mine.collect()))
-                })
+                .map(|_| CachePadded::new(Mutex::new(Vec::new())))
                 .collect(),
+            buddy: Mutex::new(Buddy::new(n)),
             double_frees: AtomicU64::new(0),
             alloc_failures: AtomicU64::new(0),
+            order_allocs: std::array::from_fn(|_| AtomicU64::new(0)),
+            splits: AtomicU64::new(0),
         }
     }
 
@@ -203,16 +346,163 @@ impl Frames {
 
     fn alloc_with(&self, refs: u32, flags: u32, swap: u64) -> Option<FrameId> {
         let home = home_shard();
-        // Two statements: the home shard's guard must be dropped before
-        // `refill` locks it again.
-        let own = lock(&self.free[home]).pop();
-        let found = own.or_else(|| self.refill(home));
+        let found = {
+            let mut list = lock(&self.free[home]);
+            match list.pop() {
+                Some(f) => Some(f),
+                None => self.refill(&mut list),
+            }
+        };
         let Some(f) = found else {
             self.alloc_failures.fetch_add(1, Ordering::Relaxed);
             return None;
         };
         self.init(f, refs, flags, swap);
         Some(f)
+    }
+
+    /// Allocates a folio of `2^order` frames aligned to their number, with
+    /// one reference, no flags and stale contents, and returns its head
+    /// frame; `None` when no free block of that order exists (the caller
+    /// falls back to a lower order, as `alloc_swap_folio` and
+    /// `folio_alloc_swap`'s callers do). Order 0 is [`Frames::alloc`].
+    ///
+    /// Models `folio_alloc(gfp, order)` → `__rmqueue_smallest`; when no
+    /// block is free, the per-thread lists are drained into the buddy
+    /// allocator once and the allocation retried (`drain_all_pages` before
+    /// giving up, as the slow path does).
+    ///
+    /// Context: takes the buddy lock, and each shard lock when draining.
+    pub fn alloc_order(&self, order: u32) -> Option<FrameId> {
+        if order == 0 {
+            return self.alloc();
+        }
+        if order > MAX_FOLIO_ORDER {
+            return None;
+        }
+        let mut got = lock(&self.buddy).alloc(order);
+        if got.is_none() {
+            self.drain_all();
+            got = lock(&self.buddy).alloc(order);
+        }
+        let Some(f) = got else {
+            self.alloc_failures.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        for t in f..f + (1 << order) {
+            // Relaxed: published by the head's state Release in `init`.
+            self.folios[t as usize]
+                .order
+                .store(order, Ordering::Relaxed);
+        }
+        self.order_allocs[order as usize].fetch_add(1, Ordering::Relaxed);
+        self.init(f, 1, 0, 0);
+        Some(f)
+    }
+
+    /// [`Frames::alloc_order`] of the largest order in `orders` (a bit mask,
+    /// bit k for order k) that has a free block, trying the others in
+    /// descending order: `alloc_swap_folio`'s loop over the enabled orders.
+    /// Returns the head and its order.
+    pub fn alloc_folio(&self, orders: u32) -> Option<(FrameId, u32)> {
+        (0..=MAX_FOLIO_ORDER)
+            .rev()
+            .filter(|k| orders & (1 << k) != 0)
+            .find_map(|k| self.alloc_order(k).map(|f| (f, k)))
+    }
+
+    /// The order of the folio frame `f` belongs to (`folio_order`); 0 for
+    /// a free frame.
+    #[inline]
+    pub fn order(&self, f: FrameId) -> u32 {
+        // Relaxed: stable while the caller holds a reference (set before
+        // the folio was published, reset only after its last put).
+        self.folios[f as usize].order.load(Ordering::Relaxed)
+    }
+
+    /// The head frame of the folio frame `f` belongs to (`page_folio`).
+    /// Stable while the caller holds a reference to the folio (or maps `f`
+    /// under the PTE lock); a speculative caller re-checks it after taking
+    /// a reference, as the kernel re-checks `page_folio` after
+    /// `folio_try_get`.
+    #[inline]
+    pub fn folio_of(&self, f: FrameId) -> FrameId {
+        f & !((1 << self.order(f)) - 1)
+    }
+
+    /// Splits the large folio headed by `head` into `2^order` order-0
+    /// folios (`split_folio`): frame `head + i` becomes a folio of its own
+    /// with `refs[i]` references and the head's flags (the lock among them:
+    /// every piece comes out locked, as the kernel's split leaves the new
+    /// folios locked for the caller to unlock). The split happens only if
+    /// the folio's reference count is exactly the sum of `refs`, frozen for
+    /// the time of the split so that no speculative reference slips in
+    /// (`folio_ref_freeze(folio, 1 + mapped)`); otherwise nothing changes
+    /// and it returns false, as a split that finds an extra reference fails
+    /// with `-EAGAIN`.
+    ///
+    /// Context: the caller holds the folio lock and accounts for every
+    /// reference in `refs` (its own, and the PTEs that map each page, which
+    /// it keeps from changing by holding their PTE lock). A folio in the
+    /// swap cache is refused (the model splits only before a swap-out).
+    pub fn split(&self, head: FrameId, refs: &[u32]) -> bool {
+        let order = self.order(head);
+        let nr = 1usize << order;
+        if order == 0
+            || refs.len() != nr
+            || self.flags(head) & PG_SWAPCACHE != 0
+            || refs.iter().any(|&r| r == 0)
+        {
+            return false;
+        }
+        let total: u32 = refs.iter().sum();
+        if !self.freeze(head, total) {
+            return false;
+        }
+        let flags = self.flags(head);
+        for (i, &r) in refs.iter().enumerate() {
+            let f = head + i as FrameId;
+            self.folios[f as usize].order.store(0, Ordering::Relaxed);
+            if f != head {
+                self.folios[f as usize].swap.store(0, Ordering::Relaxed);
+            }
+            // Release: the tails' new state (and order) is published before
+            // any reference to them is taken with the Acquire of try_get;
+            // for the head, it unfreezes (`folio_ref_unfreeze`).
+            self.state(f)
+                .store(fl(flags) | u64::from(r), Ordering::Release);
+        }
+        self.splits.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Frees the folio headed by `f` whose last reference just went: an
+    /// order-0 frame goes to the home shard, a large folio back to the buddy
+    /// allocator in one block (`free_frozen_pages` of the whole order).
+    fn free_folio(&self, f: FrameId) {
+        let order = self.order(f);
+        if order == 0 {
+            self.push_free(f);
+            return;
+        }
+        for t in f..f + (1 << order) {
+            // Relaxed: the folio has no holder left.
+            self.folios[t as usize].order.store(0, Ordering::Relaxed);
+        }
+        lock(&self.buddy).free(f, order);
+    }
+
+    /// Gives every shard's frames back to the buddy allocator
+    /// (`drain_all_pages`), so that free order-0 frames can merge into a
+    /// block a large allocation needs.
+    fn drain_all(&self) {
+        for shard in self.free.iter() {
+            let batch = std::mem::take(&mut *lock(shard));
+            let mut b = lock(&self.buddy);
+            for f in batch {
+                b.free(f, 0);
+            }
+        }
     }
 
     /// Gives a frame just taken off a free list its first state.
@@ -259,22 +549,42 @@ impl Frames {
         n
     }
 
-    /// The home shard is empty: take half of the first non-empty shard
-    /// (at most [`REFILL`] frames), keep one and move the rest home, like a
-    /// per-CPU page list refilled in a batch (`rmqueue_bulk`), so that a
-    /// thread whose frames are freed elsewhere does not scan every shard on
-    /// every allocation.
-    fn refill(&self, home: usize) -> Option<FrameId> {
+    /// The home shard `list` (locked) is empty: move up to [`REFILL`]
+    /// order-0 frames from the buddy allocator into it, as a per-CPU page
+    /// list is refilled in a batch (`rmqueue_bulk`), and return one. When
+    /// the buddy allocator is empty too, take half of another shard's
+    /// frames (at most `REFILL`), so that frames freed by other threads are
+    /// found. Context: the home shard's lock is held; takes the buddy lock,
+    /// or one other shard's lock (never while holding the buddy's).
+    fn refill(&self, list: &mut Vec<FrameId>) -> Option<FrameId> {
+        {
+            let mut b = lock(&self.buddy);
+            while list.len() < REFILL {
+                let Some(f) = b.alloc(0) else { break };
+                list.push(f);
+            }
+        }
+        // Popped from the end: hand the lowest frame out first.
+        list.reverse();
+        if let Some(f) = list.pop() {
+            return Some(f);
+        }
+        let home = home_shard();
         for i in 1..FREE_SHARDS {
-            let mut victim = lock(&self.free[(home + i) % FREE_SHARDS]);
+            let other = (home + i) % FREE_SHARDS;
+            // Shards are locked in index order, so two refills that each
+            // hold their own shard cannot wait for each other: a refill
+            // that would take a lower shard's lock while holding a higher
+            // one skips it (try_lock).
+            let Some(mut victim) = crate::sync::try_lock(&self.free[other]) else {
+                continue;
+            };
             let Some(f) = victim.pop() else {
                 continue;
             };
             let take = (victim.len() / 2).min(REFILL);
             let at = victim.len() - take;
-            let batch: Vec<FrameId> = victim.drain(at..).collect();
-            drop(victim);
-            lock(&self.free[home]).extend(batch);
+            list.extend(victim.drain(at..));
             return Some(f);
         }
         None
@@ -367,7 +677,7 @@ impl Frames {
             // unlock's, paired with the next locker's Acquire.
             match state.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) if refs_of(cur) == 1 => {
-                    self.push_free(f);
+                    self.free_folio(f);
                     return;
                 }
                 Ok(_) => return,
@@ -401,14 +711,24 @@ impl Frames {
         }
     }
 
-    /// Returns a frozen frame to the free list.
+    /// Returns a frozen folio to the free lists.
     pub fn free_frozen(&self, f: FrameId) {
         debug_assert_eq!(self.refs(f), 0);
-        self.push_free(f);
+        self.free_folio(f);
     }
 
+    /// Frees an order-0 frame to the home shard; a shard past [`PCP_HIGH`]
+    /// gives a batch back to the buddy allocator (`free_pcppages_bulk`).
     fn push_free(&self, f: FrameId) {
-        lock(&self.free[home_shard()]).push(f);
+        let mut list = lock(&self.free[home_shard()]);
+        list.push(f);
+        if list.len() > PCP_HIGH {
+            let at = list.len() - REFILL;
+            let mut b = lock(&self.buddy);
+            for g in list.drain(at..) {
+                b.free(g, 0);
+            }
+        }
     }
 
     /// The frame's reference count.
@@ -605,9 +925,13 @@ impl Frames {
     /// The allocator's counters.
     pub fn stats(&self) -> FrameStats {
         let total = self.folios.len() as u32;
+        let cached: u32 = self.free.iter().map(|s| lock(s).len() as u32).sum();
+        let free = cached + lock(&self.buddy).free;
         FrameStats {
             total,
-            in_use: total - self.free.iter().map(|s| lock(s).len() as u32).sum::<u32>(),
+            in_use: total - free,
+            order_allocs: std::array::from_fn(|k| self.order_allocs[k].load(Ordering::Relaxed)),
+            splits: self.splits.load(Ordering::Relaxed),
             double_frees: self.double_frees.load(Ordering::Relaxed),
             alloc_failures: self.alloc_failures.load(Ordering::Relaxed),
         }
@@ -699,6 +1023,114 @@ mod tests {
         frames.unlock_clear(f, PG_SWAPCACHE);
         frames.free_frozen(f);
         assert_eq!(frames.stats().in_use, 0);
+    }
+
+    #[test]
+    fn large_folios_are_aligned_and_merge_back() {
+        let frames = Frames::new(64);
+        let a = frames.alloc_order(4).unwrap();
+        assert_eq!(a % 16, 0);
+        assert_eq!((frames.order(a + 5), frames.folio_of(a + 5)), (4, a));
+        assert_eq!(frames.stats().in_use, 16);
+        // Order-0 frames come from another block; the order-4 folio's
+        // frames are not handed out twice.
+        let small: Vec<FrameId> = (0..8).map(|_| frames.alloc().unwrap()).collect();
+        assert!(small.iter().all(|&f| !(a..a + 16).contains(&f)));
+        assert!(
+            small
+                .iter()
+                .all(|&f| frames.order(f) == 0 && frames.folio_of(f) == f)
+        );
+        // One reference per mapped page plus ours; the last put frees all.
+        for _ in 0..3 {
+            frames.get(a);
+        }
+        for _ in 0..4 {
+            frames.put(a);
+        }
+        assert_eq!(frames.order(a + 5), 0);
+        assert_eq!(frames.stats().in_use, 8);
+        for f in small {
+            frames.put(f);
+        }
+        // Everything merged back (64 frames are one order-6 block): four
+        // order-4 folios fit, and a fifth does not.
+        let big: Vec<FrameId> = (0..4).map(|_| frames.alloc_order(4).unwrap()).collect();
+        assert_eq!(frames.alloc_order(4), None);
+        assert_eq!(frames.stats().order_allocs[4], 5);
+        assert_eq!(frames.stats().alloc_failures, 1);
+        for f in big {
+            frames.put(f);
+        }
+        assert_eq!(frames.stats().in_use, 0);
+        assert_eq!(frames.alloc_folio(0b1_0100).map(|(_, k)| k), Some(4));
+    }
+
+    #[test]
+    fn large_allocation_drains_the_per_thread_lists() {
+        // All frames pass through this thread's list: a large allocation
+        // must find them merged back in the buddy allocator.
+        let frames = Frames::new(32);
+        let all: Vec<FrameId> = std::iter::from_fn(|| frames.alloc()).collect();
+        assert_eq!(all.len(), 32);
+        for f in all {
+            frames.put(f);
+        }
+        assert_eq!(frames.alloc_order(5).map(|f| frames.order(f)), Some(5));
+    }
+
+    #[test]
+    fn fallback_to_a_lower_order_when_fragmented() {
+        let frames = Frames::new(16);
+        let all: Vec<FrameId> = std::iter::from_fn(|| frames.alloc()).collect();
+        // Keep every other frame: no aligned pair is free.
+        for &f in all.iter().filter(|&&f| f % 2 == 1) {
+            frames.put(f);
+        }
+        assert_eq!(frames.alloc_order(1), None);
+        let (f, k) = frames.alloc_folio(0b111).unwrap();
+        assert_eq!((k, frames.order(f)), (0, 0));
+    }
+
+    #[test]
+    fn split_gives_each_page_its_references_and_the_lock() {
+        let frames = Frames::new(16);
+        let h = frames.alloc_order(2).unwrap();
+        assert!(frames.try_lock(h));
+        frames.set_flags(h, PG_DIRTY);
+        // Two pages mapped (one reference each) plus ours on every piece.
+        frames.get(h);
+        frames.get(h);
+        frames.get(h);
+        frames.get(h);
+        frames.get(h);
+        // 6 references; a split that accounts for 5 is refused.
+        assert!(!frames.split(h, &[2, 1, 1, 1]));
+        assert_eq!((frames.order(h + 1), frames.refs(h)), (2, 6));
+        assert!(!frames.split(h, &[2, 2, 1]));
+        assert!(frames.split(h, &[2, 1, 2, 1]));
+        for (i, want) in [2, 1, 2, 1].into_iter().enumerate() {
+            let f = h + i as FrameId;
+            assert_eq!((frames.order(f), frames.folio_of(f)), (0, f));
+            assert_eq!(frames.refs(f), want);
+            assert_eq!(frames.flags(f), PG_LOCKED | PG_DIRTY);
+        }
+        assert_eq!(frames.stats().splits, 1);
+        for i in 0..4 {
+            let f = h + i;
+            frames.unlock_put(f);
+            if frames.refs(f) > 0 {
+                frames.put(f);
+            }
+        }
+        assert_eq!(frames.stats().in_use, 0);
+        // An order-0 folio and a folio in the swap cache do not split.
+        let g = frames.alloc().unwrap();
+        assert!(!frames.split(g, &[1]));
+        frames.put(g);
+        let c = frames.alloc_order(1).unwrap();
+        frames.set_flags(c, PG_SWAPCACHE);
+        assert!(!frames.split(c, &[1, 1]));
     }
 
     #[test]

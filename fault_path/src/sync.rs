@@ -46,6 +46,17 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Tries to lock `m` without waiting, ignoring poisoning; `None` when it
+/// is held.
+#[inline]
+pub(crate) fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
 /// A new swap cache: the process-wide epoch collector normally; under loom
 /// a collector owned by the model (see the `swapcache` crate docs).
 pub(crate) fn new_swap_cache<F: Send + 'static>(nr_slots: u64) -> swapcache::SwapCache<F> {
