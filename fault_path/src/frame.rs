@@ -189,7 +189,7 @@ impl Buddy {
         while f < n {
             let k = (0..=MAX_FOLIO_ORDER)
                 .rev()
-                .find(|&k| f % (1 << k) == 0 && u64::from(f) + (1u64 << k) <= u64::from(n))
+                .find(|&k| f.is_multiple_of(1 << k) && u64::from(f) + (1u64 << k) <= u64::from(n))
                 .unwrap_or(0);
             blocks.push((f, k));
             f += 1 << k;
@@ -451,7 +451,7 @@ impl Frames {
         if order == 0
             || refs.len() != nr
             || self.flags(head) & PG_SWAPCACHE != 0
-            || refs.iter().any(|&r| r == 0)
+            || refs.contains(&0)
         {
             return false;
         }
