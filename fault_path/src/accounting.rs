@@ -14,8 +14,9 @@ use crate::system::System;
 /// - each in-use slot's count equals the PTEs that name it, and its cache
 ///   flag is set exactly when the swap cache holds a folio for it, which
 ///   points back at it;
-/// - each allocated frame is referenced by exactly its PTE mappings plus
-///   one if it is in the swap cache;
+/// - each allocated folio is referenced by exactly the PTEs that map one
+///   of its pages plus one per swap-cache slot that holds it (a large folio
+///   sits in each of its `nr` slots, which must be its own, in order);
 /// - no frame was freed twice, and every slot freeing was notified once.
 ///
 /// Returns the violations found (empty when clean).
@@ -27,7 +28,9 @@ pub fn check_accounting(sys: &System, mms: &[&AddressSpace]) -> Vec<String> {
         for vpn in 0..mm.pages() {
             match mm.pte(vpn).kind() {
                 PteKind::None => {}
-                PteKind::Present(fr) => *frame_refs.entry(fr).or_default() += 1,
+                PteKind::Present(fr) => {
+                    *frame_refs.entry(sys.frames().folio_of(fr)).or_default() += 1
+                }
                 PteKind::Swap(s) => *slot_refs.entry(s).or_default() += 1,
                 PteKind::Marker(fr) => {
                     errs.push(format!("page {vpn}: marker for frame {fr} at rest"))
@@ -54,9 +57,15 @@ pub fn check_accounting(sys: &System, mms: &[&AddressSpace]) -> Vec<String> {
                     ));
                 }
                 let f = sys.frames();
-                if f.flags(fr) & PG_SWAPCACHE == 0 || f.swap(fr) != slot {
+                let nr = 1u64 << f.order(fr);
+                if f.flags(fr) & PG_SWAPCACHE == 0 || slot.wrapping_sub(f.swap(fr)) >= nr {
                     errs.push(format!(
                         "slot {slot}: cache points at folio {fr} of another slot"
+                    ));
+                }
+                if f.folio_of(fr) != fr {
+                    errs.push(format!(
+                        "slot {slot}: cache holds frame {fr}, not a folio head"
                     ));
                 }
                 *frame_refs.entry(fr).or_default() += 1;
@@ -78,9 +87,10 @@ pub fn check_accounting(sys: &System, mms: &[&AddressSpace]) -> Vec<String> {
     if fs.double_frees != 0 {
         errs.push(format!("{} frame double frees", fs.double_frees));
     }
-    if fs.in_use as usize != frame_refs.len() {
+    let referenced: u64 = frame_refs.keys().map(|&fr| 1u64 << f.order(fr)).sum();
+    if u64::from(fs.in_use) != referenced {
         errs.push(format!(
-            "{} frames allocated but {} referenced (leak)",
+            "{} frames allocated but {referenced} referenced, in {} folios (leak)",
             fs.in_use,
             frame_refs.len()
         ));

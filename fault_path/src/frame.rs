@@ -435,17 +435,18 @@ impl Frames {
     /// with `refs[i]` references and the head's flags (the lock among them:
     /// every piece comes out locked, as the kernel's split leaves the new
     /// folios locked for the caller to unlock). The split happens only if
-    /// the folio's reference count is exactly the sum of `refs`, frozen for
-    /// the time of the split so that no speculative reference slips in
+    /// the folio's reference count is exactly `expected`, frozen for the
+    /// time of the split so that no speculative reference slips in
     /// (`folio_ref_freeze(folio, 1 + mapped)`); otherwise nothing changes
     /// and it returns false, as a split that finds an extra reference fails
-    /// with `-EAGAIN`.
+    /// with `-EAGAIN`. The new counts may add references the caller takes
+    /// on every piece (reclaim keeps one on each folio of its list).
     ///
     /// Context: the caller holds the folio lock and accounts for every
     /// reference in `refs` (its own, and the PTEs that map each page, which
     /// it keeps from changing by holding their PTE lock). A folio in the
     /// swap cache is refused (the model splits only before a swap-out).
-    pub fn split(&self, head: FrameId, refs: &[u32]) -> bool {
+    pub fn split(&self, head: FrameId, expected: u32, refs: &[u32]) -> bool {
         let order = self.order(head);
         let nr = 1usize << order;
         if order == 0
@@ -455,8 +456,7 @@ impl Frames {
         {
             return false;
         }
-        let total: u32 = refs.iter().sum();
-        if !self.freeze(head, total) {
+        if !self.freeze(head, expected) {
             return false;
         }
         let flags = self.flags(head);
@@ -592,7 +592,20 @@ impl Frames {
 
     /// Takes another reference on a frame the caller already holds one on.
     pub fn get(&self, f: FrameId) {
-        self.state(f).fetch_add(1, Ordering::Relaxed);
+        self.get_n(f, 1);
+    }
+
+    /// Takes `n` more references on a folio the caller holds one on
+    /// (`folio_ref_add`: the swap cache's `nr` of a large folio, or the
+    /// `nr` PTEs that map it).
+    pub fn get_n(&self, f: FrameId, n: u32) {
+        self.state(f).fetch_add(u64::from(n), Ordering::Relaxed);
+    }
+
+    /// Drops `n` references (`folio_ref_sub` + `folio_put`); the last one
+    /// frees the folio.
+    pub fn put_n(&self, f: FrameId, n: u32) {
+        self.put_clear(f, n, 0);
     }
 
     #[inline]
@@ -639,13 +652,13 @@ impl Frames {
     /// of a free frame is counted in [`FrameStats::double_frees`] and
     /// otherwise ignored.
     pub fn put(&self, f: FrameId) {
-        self.put_clear(f, 0);
+        self.put_clear(f, 1, 0);
     }
 
     /// `folio_unlock` and then `folio_put`, in one atomic step (see the
     /// module docs).
     pub fn unlock_put(&self, f: FrameId) {
-        self.put_clear(f, PG_LOCKED);
+        self.put_clear(f, 1, PG_LOCKED);
     }
 
     /// Drops a reference, unlocks the folio and clears `bits` in one atomic
@@ -653,16 +666,22 @@ impl Frames {
     /// `delete_from_swap_cache`'s `folio_ref_sub` of the cache's reference,
     /// on a folio no one else can lock (see the module docs).
     pub fn put_unlock_clear(&self, f: FrameId, bits: u32) {
-        self.put_clear(f, PG_LOCKED | bits);
+        self.put_clear(f, 1, PG_LOCKED | bits);
     }
 
-    /// Drops a reference and clears `bits` (the lock among them, when the
-    /// caller holds it).
-    fn put_clear(&self, f: FrameId, bits: u32) {
+    /// [`Frames::put_unlock_clear`] dropping `n` references: a large
+    /// folio's `nr` swap-cache references.
+    pub fn put_n_unlock_clear(&self, f: FrameId, n: u32, bits: u32) {
+        self.put_clear(f, n, PG_LOCKED | bits);
+    }
+
+    /// Drops `n` references and clears `bits` (the lock among them, when
+    /// the caller holds it).
+    fn put_clear(&self, f: FrameId, n: u32, bits: u32) {
         let state = self.state(f);
         let mut cur = state.load(Ordering::Relaxed);
         loop {
-            if refs_of(cur) == 0 {
+            if refs_of(cur) < n {
                 self.double_frees.fetch_add(1, Ordering::Relaxed);
                 return;
             }
@@ -670,13 +689,13 @@ impl Frames {
                 bits & PG_LOCKED == 0 || flags_of(cur) & PG_LOCKED != 0,
                 "unlock of an unlocked folio"
             );
-            let new = (cur - 1) & !fl(bits);
+            let new = (cur - u64::from(n)) & !fl(bits);
             // AcqRel: the last put must see every other holder's writes
             // before the frame is reused (Acquire), and publish ours
             // (Release), as `folio_put_testzero`; the Release is also the
             // unlock's, paired with the next locker's Acquire.
             match state.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) if refs_of(cur) == 1 => {
+                Ok(_) if refs_of(cur) == n => {
                     self.free_folio(f);
                     return;
                 }
@@ -1105,10 +1124,10 @@ mod tests {
         frames.get(h);
         frames.get(h);
         // 6 references; a split that accounts for 5 is refused.
-        assert!(!frames.split(h, &[2, 1, 1, 1]));
+        assert!(!frames.split(h, 5, &[2, 1, 1, 1]));
         assert_eq!((frames.order(h + 1), frames.refs(h)), (2, 6));
-        assert!(!frames.split(h, &[2, 2, 1]));
-        assert!(frames.split(h, &[2, 1, 2, 1]));
+        assert!(!frames.split(h, 6, &[2, 2, 1]));
+        assert!(frames.split(h, 6, &[2, 1, 2, 1]));
         for (i, want) in [2, 1, 2, 1].into_iter().enumerate() {
             let f = h + i as FrameId;
             assert_eq!((frames.order(f), frames.folio_of(f)), (0, f));
@@ -1126,11 +1145,11 @@ mod tests {
         assert_eq!(frames.stats().in_use, 0);
         // An order-0 folio and a folio in the swap cache do not split.
         let g = frames.alloc().unwrap();
-        assert!(!frames.split(g, &[1]));
+        assert!(!frames.split(g, 1, &[1]));
         frames.put(g);
         let c = frames.alloc_order(1).unwrap();
         frames.set_flags(c, PG_SWAPCACHE);
-        assert!(!frames.split(c, &[1, 1]));
+        assert!(!frames.split(c, 1, &[1, 1]));
     }
 
     #[test]

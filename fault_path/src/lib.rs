@@ -129,4 +129,6 @@ pub use accounting::check_accounting;
 pub use mm::{Access, AddressSpace, INDEX_TAG, PTES_PER_TABLE, index_word};
 pub use stats::FaultStats;
 pub use strategy::{Strategy, SwapIn};
-pub use system::{FaultError, SwapCacheKind, System, SystemConfig, ZswapConfig, ZswapLoad};
+pub use system::{
+    FaultError, LargeBug, SwapCacheKind, System, SystemConfig, ZswapConfig, ZswapLarge, ZswapLoad,
+};

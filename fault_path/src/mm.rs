@@ -65,18 +65,68 @@ impl AddressSpace {
 
     /// Allocates and maps every page, word 0 = 0 and word 1 =
     /// [`index_word`], as the reproducer's populate loop does.
+    ///
+    /// With large folios enabled ([`SystemConfig::orders`]) each aligned
+    /// range is mapped by one folio of the largest enabled order that fits,
+    /// as `alloc_anon_folio` does for a fault in an empty range.
+    ///
+    /// [`SystemConfig::orders`]: crate::SystemConfig::orders
     pub fn populate(&self) -> Result<(), FaultError> {
-        for vpn in 0..self.ptes.len() {
-            let fr = self.sys.frames.alloc().ok_or(FaultError::NoMemory)?;
-            self.sys.frames.zero(fr);
-            self.sys.frames.set_word(fr, 1, index_word(vpn));
-            let _g = self.lock_ptl(vpn);
-            match self.pte(vpn).kind() {
-                PteKind::None => self.set_pte(vpn, Pte::present(fr)),
-                _ => self.sys.frames.put(fr),
-            }
+        let mut vpn = 0;
+        while vpn < self.ptes.len() {
+            vpn += self.map_anon(vpn, true)?.max(1);
         }
         Ok(())
+    }
+
+    /// The orders whose aligned range around `vpn` lies inside the address
+    /// space and is all `pte_none` (`alloc_anon_folio`'s
+    /// `thp_vma_suitable_orders` and `pte_range_none`), as a mask.
+    fn anon_orders(&self, vpn: usize) -> u32 {
+        let mut mask = 1;
+        for k in 1..=crate::frame::MAX_FOLIO_ORDER {
+            let nr = 1usize << k;
+            if self.sys.orders & (1 << k) == 0 {
+                continue;
+            }
+            let v0 = vpn & !(nr - 1);
+            if v0 + nr <= self.ptes.len() && (v0..v0 + nr).all(|v| self.pte(v) == Pte::NONE) {
+                mask |= 1 << k;
+            }
+        }
+        mask
+    }
+
+    /// Maps a new anonymous folio over the empty aligned range around
+    /// `vpn`, of the largest usable order: zeroed pages (word 1 the page's
+    /// index when `indexed`, as populate writes it). Returns the pages
+    /// mapped (0 when the range was filled meanwhile).
+    fn map_anon(&self, vpn: usize, indexed: bool) -> Result<usize, FaultError> {
+        let frames = &self.sys.frames;
+        let (fr, order) = frames
+            .alloc_folio(self.anon_orders(vpn))
+            .ok_or(FaultError::NoMemory)?;
+        let nr = 1usize << order;
+        let v0 = vpn & !(nr - 1);
+        for i in 0..nr {
+            let f = fr + i as FrameId;
+            frames.zero(f);
+            if indexed {
+                frames.set_word(f, 1, index_word(v0 + i));
+            }
+        }
+        let _g = self.lock_ptl(v0);
+        if (v0..v0 + nr).any(|v| self.pte(v) != Pte::NONE) {
+            frames.put(fr);
+            return Ok(0);
+        }
+        // One reference per PTE (`folio_ref_add(folio, nr - 1)` on top of
+        // the allocation's).
+        frames.get_n(fr, nr as u32 - 1);
+        for i in 0..nr {
+            self.set_pte(v0 + i, Pte::present(fr + i as FrameId));
+        }
+        Ok(nr)
     }
 
     /// The shared machine.
@@ -183,18 +233,11 @@ impl AddressSpace {
         self.access(vpn, st, |frames, fr| frames.word(fr, w))
     }
 
-    /// `do_anonymous_page`: a zero page for a `pte_none` entry.
+    /// `do_anonymous_page`: a zero page for a `pte_none` entry, or a zeroed
+    /// large folio over its empty aligned range (`alloc_anon_folio`).
     fn do_anonymous_page(&self, vpn: usize, st: &mut FaultStats) -> Result<(), FaultError> {
         st.anon += 1;
-        let fr = self.sys.frames.alloc().ok_or(FaultError::NoMemory)?;
-        self.sys.frames.zero(fr);
-        let _g = self.lock_ptl(vpn);
-        if self.pte(vpn) == Pte::NONE {
-            self.set_pte(vpn, Pte::present(fr));
-        } else {
-            self.sys.frames.put(fr);
-        }
-        Ok(())
+        self.map_anon(vpn, false).map(drop)
     }
 
     /// Pages out the present pages of `range` (`MADV_PAGEOUT` →
@@ -209,115 +252,279 @@ impl AddressSpace {
     pub fn pageout(&self, range: Range<usize>, st: &mut FaultStats) -> Result<usize, FaultError> {
         let end = range.end.min(self.ptes.len());
         let mut n = 0;
-        for vpn in range.start..end {
+        let mut vpn = range.start;
+        while vpn < end {
             let PteKind::Present(fr) = self.pte(vpn).kind() else {
+                vpn += 1;
                 continue;
             };
             let sys = &*self.sys;
+            let head = sys.frames.folio_of(fr);
             // folio_try_get + folio_trylock (reclaim skips a locked folio).
-            match sys.frames.try_get_lock(fr) {
+            match sys.frames.try_get_lock(head) {
                 GetLock::Locked => {}
                 GetLock::Got => {
-                    sys.frames.put(fr);
+                    sys.frames.put(head);
+                    vpn += 1;
                     continue;
                 }
-                GetLock::Free => continue,
+                GetLock::Free => {
+                    vpn += 1;
+                    continue;
+                }
             }
-            let Some(slot) = sys.map.alloc() else {
-                sys.frames.unlock_put(fr);
-                return Err(FaultError::SwapFull);
-            };
-            // The legacy (seed 002) allocation: a count of 1 for the swap
-            // cache, no SWAP_HAS_CACHE pin.
-            if sys.legacy {
-                let _ = sys.map.duplicate(slot);
-                let _ = sys.map.swapcache_clear(slot);
+            // The folio may have been split or freed and reused between
+            // the lookup and the reference (`page_folio` re-checked).
+            if sys.frames.folio_of(fr) != head {
+                sys.frames.unlock_put(head);
+                continue;
             }
-            // add_to_swap_cache: the cache takes a reference.
-            sys.frames.set_swap(fr, slot);
-            sys.frames.set_flags(fr, PG_SWAPCACHE);
-            sys.frames.get(fr);
-            let added = if sys.legacy {
-                sys.cache_add_unchecked(slot, fr);
+            let nr = sys.nr_pages(head) as usize;
+            if nr == 1 {
+                n += self.pageout_one(vpn, fr, st)?;
+                vpn += 1;
+                continue;
+            }
+            let v0 = vpn - (fr - head) as usize;
+            n += self.pageout_large(v0, head, range.start..end, st)?;
+            vpn = v0 + nr;
+        }
+        Ok(n)
+    }
+
+    /// Pages out the locked order-0 folio `fr` mapped at `vpn`, on which the
+    /// caller holds a reference (given up here). Returns the pages written.
+    fn pageout_one(
+        &self,
+        vpn: usize,
+        fr: FrameId,
+        st: &mut FaultStats,
+    ) -> Result<usize, FaultError> {
+        let sys = &*self.sys;
+        let Some(slot) = sys.map.alloc() else {
+            sys.frames.unlock_put(fr);
+            return Err(FaultError::SwapFull);
+        };
+        // The legacy (seed 002) allocation: a count of 1 for the swap
+        // cache, no SWAP_HAS_CACHE pin.
+        if sys.legacy {
+            let _ = sys.map.duplicate(slot);
+            let _ = sys.map.swapcache_clear(slot);
+        }
+        // add_to_swap_cache: the cache takes a reference.
+        sys.frames.set_swap(fr, slot);
+        sys.frames.set_flags(fr, PG_SWAPCACHE);
+        sys.frames.get(fr);
+        let added = if sys.legacy {
+            sys.cache_add_unchecked(slot, fr);
+            true
+        } else {
+            sys.cache_add(slot, fr)
+        };
+        if !added {
+            // The slot was just allocated with SWAP_HAS_CACHE set, so
+            // nobody else can have added a folio for it (seed 002).
+            unreachable_cache_conflict(slot);
+            sys.frames.clear_flags(fr, PG_SWAPCACHE);
+            sys.frames.put(fr);
+            let _ = sys.map.swapcache_clear(slot);
+            sys.frames.unlock_put(fr);
+            return Ok(0);
+        }
+        // try_to_unmap: replace the PTE with the swap entry (legacy: the
+        // allocation's count is the PTE's).
+        let unmapped = {
+            let _g = self.lock_ptl(vpn);
+            if self.pte(vpn) == Pte::present(fr) && (sys.legacy || sys.map.duplicate(slot).is_ok())
+            {
+                self.set_pte(vpn, Pte::swap(slot));
                 true
             } else {
-                sys.cache_add(slot, fr)
-            };
-            if !added {
-                // The slot was just allocated with SWAP_HAS_CACHE set, so
-                // nobody else can have added a folio for it (seed 002).
-                unreachable_cache_conflict(slot);
-                sys.frames.clear_flags(fr, PG_SWAPCACHE);
-                sys.frames.put(fr);
-                let _ = sys.map.swapcache_clear(slot);
+                false
+            }
+        };
+        if sys.legacy {
+            if !unmapped {
+                let _ = sys.map.free(slot);
+            }
+            if unmapped && let Err(e) = sys.write_from(fr, slot) {
                 sys.frames.unlock_put(fr);
-                continue;
+                sys.frames.put(fr);
+                return Err(e);
             }
-            // try_to_unmap: replace the PTE with the swap entry (legacy: the
-            // allocation's count is the PTE's).
-            let unmapped = {
-                let _g = self.lock_ptl(vpn);
-                if self.pte(vpn) == Pte::present(fr)
-                    && (sys.legacy || sys.map.duplicate(slot).is_ok())
-                {
-                    self.set_pte(vpn, Pte::swap(slot));
-                    true
-                } else {
-                    false
-                }
-            };
-            if sys.legacy {
-                if !unmapped {
-                    let _ = sys.map.free(slot);
-                }
-                if unmapped && let Err(e) = sys.write_from(fr, slot) {
-                    sys.frames.unlock_put(fr);
-                    sys.frames.put(fr);
-                    return Err(e);
-                }
-                n += usize::from(unmapped);
-                st.pageouts += u64::from(unmapped);
-                // Out of the swap cache, if a readahead did not replace us.
-                let _ = sys.cache_del(slot, fr);
-                sys.frames.clear_flags(fr, PG_SWAPCACHE);
-                sys.frames.unlock(fr);
-                sys.frames.put(fr); // the cache's
-                sys.frames.put(fr); // ours
-                if unmapped {
-                    sys.frames.put(fr); // the PTE's
-                }
-                continue;
-            }
+            st.pageouts += u64::from(unmapped);
+            // Out of the swap cache, if a readahead did not replace us.
+            let _ = sys.cache_del(slot, fr);
+            sys.frames.clear_flags(fr, PG_SWAPCACHE);
+            sys.frames.unlock(fr);
+            sys.frames.put(fr); // the cache's
+            sys.frames.put(fr); // ours
             if unmapped {
-                sys.frames.put(fr); // the PTE's reference
-                if let Err(e) = sys.write_from(fr, slot) {
-                    // The folio stays in the swap cache (a fault maps it
-                    // from there), as the kernel redirties it on an error.
-                    sys.frames.unlock_put(fr);
-                    return Err(e);
-                }
-                st.pageouts += 1;
-                n += 1;
+                sys.frames.put(fr); // the PTE's
             }
-            // __remove_mapping: freeze the count at ours + the cache's. If
-            // someone else holds a reference (a fault found the folio in the
-            // swap cache and waits for its lock), keep the folio in the
-            // cache for it, as the kernel does when the freeze fails.
-            if sys.frames.freeze(fr, 2) {
-                sys.remove_from_swap_cache(fr, slot);
-                // The slot keeps the PTE's count, or is freed if the unmap
-                // failed.
-                let _ = sys.map.swapcache_clear(slot);
-                sys.frames.unlock(fr);
-                sys.frames.free_frozen(fr);
-            } else {
-                if !unmapped {
-                    sys.try_free_swap(fr);
+            return Ok(usize::from(unmapped));
+        }
+        if unmapped {
+            sys.frames.put(fr); // the PTE's reference
+            if let Err(e) = sys.write_from(fr, slot) {
+                // The folio stays in the swap cache (a fault maps it
+                // from there), as the kernel redirties it on an error.
+                sys.frames.unlock_put(fr);
+                return Err(e);
+            }
+            st.pageouts += 1;
+        }
+        // __remove_mapping: freeze the count at ours + the cache's. If
+        // someone else holds a reference (a fault found the folio in the
+        // swap cache and waits for its lock), keep the folio in the
+        // cache for it, as the kernel does when the freeze fails.
+        if sys.frames.freeze(fr, 2) {
+            sys.remove_from_swap_cache(fr, slot);
+            // The slot keeps the PTE's count, or is freed if the unmap
+            // failed.
+            let _ = sys.map.swapcache_clear(slot);
+            sys.frames.unlock(fr);
+            sys.frames.free_frozen(fr);
+        } else {
+            if !unmapped {
+                sys.try_free_swap(fr);
+            }
+            sys.frames.unlock_put(fr);
+        }
+        Ok(usize::from(unmapped))
+    }
+
+    /// Pages out the locked large folio `head` that maps `v0..v0 + nr`
+    /// (the caller holds a reference, given up here), within `range`.
+    ///
+    /// Models `shrink_folio_list` on a large folio: when the folio's whole
+    /// range is being paged out and the swap map has an aligned run of its
+    /// order (`folio_alloc_swap`), the folio is added to the swap cache in
+    /// each of its `nr` slots, unmapped, written page by page (zswap stores
+    /// one entry per page, 6.13; zram one object per page), and freed whole
+    /// (`THP_SWPOUT`). Otherwise it is split (`split_folio_to_list`; on a
+    /// failed allocation that is `THP_SWPOUT_FALLBACK`) and its pages inside
+    /// `range` are paged out one by one, as `MADV_PAGEOUT` splits a folio it
+    /// covers only in part. Returns the pages written.
+    fn pageout_large(
+        &self,
+        v0: usize,
+        head: FrameId,
+        range: Range<usize>,
+        st: &mut FaultStats,
+    ) -> Result<usize, FaultError> {
+        let sys = &*self.sys;
+        let nr = sys.nr_pages(head) as usize;
+        let order = sys.frames.order(head);
+        let covered = range.start <= v0 && v0 + nr <= range.end;
+        if covered && sys.large_ok() {
+            match sys.map.alloc_order(order) {
+                Ok(Some(s0)) => return self.pageout_whole(v0, head, s0, st),
+                Ok(None) => st.thp_swpout_fallback += 1,
+                Err(e) => {
+                    sys.frames.unlock_put(head);
+                    return Err(FaultError::Config(format!(
+                        "page-out of order {order}: {e}"
+                    )));
                 }
+            }
+        }
+        // Split: each page keeps its PTE's reference and gets one of ours.
+        let split = {
+            let _g = self.lock_ptl(v0);
+            let refs: Vec<u32> = (0..nr)
+                .map(|i| 1 + u32::from(self.pte(v0 + i) == Pte::present(head + i as FrameId)))
+                .collect();
+            let mapped = refs.iter().sum::<u32>() - nr as u32;
+            sys.frames.split(head, mapped + 1, &refs)
+        };
+        if !split {
+            // An extra reference (a racing fault or lookup): leave it.
+            sys.frames.unlock_put(head);
+            return Ok(0);
+        }
+        let mut n = 0;
+        for i in 0..nr {
+            let (vpn, fr) = (v0 + i, head + i as FrameId);
+            if range.contains(&vpn) && self.pte(vpn) == Pte::present(fr) {
+                n += self.pageout_one(vpn, fr, st)?;
+            } else {
                 sys.frames.unlock_put(fr);
             }
         }
         Ok(n)
+    }
+
+    /// The whole-folio page-out of [`AddressSpace::pageout_large`] to the
+    /// `nr` slots from `s0` that the allocation handed out pinned.
+    fn pageout_whole(
+        &self,
+        v0: usize,
+        head: FrameId,
+        s0: u64,
+        st: &mut FaultStats,
+    ) -> Result<usize, FaultError> {
+        let sys = &*self.sys;
+        let nr = sys.nr_pages(head);
+        // add_to_swap_cache: the folio in each of its nr slots, with the
+        // cache's nr references.
+        sys.frames.set_swap(head, s0);
+        sys.frames.set_flags(head, PG_SWAPCACHE);
+        sys.frames.get_n(head, nr);
+        if !sys.cache_add(s0, head) {
+            unreachable_cache_conflict(s0);
+            sys.frames.clear_flags(head, PG_SWAPCACHE);
+            sys.frames.put_n(head, nr);
+            let _ = sys.map.swapcache_clear_nr(s0, nr);
+            sys.frames.unlock_put(head);
+            return Ok(0);
+        }
+        // try_to_unmap: every PTE still mapping its page becomes the swap
+        // entry of its slot (count 1); a page zapped meanwhile leaves its
+        // slot cache-only, freed when the pins go.
+        let unmapped = {
+            let _g = self.lock_ptl(v0);
+            let mapped: Vec<bool> = (0..nr as usize)
+                .map(|i| self.pte(v0 + i) == Pte::present(head + i as FrameId))
+                .collect();
+            let ok = if mapped.iter().all(|&m| m) {
+                sys.map.duplicate_nr(s0, nr).is_ok()
+            } else {
+                true
+            };
+            let mut unmapped = 0;
+            for (i, &m) in mapped.iter().enumerate() {
+                let slot = s0 + i as u64;
+                if m && ok && (mapped.iter().all(|&m| m) || sys.map.duplicate(slot).is_ok()) {
+                    self.set_pte(v0 + i, Pte::swap(slot));
+                    unmapped += 1;
+                }
+            }
+            unmapped
+        };
+        sys.frames.put_n(head, unmapped); // the PTEs' references
+        for i in 0..nr {
+            if let Err(e) = sys.write_from(head + i, s0 + u64::from(i)) {
+                // The folio stays in the swap cache, as on an order-0 error.
+                sys.frames.unlock_put(head);
+                return Err(e);
+            }
+        }
+        st.pageouts += u64::from(unmapped);
+        st.thp_swpout += 1;
+        // __remove_mapping: freeze at ours + the cache's nr.
+        if sys.frames.freeze(head, 1 + nr) {
+            sys.remove_from_swap_cache(head, s0);
+            let _ = sys.map.swapcache_clear_nr(s0, nr);
+            sys.frames.unlock(head);
+            sys.frames.free_frozen(head);
+        } else {
+            if unmapped < nr {
+                sys.try_free_swap(head);
+            }
+            sys.frames.unlock_put(head);
+        }
+        Ok(unmapped as usize)
     }
 
     /// Zaps `range` (`MADV_DONTNEED` → `zap_pte_range`): present pages are
@@ -337,7 +544,7 @@ impl AddressSpace {
             };
             match old.kind() {
                 PteKind::None => {}
-                PteKind::Present(fr) => self.sys.frames.put(fr),
+                PteKind::Present(fr) => self.sys.frames.put(self.sys.frames.folio_of(fr)),
                 PteKind::Swap(slot) => self.sys.free_swap_and_cache(slot, None),
                 PteKind::Marker(fr) => self.sys.strategy().on_marker_zapped(&self.sys, fr),
             }

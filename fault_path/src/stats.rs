@@ -51,6 +51,19 @@ pub struct FaultStats {
     pub yields: u64,
     /// Pages paged out.
     pub pageouts: u64,
+    /// Large folios paged out whole (`THP_SWPOUT`, the mTHP `swpout`
+    /// counters).
+    pub thp_swpout: u64,
+    /// Large folios split for page-out because the swap map had no aligned
+    /// run of their order (`THP_SWPOUT_FALLBACK`).
+    pub thp_swpout_fallback: u64,
+    /// Swap-ins that read a whole large folio (`THP_SWPIN`, the mTHP
+    /// `swpin` counters).
+    pub thp_swpin: u64,
+    /// Large-folio swap-ins that fell back to order 0 after choosing an
+    /// order (`THP_SWPIN_FALLBACK`: no folio of the order, or the range
+    /// pin refused with a shared or changed entry).
+    pub thp_swpin_fallback: u64,
 }
 
 impl FaultStats {
@@ -81,5 +94,9 @@ impl AddAssign for FaultStats {
         self.spins += o.spins;
         self.yields += o.yields;
         self.pageouts += o.pageouts;
+        self.thp_swpout += o.thp_swpout;
+        self.thp_swpout_fallback += o.thp_swpout_fallback;
+        self.thp_swpin += o.thp_swpin;
+        self.thp_swpin_fallback += o.thp_swpin_fallback;
     }
 }

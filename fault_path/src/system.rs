@@ -122,6 +122,48 @@ impl SwapCacheKind {
     }
 }
 
+/// Whether a large folio may be swapped in from zswap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ZswapLarge {
+    /// Mainline (6.12-6.18): zswap cannot load a large folio
+    /// (`zswap_load` warns and fails on one), so large-folio swap-in is off
+    /// while zswap holds any page and every swap-in takes order 0.
+    #[default]
+    Mainline,
+    /// The 2026 zswap large-folio swap-in RFC: a range entirely in zswap
+    /// may be swapped in as a large folio; a range partly in zswap and
+    /// partly on the device takes order 0.
+    AllInZswap,
+}
+
+impl ZswapLarge {
+    /// The names the command line uses: `mainline`, `all-in-zswap`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ZswapLarge::Mainline => "mainline",
+            ZswapLarge::AllInZswap => "all-in-zswap",
+        }
+    }
+}
+
+/// A deliberately broken large-folio swap-in, for the negative controls of
+/// the large-folio races (DESIGN.md section 7): each drops one check of
+/// `do_swap_page`'s large-folio path, and the loom models and the race
+/// harness must catch it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LargeBug {
+    /// Race 5: pin only the faulting entry, not the whole range.
+    PinFaultingOnly,
+    /// Race 6: under the PTE lock re-check only the faulting PTE.
+    RecheckFaultingOnly,
+    /// Race 7: skip the check that the range is on one backend (all in
+    /// zswap or all on the device).
+    SkipBackendCheck,
+    /// Race 8: skip the check that no entry of the range is in the swap
+    /// cache (`non_swapcache_batch`).
+    SkipSwapCacheCheck,
+}
+
 /// zswap in front of the swap device.
 #[derive(Clone, Debug)]
 pub struct ZswapConfig {
@@ -162,6 +204,19 @@ pub struct SystemConfig {
     /// existence check ([`swapcache::SwapCache::add_unchecked`]). Two folios
     /// can then be added for one slot. Needs [`SwapCacheKind::XArray`].
     pub legacy_add_to_swap_cache: bool,
+    /// The folio orders enabled for anonymous memory (bit k: order k, the
+    /// `hugepages-<size>kB/enabled` knobs of mTHP): populate and anonymous
+    /// faults map folios of the largest enabled order that fits, page-out
+    /// swaps them out whole when the swap map has an aligned run (else
+    /// splits them), and a synchronous swap-in may read a whole aligned
+    /// range as one folio (`alloc_swap_folio`). Order 0 is always allowed.
+    /// Default `1` (order 0 only, as before large folios).
+    pub orders: u32,
+    /// Whether zswap may back a large-folio swap-in.
+    pub zswap_large: ZswapLarge,
+    /// **Negative control only**: a large-folio swap-in with one check
+    /// missing.
+    pub large_bug: Option<LargeBug>,
 }
 
 impl fmt::Debug for SystemConfig {
@@ -174,6 +229,9 @@ impl fmt::Debug for SystemConfig {
             .field("readahead", &self.readahead)
             .field("zswap", &self.zswap)
             .field("swap_cache", &self.swap_cache)
+            .field("orders", &format_args!("{:#b}", self.orders))
+            .field("zswap_large", &self.zswap_large)
+            .field("large_bug", &self.large_bug)
             .finish()
     }
 }
@@ -192,6 +250,9 @@ impl SystemConfig {
             zswap: None,
             swap_cache: SwapCacheKind::default(),
             legacy_add_to_swap_cache: false,
+            orders: 1,
+            zswap_large: ZswapLarge::default(),
+            large_bug: None,
         }
     }
 
@@ -220,6 +281,10 @@ pub struct System {
     pub(crate) legacy: bool,
     /// The shared wait queue of `pin-waitqueue` (`swapcache_wq`).
     pub(crate) swapcache_wq: crate::waitq::WaitQueue,
+    /// Enabled folio orders (bit 0 always set).
+    pub(crate) orders: u32,
+    pub(crate) zswap_large: ZswapLarge,
+    pub(crate) large_bug: Option<LargeBug>,
     notified: Arc<crate::sync::Counter>,
 }
 
@@ -268,6 +333,13 @@ impl System {
             })
             .build()
             .map_err(|e| FaultError::Config(e.to_string()))?;
+        let max = map.max_order().min(crate::frame::MAX_FOLIO_ORDER);
+        if cfg.orders >> (max + 1) != 0 {
+            return Err(FaultError::Config(format!(
+                "folio orders {:#b}: the largest is {max} (clusters of {} slots)",
+                cfg.orders, cfg.cluster_size
+            )));
+        }
         Ok(Arc::new(System {
             frames: Frames::new(cfg.frames),
             cache: crate::sync::new_swap_cache(nr_slots),
@@ -280,6 +352,9 @@ impl System {
             zswap,
             legacy: cfg.legacy_add_to_swap_cache,
             swapcache_wq: crate::waitq::WaitQueue::new(),
+            orders: cfg.orders | 1,
+            zswap_large: cfg.zswap_large,
+            large_bug: cfg.large_bug,
             notified,
         }))
     }
@@ -367,14 +442,46 @@ impl System {
     /// (`add_to_swap_cache` / `swap_cache_add_folio`). The caller holds the
     /// slot's `SWAP_HAS_CACHE` pin, so the add cannot find the slot
     /// occupied (seed 002's in-lock check); returns `false` if it does.
+    ///
+    /// A large folio occupies each of its `nr` slots from `slot` (its first)
+    /// in one locked step ([`swapmap::SwapMap::table_add_nr`]). The xarray
+    /// cache takes order-0 folios only here (a large folio is split before
+    /// it is swapped out with the xarray cache; see [`System::large_ok`]).
     pub(crate) fn cache_add(&self, slot: u64, fr: FrameId) -> bool {
+        let nr = self.nr_pages(fr);
         match self.xarray() {
-            Some(c) => {
+            Some(c) if nr == 1 => {
                 let guard = c.pin();
                 c.add(slot, fr, &guard).is_ok()
             }
-            None => self.map.table_add(slot, table_value(fr)).is_ok(),
+            Some(_) => false,
+            None if nr == 1 => self.map.table_add(slot, table_value(fr)).is_ok(),
+            None => self.map.table_add_nr(slot, nr, table_value(fr)).is_ok(),
         }
+    }
+
+    /// Pages in the folio headed by `fr` (`folio_nr_pages`).
+    #[inline]
+    pub(crate) fn nr_pages(&self, fr: FrameId) -> u32 {
+        1 << self.frames.order(fr)
+    }
+
+    /// Whether the folio `fr` is in the swap cache for `slot`, one of its
+    /// `nr` slots (`folio_test_swapcache` and `folio->swap` covering the
+    /// entry). Context: the caller holds the folio lock.
+    #[inline]
+    pub(crate) fn caches(&self, fr: FrameId, slot: u64) -> bool {
+        self.frames.flags(fr) & PG_SWAPCACHE != 0
+            && slot.wrapping_sub(self.frames.swap(fr)) < u64::from(self.nr_pages(fr))
+    }
+
+    /// Whether large folios are usable with this configuration: the swap
+    /// table keeps them in the swap cache; the xarray cache here does not
+    /// (multi-index entries are not modelled on it), nor the seed-002
+    /// legacy mode.
+    #[inline]
+    pub(crate) fn large_ok(&self) -> bool {
+        self.orders > 1 && !self.legacy && self.swap_cache_kind() == SwapCacheKind::Table
     }
 
     /// The pre-fix add of seed 002 (negative control only): no existence
@@ -391,12 +498,14 @@ impl System {
     /// (`__delete_from_swap_cache` / `swap_cache_del_folio`); returns
     /// whether it was.
     pub(crate) fn cache_del(&self, slot: u64, fr: FrameId) -> bool {
+        let nr = self.nr_pages(fr);
         match self.xarray() {
             Some(c) => {
                 let guard = c.pin();
                 c.delete_if(slot, None, &guard, |&f| f == fr).is_ok()
             }
-            None => self.map.table_del(slot, table_value(fr)).is_ok(),
+            None if nr == 1 => self.map.table_del(slot, table_value(fr)).is_ok(),
+            None => self.map.table_del_nr(slot, nr, table_value(fr)).is_ok(),
         }
     }
 
@@ -465,7 +574,7 @@ impl System {
             // Freed since the lookup: it left the cache.
             GetLock::Free => return Cached::Miss,
         }
-        if self.frames.flags(fr) & PG_SWAPCACHE != 0 && self.frames.swap(fr) == slot {
+        if self.caches(fr, slot) {
             return Cached::Hit(fr);
         }
         self.frames.unlock_put(fr);
@@ -477,6 +586,9 @@ impl System {
     /// (`folio_free_swap`): deletes it from the cache, clears the cache flag
     /// (freeing the slot) and drops the cache's reference. Returns whether it
     /// did. Context: the caller holds the folio lock.
+    ///
+    /// A large folio leaves the cache only when none of its `nr` slots has a
+    /// reference left (`folio_swapped`), all at once.
     pub(crate) fn try_free_swap(&self, fr: FrameId) -> bool {
         if self.frames.flags(fr) & PG_SWAPCACHE == 0 {
             return false;
@@ -487,19 +599,26 @@ impl System {
         // `free_swap_and_cache`'s put, whose lookup then sees this folio if
         // we see a count left. With a plain load both sides could miss each
         // other and orphan the folio (loom finds it).
-        if self.map.has_count_ordered(slot) != Ok(false) {
+        let nr = u64::from(self.nr_pages(fr));
+        if (slot..slot + nr).any(|s| self.map.has_count_ordered(s) != Ok(false)) {
             return false;
         }
         self.delete_from_swap_cache(fr, slot);
         true
     }
 
-    /// `delete_from_swap_cache` + `put_swap_folio`. Context: folio locked,
-    /// in the cache for `slot`.
+    /// `delete_from_swap_cache` + `put_swap_folio`: out of the cache, the
+    /// pins of its `nr` slots dropped (freeing them), and the cache's `nr`
+    /// references. Context: folio locked, in the cache from `slot`.
     pub(crate) fn delete_from_swap_cache(&self, fr: FrameId, slot: u64) {
+        let nr = self.nr_pages(fr);
         self.remove_from_swap_cache(fr, slot);
-        let _ = self.map.swapcache_clear(slot);
-        self.frames.put(fr);
+        let _ = if nr == 1 {
+            self.map.swapcache_clear(slot).map(drop)
+        } else {
+            self.map.swapcache_clear_nr(slot, nr).map(drop)
+        };
+        self.frames.put_n(fr, nr);
     }
 
     /// The end of an exclusive swap-in from the swap cache for the locked
@@ -561,7 +680,7 @@ impl System {
             return;
         }
         self.frames.lock(fr);
-        if self.frames.swap(fr) == slot {
+        if self.caches(fr, slot) {
             self.try_free_swap(fr);
         }
         self.frames.unlock_put(fr);
@@ -582,12 +701,59 @@ impl System {
         slot: u64,
         in_swapcache: bool,
     ) -> Result<(), FaultError> {
+        // SAFETY: forwarded from our caller.
+        unsafe { self.read_page(fr, fr, slot, in_swapcache, Backend::Any) }
+    }
+
+    /// Reads the `nr` slots from `s0` into the frames of the large folio
+    /// `head` (`swap_read_folio` on a large folio). The folio is read from
+    /// one backend, chosen by its first page as `swap_read_folio` does: all
+    /// from zswap when zswap holds the first page (a page of the range that
+    /// it lacks is an I/O error: `zswap_load` of a large folio), else all
+    /// from the device. The caller has checked the range is on one backend
+    /// ([`ZswapLarge`]); a range that is not reads stale data for the pages
+    /// on the other one (the negative control [`LargeBug::SkipBackendCheck`]).
+    ///
+    /// # Safety
+    /// As [`System::read_into`], for every frame of the folio.
+    pub(crate) unsafe fn read_folio(
+        &self,
+        head: FrameId,
+        s0: u64,
+        in_swapcache: bool,
+    ) -> Result<(), FaultError> {
+        let nr = self.nr_pages(head);
+        let backend = match &self.zswap {
+            Some((tree, _)) if tree.contains(s0) => Backend::Zswap,
+            _ => Backend::Device,
+        };
+        for i in 0..nr {
+            // SAFETY: forwarded from our caller.
+            unsafe { self.read_page(head, head + i, s0 + u64::from(i), in_swapcache, backend)? };
+        }
+        Ok(())
+    }
+
+    /// Reads `slot` into frame `fr` of the folio headed by `head` from
+    /// `backend`.
+    ///
+    /// # Safety
+    /// As [`System::read_into`].
+    unsafe fn read_page(
+        &self,
+        head: FrameId,
+        fr: FrameId,
+        slot: u64,
+        in_swapcache: bool,
+        backend: Backend,
+    ) -> Result<(), FaultError> {
         #[cfg(not(loom))]
         {
             // SAFETY: forwarded from our caller.
             unsafe {
-                self.frames
-                    .fill_private(fr, |page| self.read_into_buf(fr, slot, in_swapcache, page))
+                self.frames.fill_private(fr, |page| {
+                    self.read_into_buf(head, slot, in_swapcache, backend, page)
+                })
             }
             .map(|_transferred| ())
         }
@@ -595,7 +761,7 @@ impl System {
         {
             // Under loom frames are loom atomics: read into a buffer, copy.
             with_page_buffer(|page| {
-                let copy = self.read_into_buf(fr, slot, in_swapcache, page)?;
+                let copy = self.read_into_buf(head, slot, in_swapcache, backend, page)?;
                 if copy {
                     self.frames.copy_in(fr, page);
                 }
@@ -604,15 +770,17 @@ impl System {
         }
     }
 
-    /// Reads into `page`; returns whether data was transferred.
+    /// Reads into `page` from `backend` (an exclusive zswap load marks the
+    /// folio `head` dirty); returns whether data was transferred.
     fn read_into_buf(
         &self,
         fr: FrameId,
         slot: u64,
         in_swapcache: bool,
+        backend: Backend,
         page: &mut zswap_tree::Page,
     ) -> Result<bool, FaultError> {
-        if let Some((tree, load)) = &self.zswap {
+        if let Some((tree, load)) = self.zswap.as_ref().filter(|_| backend != Backend::Device) {
             let exclusive = match load {
                 ZswapLoad::Exclusive => true,
                 ZswapLoad::ExclusiveIfCached => in_swapcache,
@@ -628,6 +796,11 @@ impl System {
                         self.frames.set_flags(fr, PG_DIRTY);
                     }
                     return Ok(true);
+                }
+                Ok(false) if backend == Backend::Zswap => {
+                    return Err(FaultError::Io(format!(
+                        "slot {slot} of a large folio read from zswap is not in zswap"
+                    )));
                 }
                 Ok(false) => {}
                 Err(e) => return Err(FaultError::Io(e.to_string())),
@@ -653,6 +826,17 @@ impl System {
                 .map_err(|e| FaultError::Io(e.to_string()))
         })
     }
+}
+
+/// Where [`System::read_page`] reads from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// zswap if it holds the page, else the device (order 0).
+    Any,
+    /// zswap only (a large folio whose first page is in zswap).
+    Zswap,
+    /// The device only (a large folio whose first page is not in zswap).
+    Device,
 }
 
 /// The index of the strategy called `name` in [`strategy::STRATEGIES`].

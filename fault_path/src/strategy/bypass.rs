@@ -1,6 +1,7 @@
 //! `bypass`: the `SWP_SYNCHRONOUS_IO` swap-in that skips the swap cache with no
 //! pin (0bcac06f27d7). It races (seed 004).
 
+use super::large::Hold;
 use super::{Strategy, SwapFault, SwapIn};
 use crate::system::FaultError;
 
@@ -18,6 +19,11 @@ impl Strategy for Bypass {
     }
     fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
         if let Some(r) = f.bypass_prologue() {
+            return r;
+        }
+        // Large form: the whole aligned range, unpinned (as the order-0
+        // bypass), re-checked under the PTE lock.
+        if let Some(r) = f.swap_in_large(Hold::Nothing, &|_| {}, &|_| {}) {
             return r;
         }
         let fr = f.read_private()?;

@@ -16,6 +16,7 @@ use crate::stats::FaultStats;
 use crate::system::{FaultError, System};
 
 mod bypass;
+mod large;
 mod pin_retry;
 mod pin_sleep;
 mod pin_waitqueue;

@@ -2,6 +2,7 @@
 //! `pin-retry`, `pin-sleep` and `pin-waitqueue`, which differ only in what a
 //! racer that finds the pin taken does.
 
+use super::large::Hold;
 use super::{SwapFault, SwapIn};
 use crate::system::FaultError;
 use swapmap::SwapError;
@@ -11,14 +12,19 @@ use swapmap::SwapError;
 /// `after_clear` runs after the holder drops the pin.
 pub(crate) fn pinned_bypass(
     f: &mut SwapFault<'_>,
-    on_busy: impl FnOnce(&mut SwapFault<'_>),
-    after_clear: impl FnOnce(&mut SwapFault<'_>),
+    on_busy: impl Fn(&mut SwapFault<'_>),
+    after_clear: impl Fn(&mut SwapFault<'_>),
 ) -> Result<SwapIn, FaultError> {
     if !f.sys.device.synchronous() {
         // Not SWP_SYNCHRONOUS_IO: the prologue takes the swap-cache path.
         if let Some(r) = f.bypass_prologue() {
             return r;
         }
+    }
+    // Large form (6.12): the whole aligned range pinned with
+    // swapcache_prepare(entry, nr); a busy range refaults as a busy entry.
+    if let Some(r) = f.swap_in_large(Hold::Pin, &on_busy, &after_clear) {
+        return r;
     }
     // Prevent parallel swap-ins of this entry: another thread could finish
     // first, free the entry and reuse it, and pte_same could not tell. The

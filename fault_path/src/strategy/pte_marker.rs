@@ -9,6 +9,12 @@ use crate::system::FaultError;
 /// folio; racers wait on the folio lock; a zap clears the marker and the
 /// swap-in cleans up and installs nothing. Proposed by David Hildenbrand
 /// (seeds 000 and 003).
+///
+/// Large folios: none in this model yet. A marker names one locked folio
+/// per PTE; a large form would install `nr` markers naming the pages of one
+/// locked large folio and have a zap of any of them abort the whole
+/// swap-in. Until then `pte-marker` swaps in order-0 folios, also on ranges
+/// swapped out as large folios (checked by the same loom model).
 #[derive(Debug)]
 pub struct PteMarker;
 

@@ -294,6 +294,9 @@ impl SwapFault<'_> {
     /// first write).
     pub(crate) fn map_cached(&mut self, fr: FrameId) -> Result<SwapIn, FaultError> {
         let sys = self.sys;
+        if sys.nr_pages(fr) > 1 {
+            return self.map_cached_page(fr);
+        }
         let mut result = Ok(SwapIn::Mapped);
         let mut exclusive = false;
         {
@@ -332,6 +335,49 @@ impl SwapFault<'_> {
             // folio_free_swap: if the last reference went meanwhile (a
             // zap, another address space), drop the cache.
             sys.try_free_swap(fr);
+            sys.frames.unlock_put(fr);
+        }
+        result
+    }
+
+    /// [`SwapFault::map_cached`] for the page of this fault's slot in the
+    /// locked large swap-cache folio `fr` (an order-0 fault on one page of a
+    /// large folio that a page-out left in the cache): under the PTE lock,
+    /// `pte_same`, then the page itself is mapped (our reference becomes the
+    /// PTE's) and the slot's reference dropped, or a private copy when the
+    /// entry is shared. The folio leaves the swap cache once none of its
+    /// slots is referenced any more (`folio_free_swap` checks
+    /// `folio_swapped`).
+    fn map_cached_page(&mut self, fr: FrameId) -> Result<SwapIn, FaultError> {
+        let sys = self.sys;
+        let page = fr + (self.slot - sys.frames.swap(fr)) as FrameId;
+        let mut result = Ok(SwapIn::Mapped);
+        let mut mapped_page = false;
+        {
+            let _g = self.mm.lock_ptl(self.vpn);
+            if self.mm.pte(self.vpn) != self.orig {
+                self.st.pte_same_fail += 1;
+                result = Ok(SwapIn::Retry);
+            } else if sys.map.count(self.slot).is_ok_and(|c| c > 1) {
+                match sys.frames.alloc() {
+                    None => result = Err(FaultError::NoMemory),
+                    Some(t) => {
+                        sys.frames.copy_frame(page, t);
+                        self.st.copies += 1;
+                        let _ = sys.map.free(self.slot);
+                        self.mm.set_pte(self.vpn, Pte::present(t));
+                    }
+                }
+            } else {
+                let _ = sys.map.free(self.slot);
+                self.mm.set_pte(self.vpn, Pte::present(page));
+                mapped_page = true;
+            }
+        }
+        sys.try_free_swap(fr);
+        if mapped_page {
+            sys.frames.unlock(fr);
+        } else {
             sys.frames.unlock_put(fr);
         }
         result

@@ -14,6 +14,13 @@ use swapmap::SwapError;
 /// strategy is unsafe with zswap's exclusive loads in both the 6.5-6.8 mode
 /// and 25cd241408a2's exclusive-if-cached mode: one reader erases zswap's
 /// copy and the other reads the device.
+///
+/// Large folios: none. The proposal sends racers through the swap cache,
+/// whose swap-in (`swapin_readahead`) reads order-0 folios in 6.12; a large
+/// form would raise `nr` counts and let the racers find order-0 folios for
+/// pages of the range, which is the order-0 case `nr` times. This model
+/// keeps `swap-count` at order 0 on ranges swapped out as large folios,
+/// and the loom model `large_range_under_order0_strategies` checks it.
 #[derive(Debug)]
 pub struct SwapCount;
 

@@ -7,6 +7,9 @@ use crate::system::FaultError;
 
 /// `swapcache`: every swap-in goes through the swap cache (the "Cached"
 /// row of seed 004: `SWP_SYNCHRONOUS_IO` dropped).
+///
+/// Large folios: order 0, as `swapin_readahead` in 6.12; a large folio a
+/// page-out left in the swap cache is mapped page by page.
 #[derive(Debug)]
 pub struct SwapCachePath;
 

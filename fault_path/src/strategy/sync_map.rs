@@ -1,11 +1,17 @@
 //! `sync-map`: the proposed `SWAP_MAP_SYNC` slot state (seed 004).
 
+use super::large::Hold;
 use super::{Strategy, SwapFault, SwapIn};
 use crate::system::FaultError;
 use swapmap::SwapError;
 
 /// `sync-map`: the `SWAP_MAP_SYNC` slot state; a racer waits on the slot
 /// (bounded spin, then yield) and faults again. Proposed in seed 004.
+///
+/// Large folios: the proposal has no large form; this model's holds the
+/// whole aligned range in `SWAP_MAP_SYNC` ([`swapmap::SwapMap::sync_acquire_nr`]),
+/// all or nothing, so that a racer on any page of the range waits on its
+/// slot, and releases it with one locked step.
 #[derive(Debug)]
 pub struct SyncMap;
 
@@ -18,6 +24,11 @@ impl Strategy for SyncMap {
     }
     fn swap_in(&self, f: &mut SwapFault<'_>) -> Result<SwapIn, FaultError> {
         if let Some(r) = f.bypass_prologue() {
+            return r;
+        }
+        // Large form (this model's; the proposal has none): the whole
+        // aligned range in SWAP_MAP_SYNC, racers on any slot wait on it.
+        if let Some(r) = f.swap_in_large(Hold::Sync, &|_| {}, &|_| {}) {
             return r;
         }
         match f.sys.map.sync_acquire(f.slot) {

@@ -1,0 +1,278 @@
+//! The large-folio (mTHP) swap-in of `do_swap_page` (Barry Song, Linux
+//! 6.12: "mm: support large folios swap-in for sync io devices"), shared by
+//! the strategies that have a large form.
+//!
+//! ```text
+//!  1. alloc_swap_folio / can_swapin_thp: the largest enabled order whose
+//!     aligned PTE range holds swap entries of contiguous, aligned slots
+//!     (swap_pte_batch), none in the swap cache (non_swapcache_batch), all
+//!     on one backend (zswap or the device), and a folio of that order
+//!  2. hold the whole range: swapcache_prepare(entry, nr) (pin-*), the
+//!     SWAP_MAP_SYNC state (sync-map), or nothing (bypass); a busy pin
+//!     refaults like an order-0 one, any other refusal takes order 0
+//!  3. swap_read_folio: every page, from one backend
+//!  4. under the PTE lock re-check all nr PTEs, install nr PTEs,
+//!     swap_free_nr; then swapcache_clear(entry, nr) and wake waiters
+//! ```
+//!
+//! Large folios are always exclusive here (every slot has count 1), as in
+//! the kernel's 6.12 swap-in. The strategies without a large form in their
+//! proposal get this one where it fits the proposal: `sync-map` holds the
+//! range in `SWAP_MAP_SYNC`; `swap-count` and `pte-marker` stay at order 0
+//! (see their docs). [`LargeBug`] drops one check at a time for the
+//! negative controls of the large-folio races.
+
+use super::{SwapFault, SwapIn};
+use crate::frame::{FrameId, MAX_FOLIO_ORDER};
+use crate::pte::Pte;
+use crate::system::{FaultError, LargeBug, ZswapLarge};
+use swapmap::SwapError;
+
+/// How a large swap-in holds its range while it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// No hold: the unpinned `bypass`, whose range can be freed and reused
+    /// under it (caught only by the range re-check).
+    Nothing,
+    /// `SWAP_HAS_CACHE` on every slot (`swapcache_prepare(entry, nr)`).
+    Pin,
+    /// `SWAP_MAP_SYNC` on every slot (this model's large form of the
+    /// `sync-map` proposal).
+    Sync,
+}
+
+/// The range a large swap-in covers: `nr` PTEs from `v0`, naming the `nr`
+/// slots from `s0`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Batch {
+    order: u32,
+    v0: usize,
+    s0: u64,
+}
+
+impl Batch {
+    fn nr(self) -> u32 {
+        1 << self.order
+    }
+}
+
+impl SwapFault<'_> {
+    /// Whether the model's negative control `bug` is on.
+    fn bug(&self, bug: LargeBug) -> bool {
+        self.sys.large_bug == Some(bug)
+    }
+
+    /// `can_swapin_thp` for each enabled order, largest first: the first
+    /// whose aligned range passes every check. `None`: take order 0.
+    pub(crate) fn large_batch(&self, hold: Hold) -> Option<Batch> {
+        let sys = self.sys;
+        if !sys.large_ok() || !sys.device.synchronous() {
+            return None;
+        }
+        let zswap = sys.zswap();
+        // Mainline: zswap cannot load a large folio, so none is swapped in
+        // while zswap holds a page (`zswap_never_enabled` in
+        // `alloc_swap_folio`, the issue's rule).
+        if zswap.is_some_and(|z| z.stats().stored_pages > 0)
+            && sys.zswap_large == ZswapLarge::Mainline
+            && !self.bug(LargeBug::SkipBackendCheck)
+        {
+            return None;
+        }
+        (1..=MAX_FOLIO_ORDER).rev().find_map(|order| {
+            if sys.orders & (1 << order) == 0 {
+                return None;
+            }
+            let nr = 1usize << order;
+            let v0 = self.vpn & !(nr - 1);
+            let idx = (self.vpn - v0) as u64;
+            let s0 = self.slot.checked_sub(idx)?;
+            if v0 + nr > self.mm.pages() || !s0.is_multiple_of(nr as u64) {
+                return None;
+            }
+            let range = s0..s0 + nr as u64;
+            // swap_pte_batch: contiguous swap entries of aligned slots.
+            if (0..nr).any(|i| self.mm.pte(v0 + i) != Pte::swap(s0 + i as u64)) {
+                return None;
+            }
+            // non_swapcache_batch: no folio (and no pin) on any of them.
+            if !self.bug(LargeBug::SkipSwapCacheCheck)
+                && range.clone().any(|s| sys.map.has_cache(s) != Ok(false))
+            {
+                return None;
+            }
+            // Without a pin, the count-1 condition is checked here; the
+            // pins check it in the same step as they take the range.
+            if hold == Hold::Nothing && range.clone().any(|s| sys.map.count(s) != Ok(1)) {
+                return None;
+            }
+            // One backend: all in zswap or none (the 2026 RFC).
+            if let Some(z) = zswap
+                && !self.bug(LargeBug::SkipBackendCheck)
+            {
+                let inz = range.clone().filter(|&s| z.contains(s)).count();
+                if inz != 0 && inz != nr {
+                    return None;
+                }
+            }
+            Some(Batch {
+                order,
+                v0,
+                s0,
+            })
+        })
+    }
+
+    /// Tries a large-folio swap-in holding its range with `hold`; `on_busy`
+    /// is what a racer does when another swap-in holds a slot of the range
+    /// (it then faults again), `after` runs once the hold is dropped.
+    /// `None` means "take order 0".
+    pub(crate) fn swap_in_large(
+        &mut self,
+        hold: Hold,
+        on_busy: &dyn Fn(&mut SwapFault<'_>),
+        after: &dyn Fn(&mut SwapFault<'_>),
+    ) -> Option<Result<SwapIn, FaultError>> {
+        let b = self.large_batch(hold)?;
+        let sys = self.sys;
+        let nr = b.nr();
+        let Some(fr) = sys.frames.alloc_order(b.order) else {
+            self.st.thp_swpin_fallback += 1;
+            return None;
+        };
+        // The pin: the whole range (or, as the negative control of race 5,
+        // the faulting entry only).
+        let held = match hold {
+            Hold::Nothing => Ok(()),
+            Hold::Pin if self.bug(LargeBug::PinFaultingOnly) => {
+                sys.map.swapcache_prepare_single(self.slot)
+            }
+            Hold::Pin => sys.map.swapcache_prepare_single_nr(b.s0, nr),
+            Hold::Sync => sys.map.sync_acquire_nr(b.s0, nr),
+        };
+        match held {
+            Ok(()) => {}
+            Err(SwapError::Exists { .. }) if hold == Hold::Pin => {
+                sys.frames.put(fr);
+                self.st.pin_busy += 1;
+                on_busy(self);
+                return Some(Ok(SwapIn::Retry));
+            }
+            Err(SwapError::Sync { slot }) => {
+                sys.frames.put(fr);
+                self.st.waits += 1;
+                if let Ok(w) = sys.map.sync_wait(slot) {
+                    self.st.spins += u64::from(w.spins);
+                    self.st.yields += w.yields;
+                }
+                return Some(Ok(SwapIn::Retry));
+            }
+            // A shared, cached or freed entry: order 0 sorts it out.
+            Err(_) => {
+                sys.frames.put(fr);
+                self.st.thp_swpin_fallback += 1;
+                return None;
+            }
+        }
+        // SAFETY: `fr` was just allocated and is reachable from nowhere
+        // until the PTEs below map it.
+        if let Err(e) = unsafe { sys.read_folio(fr, b.s0, false) } {
+            self.release(hold, b);
+            sys.frames.put(fr);
+            after(self);
+            return Some(Err(e));
+        }
+        self.st.major += 1;
+        let mapped = self.install_large(fr, b, hold);
+        if !mapped {
+            self.st.pte_same_fail += 1;
+            self.release(hold, b);
+            sys.frames.put(fr);
+        } else {
+            self.st.thp_swpin += 1;
+        }
+        after(self);
+        Some(Ok(if mapped {
+            SwapIn::Mapped
+        } else {
+            SwapIn::Retry
+        }))
+    }
+
+    /// Under the PTE lock: re-checks the whole range (the faulting PTE only,
+    /// as the negative control of race 6), maps the `nr` pages of `fr` and
+    /// drops the slots' references and the hold. Returns whether it mapped;
+    /// otherwise the hold is still the caller's to release.
+    fn install_large(&mut self, fr: FrameId, b: Batch, hold: Hold) -> bool {
+        let sys = self.sys;
+        let nr = b.nr();
+        let same = |i: u32| {
+            let v = b.v0 + i as usize;
+            self.mm.pte(v) == Pte::swap(b.s0 + u64::from(i))
+        };
+        let pinned_one = hold == Hold::Pin && self.bug(LargeBug::PinFaultingOnly);
+        let left = {
+            let _g = self.mm.lock_ptl(b.v0);
+            let ok = if self.bug(LargeBug::RecheckFaultingOnly) {
+                self.mm.pte(self.vpn) == self.orig
+            } else {
+                (0..nr).all(same)
+            };
+            if !ok {
+                return false;
+            }
+            // One reference per PTE: the allocation's and nr - 1 more.
+            sys.frames.get_n(fr, nr - 1);
+            for i in 0..nr {
+                self.mm
+                    .set_pte(b.v0 + i as usize, Pte::present(fr + i as FrameId));
+            }
+            // swap_free_nr under the PTE lock (the kernel's order); the
+            // pinned forms drop references and pins together after it.
+            match hold {
+                Hold::Nothing => sys.map.free_nr(b.s0, nr).map_or(0, |f| nr - f),
+                Hold::Sync => {
+                    let _ = sys.map.sync_release_free_nr(b.s0, nr);
+                    0
+                }
+                Hold::Pin => 0,
+            }
+        };
+        match hold {
+            Hold::Pin if pinned_one => {
+                let _ = sys.map.free_nr(b.s0, nr);
+                let _ = sys.map.swapcache_clear(self.slot);
+            }
+            Hold::Pin => {
+                let _ = sys.map.free_and_clear_nr(b.s0, nr);
+            }
+            _ => {}
+        }
+        if left > 0 {
+            // Unpinned: a swap-cache folio (readahead's) may be left on a
+            // slot whose last reference we dropped.
+            for s in b.s0..b.s0 + u64::from(nr) {
+                sys.reclaim_orphan(s, None);
+            }
+        }
+        true
+    }
+
+    /// Drops a large swap-in's hold after a failed read or re-check; slots
+    /// zapped meanwhile (cache-only now) are freed.
+    fn release(&mut self, hold: Hold, b: Batch) {
+        let sys = self.sys;
+        match hold {
+            Hold::Nothing => {}
+            Hold::Pin if self.bug(LargeBug::PinFaultingOnly) => {
+                let _ = sys.map.swapcache_clear(self.slot);
+            }
+            Hold::Pin => {
+                let _ = sys.map.swapcache_clear_nr(b.s0, b.nr());
+            }
+            Hold::Sync => {
+                let _ = sys.map.sync_release_nr(b.s0, b.nr());
+            }
+        }
+    }
+}
