@@ -19,6 +19,14 @@
 //! - Race 4 (seeds 000/003, zap during swap-in): every strategy passes: the
 //!   slot is freed exactly once and nothing is installed into a zapped PTE
 //!   (for `pte-marker`, including a zap of the marker itself).
+//! - Races 5-7 (large folios, DESIGN.md section 7), on two order-1 folios:
+//!   an order-1 swap-in against an order-0 swap-in of one of its pages
+//!   whose slot is then reused (negative control: pin only the faulting
+//!   entry); against a zap of one page whose slot a page-out reuses
+//!   (negative control: re-check only the faulting PTE, with `bypass` and
+//!   `pin-retry`); on a range half in zswap (negative control: skip the
+//!   backend check). The strategies without a large form stay correct on
+//!   large ranges.
 //! - The folio state word (reference count and flags in one atomic): a
 //!   stale swap-cache lookup against the owner's map, free and reuse of the
 //!   frame.
@@ -30,8 +38,8 @@ use fault_path::device::{Ramdisk, SwapDevice};
 use fault_path::harness::check_accounting;
 use fault_path::pte::PteKind;
 use fault_path::{
-    AddressSpace, FaultStats, SwapCacheKind, System, SystemConfig, ZswapConfig, ZswapLoad,
-    index_word,
+    AddressSpace, FaultStats, LargeBug, SwapCacheKind, System, SystemConfig, ZswapConfig,
+    ZswapLarge, ZswapLoad, index_word,
 };
 use loom::sync::Arc;
 use loom::thread;
@@ -421,4 +429,252 @@ fn folio_stale_lookup_vs_free_and_reuse() {
         assert_eq!((st.in_use, st.double_frees), (u32::from(reused), 0));
         assert_eq!(frames.refs(f), u32::from(reused));
     });
+}
+
+/// Large folios: four pages, two order-1 folios, on a 4-slot device in
+/// 2-slot clusters: folio A (pages 0-1) is paged out whole to slots 2-3;
+/// folio B is split by a page-out that covers only page 2, which goes to
+/// slot 1, the last free slot, so that a later page-out reuses a slot of
+/// A's range once it is freed. Page 3 stays mapped.
+fn large_pair(
+    strategy: &str,
+    bug: Option<LargeBug>,
+    zswap: Option<ZswapLoad>,
+) -> (StdArc<System>, Arc<AddressSpace>) {
+    let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(4, None));
+    let mut cfg = SystemConfig::new(10, dev).strategy(strategy);
+    cfg.cluster_size = 2;
+    cfg.readahead = 0;
+    cfg.orders = 0b11;
+    cfg.large_bug = bug;
+    cfg.zswap_large = ZswapLarge::AllInZswap;
+    cfg.zswap = zswap.map(|load| ZswapConfig {
+        load,
+        tree: zswap_tree::Config::default(),
+    });
+    let sys = System::new(cfg).unwrap();
+    let mm = Arc::new(AddressSpace::new(StdArc::clone(&sys), 4));
+    mm.populate().unwrap();
+    let mut st = FaultStats::default();
+    assert_eq!(mm.pageout(0..3, &mut st), Ok(3));
+    assert_eq!(st.thp_swpout, 1);
+    let kinds: Vec<PteKind> = (0..3).map(|v| mm.pte(v).kind()).collect();
+    assert_eq!(
+        kinds,
+        [PteKind::Swap(2), PteKind::Swap(3), PteKind::Swap(1)],
+        "setup"
+    );
+    (sys, mm)
+}
+
+/// `loom::model` with room for the retry loops of the large-folio models:
+/// a refaulting thread (pin-retry's) may take many steps while the pin
+/// holder is descheduled, and the default bound of 1000 branches would end
+/// such an execution before the violation under test shows.
+fn large_model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.max_branches = 20_000;
+    b.check(f);
+}
+
+/// The message of the panic a negative control's model raised ("" when
+/// it raised none), so that the test checks it failed for the right
+/// reason.
+fn caught(r: std::thread::Result<()>) -> String {
+    let Err(p) = r else {
+        return String::new();
+    };
+    let msg = p
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    eprintln!("negative control caught: {msg}");
+    msg
+}
+
+/// Every page's index and counter after a large-folio race, and the
+/// accounting.
+fn check_large(sys: &System, mm: &AddressSpace, counts: [u64; 4]) {
+    let mut st = FaultStats::default();
+    for (vpn, want) in counts.into_iter().enumerate() {
+        assert_eq!(
+            mm.read_word(vpn, 1, &mut st),
+            Ok(index_word(vpn)),
+            "misload"
+        );
+        assert_eq!(
+            mm.read_word(vpn, 0, &mut st),
+            Ok(want),
+            "data loss, page {vpn}"
+        );
+    }
+    let errs = check_accounting(sys, &[mm]);
+    assert!(errs.is_empty(), "{errs:?}");
+}
+
+/// Race 5: an order-1 swap-in of pages 0-1 (T0 writes page 0) against an
+/// order-0 swap-in of page 1 that writes it and pages it out again (T1),
+/// which reuses slot 3: the PTE gets back its very value. Exactly one wins
+/// each slot and both increments survive; pinning only the faulting entry
+/// lets T0 install its stale copy of page 1.
+fn large_vs_order0(strategy: &'static str, bug: Option<LargeBug>) {
+    large_model(move || {
+        let (sys, mm) = large_pair(strategy, bug, None);
+        let mm1 = mm.clone();
+        let t1 = thread::spawn(move || {
+            let mut st = FaultStats::default();
+            mm1.write(1, &mut st).unwrap();
+            let _ = mm1.pageout(1..2, &mut st);
+        });
+        let mut st = FaultStats::default();
+        mm.write(0, &mut st).unwrap();
+        t1.join().unwrap();
+        check_large(&sys, &mm, [1, 1, 0, 0]);
+    });
+}
+
+#[test]
+fn large_vs_order0_pin_retry() {
+    large_vs_order0("pin-retry", None);
+}
+
+#[test]
+fn large_vs_order0_pin_waitqueue() {
+    large_vs_order0("pin-waitqueue", None);
+}
+
+#[test]
+fn large_vs_order0_sync_map() {
+    large_vs_order0("sync-map", None);
+}
+
+#[test]
+fn large_vs_order0_pin_faulting_only_negative_control() {
+    let found =
+        std::panic::catch_unwind(|| large_vs_order0("pin-retry", Some(LargeBug::PinFaultingOnly)));
+    assert!(
+        caught(found).contains("data loss"),
+        "loom did not find the half-pinned range"
+    );
+}
+
+/// Race 6: an order-1 swap-in of pages 0-1 (T0 writes page 0) against a
+/// zap of page 1 and a page-out of page 3 (T1), which reuses slot 3 once
+/// the zap freed it. Nothing is installed into the zapped PTE, and every
+/// slot is accounted for; re-checking only the faulting PTE installs into
+/// it.
+fn large_zap(strategy: &'static str, bug: Option<LargeBug>) {
+    large_model(move || {
+        let (sys, mm) = large_pair(strategy, bug, None);
+        let mm1 = mm.clone();
+        let t1 = thread::spawn(move || {
+            mm1.dontneed(1..2);
+            let mut st = FaultStats::default();
+            let _ = mm1.pageout(3..4, &mut st);
+        });
+        let mut st = FaultStats::default();
+        mm.write(0, &mut st).unwrap();
+        t1.join().unwrap();
+        if let PteKind::Present(fr) = mm.pte(1).kind() {
+            panic!(
+                "page 1 mapped after its zap (index {:#x})",
+                sys.frames().word(fr, 1)
+            );
+        }
+        mm.dontneed(1..2);
+        let mut st = FaultStats::default();
+        assert_eq!(mm.read_word(0, 0, &mut st), Ok(1), "data loss");
+        assert_eq!(mm.read_word(3, 1, &mut st), Ok(index_word(3)), "misload");
+        let errs = check_accounting(&sys, &[&mm]);
+        assert!(errs.is_empty(), "{errs:?}");
+    });
+}
+
+#[test]
+fn large_zap_bypass() {
+    large_zap("bypass", None);
+}
+
+#[test]
+fn large_zap_pin_retry() {
+    large_zap("pin-retry", None);
+}
+
+#[test]
+fn large_zap_sync_map() {
+    large_zap("sync-map", None);
+}
+
+#[test]
+fn large_zap_recheck_one_negative_control() {
+    for s in ["bypass", "pin-retry"] {
+        let found = std::panic::catch_unwind(|| large_zap(s, Some(LargeBug::RecheckFaultingOnly)));
+        let msg = caught(found);
+        assert!(
+            msg.contains("after its zap") || msg.contains("slot"),
+            "{s}: loom did not find the unchecked zap: {msg:?}"
+        );
+    }
+}
+
+/// Race 7: a mixed-backend range: pages 0-2 went to zswap, and page 0 was
+/// written back to the device (its zswap entry is gone). T0 writes page
+/// 0 and T1 page 1. With the 2026 RFC's rule the mixed range swaps in at
+/// order 0 and both pages are right; skipping the backend check reads the
+/// folio from the device, where page 1 never was: a misload.
+fn large_mixed_backend(strategy: &'static str, bug: Option<LargeBug>) {
+    large_model(move || {
+        let (sys, mm) = large_pair(strategy, bug, Some(ZswapLoad::ExclusiveIfCached));
+        let z = sys.zswap().unwrap();
+        assert_eq!(z.writeback(1, |s, p| sys.device().write(s, p).unwrap()), 1);
+        assert!(!z.contains(2) && z.contains(3));
+        let mm1 = mm.clone();
+        let t1 = thread::spawn(move || {
+            let mut st = FaultStats::default();
+            mm1.write(1, &mut st).unwrap();
+        });
+        let mut st = FaultStats::default();
+        mm.write(0, &mut st).unwrap();
+        t1.join().unwrap();
+        check_large(&sys, &mm, [1, 1, 0, 0]);
+    });
+}
+
+#[test]
+fn large_mixed_backend_pin_retry() {
+    large_mixed_backend("pin-retry", None);
+}
+
+#[test]
+fn large_mixed_backend_skip_check_negative_control() {
+    let found = std::panic::catch_unwind(|| {
+        large_mixed_backend("pin-retry", Some(LargeBug::SkipBackendCheck))
+    });
+    assert!(
+        found.is_err(),
+        "loom did not find the mixed-backend misload"
+    );
+}
+
+/// Ranges swapped out as large folios under the strategies that stay at
+/// order 0 (`swap-count`, `pte-marker`, `swapcache`): two order-0
+/// swap-ins of the two pages of one range race, and both are right.
+#[test]
+fn large_range_under_order0_strategies() {
+    for s in ["swap-count", "pte-marker", "swapcache"] {
+        large_model(move || {
+            let (sys, mm) = large_pair(s, None, None);
+            let mm1 = mm.clone();
+            let t1 = thread::spawn(move || {
+                let mut st = FaultStats::default();
+                mm1.write(1, &mut st).unwrap();
+                st.thp_swpin
+            });
+            let mut st = FaultStats::default();
+            mm.write(0, &mut st).unwrap();
+            assert_eq!(t1.join().unwrap() + st.thp_swpin, 0, "{s}");
+            check_large(&sys, &mm, [1, 1, 0, 0]);
+        });
+    }
 }

@@ -115,11 +115,7 @@ impl SwapFault<'_> {
                     return None;
                 }
             }
-            Some(Batch {
-                order,
-                v0,
-                s0,
-            })
+            Some(Batch { order, v0, s0 })
         })
     }
 
