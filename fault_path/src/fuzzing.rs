@@ -46,6 +46,9 @@ enum Op {
     Exit { mm: u8 },
     /// An access beyond the address space: must be `OutOfRange`.
     OutOfRange { mm: u8, past: u8 },
+    /// Enables the large folio orders of `mask` (bits 1-3, reduced to what
+    /// the clusters hold) from now on ([`System::set_orders`]).
+    SetOrders { mask: u8 },
 }
 
 /// An address space and its shadow: for each page, the expected word 0
@@ -72,6 +75,11 @@ enum DeviceKind {
 /// the null device), 2-48 frames, clusters of 2-512 slots, any readahead
 /// window, sometimes zswap in front (either load mode, sometimes a tiny
 /// pool limit), and any strategy.
+///
+/// An operation kind of 32-39 enables large folio orders from then on
+/// (kinds below 32 decode as before they were added, so the committed seeds
+/// keep their meaning): populate-time folios stay order 0, and faults,
+/// page-outs and swap-ins after it work on large folios.
 ///
 /// After every operation [`check_accounting`] over every live address space
 /// must find nothing, and every page read must hold what the shadow model
@@ -134,7 +142,7 @@ pub fn fault_path_ops(data: &[u8]) {
         let op = threads[t][next[t]];
         next[t] += 1;
         let at = format!("{desc}: step {step}, thread {t}, {op:?}");
-        run_op(&mut live, op, &mut stats[t], lossless, &at);
+        run_op(&sys, &mut live, op, &mut stats[t], lossless, &at);
         check(&sys, &live, &at);
         step += 1;
     }
@@ -154,8 +162,26 @@ fn pick(live: &[Space], mm: u8) -> Option<usize> {
     (!live.is_empty()).then(|| usize::from(mm) % live.len())
 }
 
-fn run_op(live: &mut Vec<Space>, op: Op, st: &mut FaultStats, lossless: bool, at: &str) {
+fn run_op(
+    sys: &System,
+    live: &mut Vec<Space>,
+    op: Op,
+    st: &mut FaultStats,
+    lossless: bool,
+    at: &str,
+) {
     match op {
+        Op::SetOrders { mask } => {
+            let max = sys.swap_map().max_order().min(3);
+            let orders = u32::from(mask) & ((2 << max) - 1);
+            if let Err(e) = sys.set_orders(orders) {
+                panic!("{at}: set_orders({orders:#b}): {e}");
+            }
+            // Beyond the largest order: refused, nothing changed.
+            let before = sys.orders();
+            assert!(sys.set_orders(1 << (max + 1)).is_err(), "{at}");
+            assert_eq!(sys.orders(), before, "{at}");
+        }
         Op::Read { mm, vpn } => {
             let Some(i) = pick(live, mm) else { return };
             let s = &mut live[i];
@@ -300,7 +326,13 @@ fn thread_ops(u: &mut Unstructured<'_>) -> Result<Vec<Vec<Op>>> {
 }
 
 fn op(u: &mut Unstructured<'_>) -> Result<Op> {
-    let kind = u.int_in_range(0u8..=31)?;
+    // Kinds 0-31 decode as before large folios (kinds 32-39).
+    let kind = u.int_in_range(0u8..=39)?;
+    if kind >= 32 {
+        return Ok(Op::SetOrders {
+            mask: u.arbitrary()?,
+        });
+    }
     let mm = u.arbitrary()?;
     Ok(match kind {
         0..=8 => Op::Read {

@@ -83,10 +83,10 @@ impl AddressSpace {
     /// space and is all `pte_none` (`alloc_anon_folio`'s
     /// `thp_vma_suitable_orders` and `pte_range_none`), as a mask.
     fn anon_orders(&self, vpn: usize) -> u32 {
-        let mut mask = 1;
+        let (mut mask, enabled) = (1, self.sys.orders());
         for k in 1..=crate::frame::MAX_FOLIO_ORDER {
             let nr = 1usize << k;
-            if self.sys.orders & (1 << k) == 0 {
+            if enabled & (1 << k) == 0 {
                 continue;
             }
             let v0 = vpn & !(nr - 1);

@@ -281,8 +281,8 @@ pub struct System {
     pub(crate) legacy: bool,
     /// The shared wait queue of `pin-waitqueue` (`swapcache_wq`).
     pub(crate) swapcache_wq: crate::waitq::WaitQueue,
-    /// Enabled folio orders (bit 0 always set).
-    pub(crate) orders: u32,
+    /// Enabled folio orders (bit 0 always set); see [`System::set_orders`].
+    orders: std::sync::atomic::AtomicU32,
     pub(crate) zswap_large: ZswapLarge,
     pub(crate) large_bug: Option<LargeBug>,
     notified: Arc<crate::sync::Counter>,
@@ -333,13 +333,7 @@ impl System {
             })
             .build()
             .map_err(|e| FaultError::Config(e.to_string()))?;
-        let max = map.max_order().min(crate::frame::MAX_FOLIO_ORDER);
-        if cfg.orders >> (max + 1) != 0 {
-            return Err(FaultError::Config(format!(
-                "folio orders {:#b}: the largest is {max} (clusters of {} slots)",
-                cfg.orders, cfg.cluster_size
-            )));
-        }
+        check_orders(cfg.orders, &map)?;
         Ok(Arc::new(System {
             frames: Frames::new(cfg.frames),
             cache: crate::sync::new_swap_cache(nr_slots),
@@ -352,7 +346,7 @@ impl System {
             zswap,
             legacy: cfg.legacy_add_to_swap_cache,
             swapcache_wq: crate::waitq::WaitQueue::new(),
-            orders: cfg.orders | 1,
+            orders: std::sync::atomic::AtomicU32::new(cfg.orders | 1),
             zswap_large: cfg.zswap_large,
             large_bug: cfg.large_bug,
             notified,
@@ -481,7 +475,32 @@ impl System {
     /// legacy mode.
     #[inline]
     pub(crate) fn large_ok(&self) -> bool {
-        self.orders > 1 && !self.legacy && self.swap_cache_kind() == SwapCacheKind::Table
+        self.orders() > 1 && !self.legacy && self.swap_cache_kind() == SwapCacheKind::Table
+    }
+
+    /// The enabled folio orders (bit k: order k; bit 0 always set).
+    #[inline]
+    pub fn orders(&self) -> u32 {
+        // Relaxed: a policy knob; a fault that reads the old value makes a
+        // choice the old setting allowed, as a fault racing a write to the
+        // sysfs file does.
+        self.orders.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Enables the folio orders of `orders` (bit k: order k) for anonymous
+    /// memory from now on, as writing the mTHP sysfs knobs
+    /// (`/sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/enabled`)
+    /// does at run time. Folios already mapped or swapped keep their order.
+    /// Safe to call while faults run.
+    ///
+    /// Errors: [`FaultError::Config`] for an order above the largest the
+    /// swap map's clusters hold; nothing changes.
+    pub fn set_orders(&self, orders: u32) -> Result<(), FaultError> {
+        check_orders(orders, &self.map)?;
+        // Relaxed: see `orders`.
+        self.orders
+            .store(orders | 1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// The pre-fix add of seed 002 (negative control only): no existence
@@ -837,6 +856,19 @@ enum Backend {
     Zswap,
     /// The device only (a large folio whose first page is not in zswap).
     Device,
+}
+
+/// Refuses folio orders above what the map's clusters (and the frame
+/// pool) hold.
+fn check_orders(orders: u32, map: &SwapMap) -> Result<(), FaultError> {
+    let max = map.max_order().min(crate::frame::MAX_FOLIO_ORDER);
+    if orders >> (max + 1) != 0 {
+        return Err(FaultError::Config(format!(
+            "folio orders {orders:#b}: the largest is {max} (clusters of {} slots)",
+            map.cluster_size()
+        )));
+    }
+    Ok(())
 }
 
 /// The index of the strategy called `name` in [`strategy::STRATEGIES`].

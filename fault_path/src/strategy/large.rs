@@ -80,7 +80,7 @@ impl SwapFault<'_> {
             return None;
         }
         (1..=MAX_FOLIO_ORDER).rev().find_map(|order| {
-            if sys.orders & (1 << order) == 0 {
+            if sys.orders() & (1 << order) == 0 {
                 return None;
             }
             let nr = 1usize << order;
