@@ -55,6 +55,17 @@ pub struct RaceConfig {
     pub readahead: u32,
     /// zswap in front of the device, with this load mode.
     pub zswap: Option<crate::system::ZswapLoad>,
+    /// Enabled folio orders ([`SystemConfig::orders`]); with large orders
+    /// the pager pages out chunks aligned to the largest folio, so that
+    /// whole folios go out and come back.
+    pub orders: u32,
+    /// Swap-map cluster size (512; large folios on a small device need
+    /// smaller clusters to find aligned runs).
+    pub cluster_size: u32,
+    /// zswap's large-folio rule ([`SystemConfig::zswap_large`]).
+    pub zswap_large: crate::system::ZswapLarge,
+    /// **Negative control only**: a large-folio swap-in missing one check.
+    pub large_bug: Option<crate::system::LargeBug>,
     /// How the swap cache is kept (the swap table or the xarray).
     pub swap_cache: crate::system::SwapCacheKind,
 }
@@ -74,6 +85,10 @@ impl Default for RaceConfig {
             readahead: 8,
             zswap: None,
             swap_cache: crate::system::SwapCacheKind::default(),
+            orders: 1,
+            cluster_size: swapmap::SWAPFILE_CLUSTER,
+            zswap_large: crate::system::ZswapLarge::default(),
+            large_bug: None,
         }
     }
 }
@@ -144,6 +159,10 @@ pub fn race_system(cfg: &RaceConfig) -> Result<Arc<System>, FaultError> {
     let mut sc = SystemConfig::new(frames, device).strategy(&cfg.strategy);
     sc.readahead = cfg.readahead;
     sc.swap_cache = cfg.swap_cache;
+    sc.orders = cfg.orders;
+    sc.cluster_size = cfg.cluster_size;
+    sc.zswap_large = cfg.zswap_large;
+    sc.large_bug = cfg.large_bug;
     sc.zswap = cfg.zswap.map(|load| crate::system::ZswapConfig {
         load,
         tree: zswap_tree::Config::default(),
@@ -195,13 +214,16 @@ pub fn run_race(cfg: &RaceConfig) -> Result<RaceReport, FaultError> {
         let pager = {
             let (mm, done, barrier) = (Arc::clone(&mm), Arc::clone(&done), Arc::clone(&barrier));
             let (chunk, seed) = (cfg.chunk.max(1), cfg.seed ^ round as u64);
+            // Chunks aligned to the largest folio, so that page-out takes
+            // whole folios (the reproducer pages out its whole region).
+            let align = 1usize << (31 - (cfg.orders | 1).leading_zeros());
             std::thread::spawn(move || -> Result<FaultStats, FaultError> {
                 let mut st = FaultStats::default();
                 barrier.wait();
                 let n = mm.pages();
                 let mut i = 0u64;
                 while !done.load(StdOrdering::Relaxed) {
-                    let start = (crate::device::mix(seed ^ i) as usize) % n;
+                    let start = ((crate::device::mix(seed ^ i) as usize) % n) & !(align - 1);
                     match mm.pageout(start..start + chunk, &mut st) {
                         Ok(_) | Err(FaultError::SwapFull) => {}
                         Err(e) => return Err(e),

@@ -444,15 +444,22 @@ impl AddressSpace {
             return Ok(0);
         }
         let mut n = 0;
+        let mut err = None;
         for i in 0..nr {
             let (vpn, fr) = (v0 + i, head + i as FrameId);
-            if range.contains(&vpn) && self.pte(vpn) == Pte::present(fr) {
-                n += self.pageout_one(vpn, fr, st)?;
+            if err.is_none() && range.contains(&vpn) && self.pte(vpn) == Pte::present(fr) {
+                match self.pageout_one(vpn, fr, st) {
+                    Ok(k) => n += k,
+                    Err(e) => err = Some(e),
+                }
             } else {
+                // Outside the range, unmapped, or after an error (swap
+                // full): the piece is released, locked and referenced by
+                // us since the split.
                 sys.frames.unlock_put(fr);
             }
         }
-        Ok(n)
+        err.map_or(Ok(n), Err)
     }
 
     /// The whole-folio page-out of [`AddressSpace::pageout_large`] to the

@@ -26,6 +26,7 @@ fn tight(strategy: &str, device: DeviceKind, seed: u64) -> RaceConfig {
         readahead: 8,
         zswap: None,
         swap_cache: SwapCacheKind::default(),
+        ..RaceConfig::default()
     }
 }
 
@@ -140,6 +141,7 @@ fn zswap_tight(strategy: &str, load: fault_path::ZswapLoad, seed: u64) -> RaceCo
         readahead: 8,
         zswap: Some(load),
         swap_cache: SwapCacheKind::default(),
+        ..RaceConfig::default()
     }
 }
 
@@ -169,5 +171,45 @@ fn pinned_strategies_with_exclusive_zswap_are_clean() {
         assert!(r.clean(), "{s}: {r:#?}");
         let z = r.stats;
         assert!(z.faults > 0, "{s}: {z:?}");
+    }
+}
+
+/// Large folios under stress: order-2 folios (and order 0), clusters of 4
+/// on a 12-slot device, so that one aligned run is free at a time and its
+/// slots are reused as soon as a swap-in frees them; workers in opposite
+/// directions and a slow read.
+fn large_tight(strategy: &str, bug: Option<fault_path::LargeBug>, seed: u64) -> RaceConfig {
+    RaceConfig {
+        orders: 1 << 2,
+        cluster_size: 4,
+        swap_slots: 12,
+        pages: 16,
+        chunk: 4,
+        rounds: 40,
+        large_bug: bug,
+        ..tight(strategy, DeviceKind::Ramdisk, seed)
+    }
+}
+
+#[test]
+fn large_folio_races_stay_clean_for_the_fixed_strategies() {
+    for s in fault_path::strategy::names()
+        .into_iter()
+        .filter(|&s| s != "bypass")
+    {
+        let r = run_race(&large_tight(s, None, 5)).unwrap();
+        assert!(r.clean(), "{s}: {r:#?}");
+        assert!(
+            r.stats.thp_swpout > 0,
+            "{s}: no large page-out: {:?}",
+            r.stats
+        );
+        if !matches!(s, "swap-count" | "pte-marker" | "swapcache") {
+            assert!(
+                r.stats.thp_swpin > 0,
+                "{s}: no large swap-in: {:?}",
+                r.stats
+            );
+        }
     }
 }

@@ -98,6 +98,7 @@ pub fn config(args: &RaceArgs, strategy: &str, seed: u64) -> Result<RaceConfig, 
         readahead: args.readahead,
         zswap,
         swap_cache,
+        ..RaceConfig::default()
     })
 }
 
