@@ -36,6 +36,18 @@
 //!   swapcache at most 5%, zram zero-tail at most 1.0 us, null at most
 //!   100 ns). Run it alone with `-- targets`.
 //!
+//! - `large`: not a criterion group but a paired check of the large-folio
+//!   target (issue 13): one zram fixture of 2048 zero-tail pages with
+//!   folio orders up to 4 allowed; in each of 101 rounds (after 3 warm-up
+//!   rounds) every case, in a fresh random order, repopulates the pages
+//!   with folios of its order, pages them all out and, timed and after the
+//!   caches are evicted, faults them back in single-threaded in address
+//!   order: `pin-retry` at order 0 (the reference), again (A/A), at order
+//!   4 (64 KiB folios: one fault reads 16 pages), and `bypass` at order 4.
+//!   The medians of ns/page and of the per-round ratio to the reference
+//!   are compared with the target (64 KiB swap-in at most 0.5x order 0's
+//!   time per page). Run it alone with `-- large`.
+//!
 //! Every case uses `iter_custom`: pages are paged out in batches outside the
 //! timed region (page-out compresses, which costs more than the fault), and
 //! only the faults are timed, one clock read per batch. Each fault is a write
@@ -259,6 +271,93 @@ fn targets(_: &mut Criterion) {
     );
 }
 
+/// The paired large-folio check (see the module docs).
+fn large(_: &mut Criterion) {
+    if !benches::selected("large") {
+        return;
+    }
+    const ROUNDS: usize = 101;
+    const WARMUP: usize = 3;
+    const N: usize = 2048;
+    // (label, strategy, enabled orders); the first is the reference.
+    let cases = [
+        ("pin-retry order 0", "pin-retry", 1u32),
+        ("pin-retry order 0 (A/A)", "pin-retry", 1),
+        ("pin-retry order 4", "pin-retry", 1 << 4),
+        ("bypass order 4", "bypass", 1 << 4),
+    ];
+    let device: Arc<dyn SwapDevice> = Arc::new(Zram::new(
+        N as u64 + 1024,
+        zswap_tree::Backend::default().compressor(),
+    ));
+    let mut cfg = SystemConfig::new(N as u32 + 1024, device);
+    cfg.orders = 1 | 1 << 4;
+    let sys = System::new(cfg).expect("system");
+    prefault_frames(&sys);
+    let mm = AddressSpace::new(Arc::clone(&sys), N);
+    let mut evict = vec![0u64; 64 << 17]; // 64 MiB
+    let mut ns: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); cases.len()];
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); cases.len()];
+    let mut swpin = vec![0u64; cases.len()];
+    let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+    for round in 0..WARMUP + ROUNDS {
+        let mut this = vec![0.0; cases.len()];
+        let mut order: Vec<usize> = (0..cases.len()).collect();
+        for k in (1..order.len()).rev() {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            order.swap(k, (rng % (k as u64 + 1)) as usize);
+        }
+        for i in order {
+            let (_, strategy, orders) = cases[i];
+            sys.set_strategy(strategy).expect("strategy");
+            sys.set_orders(orders).expect("orders");
+            mm.dontneed(0..N);
+            mm.populate().expect("populate");
+            pageout(&mm, 0..N);
+            evict_caches(&mut evict);
+            let mut st = FaultStats::default();
+            let t0 = std::time::Instant::now();
+            for vpn in 0..N {
+                mm.write(black_box(vpn), &mut st).expect("fault");
+            }
+            this[i] = t0.elapsed().as_nanos() as f64 / N as f64;
+            if round >= WARMUP {
+                swpin[i] += st.thp_swpin;
+            }
+        }
+        if round >= WARMUP {
+            for i in 0..cases.len() {
+                ns[i].push(this[i]);
+                ratios[i].push(this[i] / this[0]);
+            }
+        }
+    }
+    println!(
+        "large folios (cold caches; medians of {ROUNDS} rounds of {N} single-thread faults \
+         on zram zero-tail pages, every case once per round in a random order, ratios per round):"
+    );
+    let mut med = Vec::new();
+    for (i, (name, ..)) in cases.iter().enumerate() {
+        let t = benches::median(&mut ns[i]);
+        let r = benches::median(&mut ratios[i]);
+        let (q1, q3) = benches::quartiles(&mut ratios[i]);
+        let per_round = swpin[i] / ROUNDS as u64;
+        println!(
+            "  {name:<24} {t:8.1} ns/page   ratio {r:.4} (IQR {q1:.4}-{q3:.4})   \
+             large swap-ins/round {per_round}"
+        );
+        med.push(r);
+    }
+    println!("  A/A control: {:.4}", med[1]);
+    let verdict = if med[2] <= 0.5 { "met" } else { "MISSED" };
+    println!(
+        "  order 4 / order 0 (pin-retry): {:.4} (target 0.5: {verdict})",
+        med[2]
+    );
+}
+
 fn single(c: &mut Criterion) {
     for dev in [Dev::Null, Dev::Zram] {
         let mut g = c.benchmark_group(format!("fault_single/{}", dev.name()));
@@ -303,5 +402,5 @@ fn two_threads(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, single, two_threads, targets);
+criterion_group!(benches, single, two_threads, targets, large);
 criterion_main!(benches);
