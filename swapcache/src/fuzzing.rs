@@ -44,7 +44,7 @@ enum M {
     Value(u64),
 }
 
-fn m_of(e: Entry<'_, Tracked>) -> M {
+fn m_of(e: Entry<'_, Box<Tracked>>) -> M {
     match e {
         Entry::Ptr(t) => M::Ptr(t.serial),
         Entry::Value(v) => M::Value(v.get()),
@@ -137,7 +137,7 @@ pub fn xarray_ops(data: &[u8]) {
         let collector = Collector::new();
         let writer = collector.register();
         let reader_handle = collector.register();
-        let xa: XArray<Tracked> = XArray::with_collector(collector.clone());
+        let xa: XArray<Box<Tracked>> = XArray::with_collector(collector.clone());
         let reader = hold.then(|| reader_handle.pin());
         let mut held: Vec<(u64, &Tracked)> = Vec::new();
         let mut model: BTreeMap<u64, M> = BTreeMap::new();
@@ -153,10 +153,10 @@ pub fn xarray_ops(data: &[u8]) {
                     next_serial += 1;
                     created += 1;
                     (
-                        Item::Ptr(Tracked {
+                        Item::Ptr(Box::new(Tracked {
                             serial: next_serial,
                             drops: Arc::clone(&drops),
-                        }),
+                        })),
                         M::Ptr(next_serial),
                     )
                 }
@@ -322,7 +322,12 @@ fn range_is_empty(lo: Bound<u64>, hi: Bound<u64>) -> bool {
     }
 }
 
-fn check(xa: &XArray<Tracked>, g: &crossbeam_epoch::Guard, model: &BTreeMap<u64, M>, at: &str) {
+fn check(
+    xa: &XArray<Box<Tracked>>,
+    g: &crossbeam_epoch::Guard,
+    model: &BTreeMap<u64, M>,
+    at: &str,
+) {
     let values = model.values().filter(|m| matches!(m, M::Value(_))).count();
     assert_eq!(xa.len(), model.len(), "{at}: len");
     assert_eq!(xa.value_count(), values, "{at}: value_count");

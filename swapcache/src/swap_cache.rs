@@ -8,6 +8,7 @@ use core::ptr;
 use crossbeam_epoch::{Collector, Guard};
 use crossbeam_utils::CachePadded;
 
+use crate::pointer::{ClonePointer, Pointer};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 use crate::xarray::{Entry, PtrItem, ValueEntry, XArray};
 
@@ -149,7 +150,7 @@ struct Counters {
 /// Lookups are lock-free; adds and deletes take the lock of one tree. Every
 /// tree is protected by the cache's collector: pin it with
 /// [`SwapCache::pin`] or a handle of [`SwapCache::collector`].
-pub struct SwapCache<F> {
+pub struct SwapCache<F: Pointer> {
     /// One pointer per address space: null until created, then a
     /// `Box<XArray<F>>` freed in `Drop`.
     spaces: Box<[AtomicPtr<XArray<F>>]>,
@@ -160,11 +161,11 @@ pub struct SwapCache<F> {
 }
 
 // SAFETY: as for `XArray`, which is what the cache owns.
-unsafe impl<F: Send> Send for SwapCache<F> {}
+unsafe impl<F: Pointer> Send for SwapCache<F> {}
 // SAFETY: as for `XArray`.
-unsafe impl<F: Send + Sync> Sync for SwapCache<F> {}
+unsafe impl<F: Pointer + Sync> Sync for SwapCache<F> {}
 
-impl<F> fmt::Debug for SwapCache<F> {
+impl<F: Pointer> fmt::Debug for SwapCache<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SwapCache")
             .field("nr_slots", &self.nr_slots)
@@ -172,7 +173,7 @@ impl<F> fmt::Debug for SwapCache<F> {
     }
 }
 
-impl<F: Send + 'static> SwapCache<F> {
+impl<F: Pointer> SwapCache<F> {
     /// The swap cache of a device of `nr_slots` slots
     /// (`init_swap_address_space`), on crossbeam-epoch's global collector.
     pub fn new(nr_slots: u64) -> Self {
@@ -318,7 +319,7 @@ impl<F: Send + 'static> SwapCache<F> {
         offset: u64,
         folio: F,
         guard: &'g Guard,
-    ) -> Result<Option<&'g F>, AddError<F>> {
+    ) -> Result<Option<F::Ref<'g>>, AddError<F>> {
         if offset >= self.nr_slots {
             return Err(AddError::OutOfRange { offset, folio });
         }
@@ -342,7 +343,7 @@ impl<F: Send + 'static> SwapCache<F> {
     /// # Panics
     /// If `guard` was not pinned from the cache's collector.
     #[inline]
-    pub fn get<'g>(&'g self, offset: u64, guard: &'g Guard) -> Option<&'g F> {
+    pub fn get<'g>(&'g self, offset: u64, guard: &'g Guard) -> Option<F::Ref<'g>> {
         let (tree, index) = self.space(offset)?;
         tree.load(index, guard)?.as_ptr()
     }
@@ -353,10 +354,10 @@ impl<F: Send + 'static> SwapCache<F> {
     /// Context: any context; lock-free.
     pub fn get_cloned(&self, offset: u64) -> Option<F>
     where
-        F: Clone,
+        F: ClonePointer,
     {
         let guard = self.pin();
-        self.get(offset, &guard).cloned()
+        self.get(offset, &guard).map(F::clone_ref)
     }
 
     /// The shadow entry left for `offset` (`get_shadow_from_swap_cache`).
@@ -387,11 +388,11 @@ impl<F: Send + 'static> SwapCache<F> {
     pub fn delete<'g>(
         &'g self,
         offset: u64,
-        folio: &F,
+        folio: F::Ref<'_>,
         shadow: Option<ValueEntry>,
         guard: &'g Guard,
-    ) -> Result<&'g F, DeleteError> {
-        self.delete_if(offset, shadow, guard, |cached| ptr::eq(cached, folio))
+    ) -> Result<F::Ref<'g>, DeleteError> {
+        self.delete_if(offset, shadow, guard, |cached| F::same(cached, folio))
     }
 
     /// As [`SwapCache::delete`], with the identity test supplied by the
@@ -409,8 +410,8 @@ impl<F: Send + 'static> SwapCache<F> {
         offset: u64,
         shadow: Option<ValueEntry>,
         guard: &'g Guard,
-        is_it: impl FnOnce(&F) -> bool,
-    ) -> Result<&'g F, DeleteError> {
+        is_it: impl FnOnce(F::Ref<'g>) -> bool,
+    ) -> Result<F::Ref<'g>, DeleteError> {
         let Some((tree, index)) = self.space(offset) else {
             return Err(if offset >= self.nr_slots {
                 DeleteError::OutOfRange { offset }
@@ -493,7 +494,7 @@ impl<F: Send + 'static> SwapCache<F> {
     }
 }
 
-impl<F> Drop for SwapCache<F> {
+impl<F: Pointer> Drop for SwapCache<F> {
     fn drop(&mut self) {
         for slot in self.spaces.iter() {
             // Relaxed: `&mut self` orders every earlier access before us.

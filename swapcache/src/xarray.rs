@@ -10,6 +10,7 @@ use core::ptr;
 use crossbeam_epoch::{Collector, Guard};
 use crossbeam_utils::CachePadded;
 
+use crate::pointer::{ClonePointer, Pointer};
 use crate::sync::{
     Arc, AtomicPtr, AtomicUsize, Frozen, LoadLocked, Mutex, Ordering, ResetOwned, lock,
 };
@@ -125,40 +126,46 @@ impl fmt::Display for ValueTooLarge {
 
 impl std::error::Error for ValueTooLarge {}
 
-/// An owned entry to put into the tree: a `T` (stored behind a pointer, as
-/// the kernel stores a `struct folio *`) or a value entry.
+/// An owned entry to put into the tree: a [`Pointer`] (an owned `Box` or
+/// `Arc`, or an unowned index, stored in the slot as it is: no allocation
+/// of the tree's own) or a value entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Item<T> {
-    /// A `T`, boxed by the tree.
-    Ptr(T),
+pub enum Item<P> {
+    /// A pointer entry.
+    Ptr(P),
     /// A value entry.
     Value(ValueEntry),
 }
 
-impl<T> From<T> for Item<T> {
-    fn from(value: T) -> Self {
+impl<P: Pointer> From<P> for Item<P> {
+    fn from(value: P) -> Self {
         Item::Ptr(value)
     }
 }
 
-/// An entry read from the tree. The reference lives as long as both the tree
-/// borrow and the epoch [`Guard`] it was read under.
-pub enum Entry<'g, T> {
+/// An entry read from the tree. A pointer entry is the pointer type's
+/// [`Pointer::Ref`] (`&'g T` for a `Box<T>`, [`ArcRef`](crate::ArcRef) for
+/// an `Arc<T>`, the index itself for an unowned index); it lives as long as
+/// both the tree borrow and the epoch [`Guard`] it was read under.
+pub enum Entry<'g, P: Pointer> {
     /// A pointer entry.
-    Ptr(&'g T),
+    Ptr(P::Ref<'g>),
     /// A value entry.
     Value(ValueEntry),
 }
 
-impl<T> Clone for Entry<'_, T> {
+impl<P: Pointer> Clone for Entry<'_, P> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<T> Copy for Entry<'_, T> {}
+impl<P: Pointer> Copy for Entry<'_, P> {}
 
-impl<T: fmt::Debug> fmt::Debug for Entry<'_, T> {
+impl<'g, P: Pointer> fmt::Debug for Entry<'g, P>
+where
+    P::Ref<'g>: fmt::Debug,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Entry::Ptr(p) => f.debug_tuple("Ptr").field(p).finish(),
@@ -167,9 +174,9 @@ impl<T: fmt::Debug> fmt::Debug for Entry<'_, T> {
     }
 }
 
-impl<'g, T> Entry<'g, T> {
+impl<'g, P: Pointer> Entry<'g, P> {
     /// The pointer, if this is a pointer entry.
-    pub fn as_ptr(self) -> Option<&'g T> {
+    pub fn as_ptr(self) -> Option<P::Ref<'g>> {
         match self {
             Entry::Ptr(p) => Some(p),
             Entry::Value(_) => None,
@@ -184,23 +191,24 @@ impl<'g, T> Entry<'g, T> {
         }
     }
 
-    /// Identity: the same pointer (not merely an equal `T`), or the same
-    /// value. This is the comparison [`XArray::compare_remove`] uses.
-    pub fn same(self, other: Entry<'_, T>) -> bool {
+    /// Identity: the same pointer (not merely an equal `T`; see
+    /// [`Pointer::same`]), or the same value. This is the comparison
+    /// [`XArray::compare_remove`] uses.
+    pub fn same(self, other: Entry<'_, P>) -> bool {
         match (self, other) {
-            (Entry::Ptr(a), Entry::Ptr(b)) => ptr::eq(a, b),
+            (Entry::Ptr(a), Entry::Ptr(b)) => P::same(a, b),
             (Entry::Value(a), Entry::Value(b)) => a == b,
             _ => false,
         }
     }
 
-    /// An owned copy: the pointee cloned, or the value.
-    pub fn to_item(self) -> Item<T>
+    /// An owned copy: see [`ClonePointer`], or the value.
+    pub fn to_item(self) -> Item<P>
     where
-        T: Clone,
+        P: ClonePointer,
     {
         match self {
-            Entry::Ptr(p) => Item::Ptr(p.clone()),
+            Entry::Ptr(p) => Item::Ptr(P::clone_ref(p)),
             Entry::Value(v) => Item::Value(v),
         }
     }
@@ -208,21 +216,21 @@ impl<'g, T> Entry<'g, T> {
 
 /// Insert-if-absent found the index occupied (the kernel's `-EBUSY` from
 /// `xa_insert`). The rejected item is handed back.
-pub struct InsertError<T> {
+pub struct InsertError<P> {
     /// The index that was occupied.
     pub index: u64,
     /// The item that was not inserted.
-    pub item: Item<T>,
+    pub item: Item<P>,
 }
 
-impl<T> InsertError<T> {
+impl<P> InsertError<P> {
     /// Takes the rejected item back.
-    pub fn into_item(self) -> Item<T> {
+    pub fn into_item(self) -> Item<P> {
         self.item
     }
 }
 
-impl<T> fmt::Debug for InsertError<T> {
+impl<P> fmt::Debug for InsertError<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InsertError")
             .field("index", &self.index)
@@ -230,25 +238,28 @@ impl<T> fmt::Debug for InsertError<T> {
     }
 }
 
-impl<T> fmt::Display for InsertError<T> {
+impl<P> fmt::Display for InsertError<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "index {} is occupied", self.index)
     }
 }
 
-impl<T> std::error::Error for InsertError<T> {}
+impl<P> std::error::Error for InsertError<P> {}
 
 /// A conditional removal did not happen: the entry at `index` was absent or
 /// was not the expected one (`xa_cmpxchg` returning something other than
 /// `old`). `current` is what the tree held when the lock was taken.
-pub struct CompareError<'g, T> {
+pub struct CompareError<'g, P: Pointer> {
     /// The index looked at.
     pub index: u64,
     /// The entry found there, bound to the guard.
-    pub current: Option<Entry<'g, T>>,
+    pub current: Option<Entry<'g, P>>,
 }
 
-impl<T: fmt::Debug> fmt::Debug for CompareError<'_, T> {
+impl<'g, P: Pointer> fmt::Debug for CompareError<'g, P>
+where
+    P::Ref<'g>: fmt::Debug,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompareError")
             .field("index", &self.index)
@@ -257,7 +268,7 @@ impl<T: fmt::Debug> fmt::Debug for CompareError<'_, T> {
     }
 }
 
-impl<T> fmt::Display for CompareError<'_, T> {
+impl<P: Pointer> fmt::Display for CompareError<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.current {
             None => write!(f, "index {} is empty", self.index),
@@ -266,16 +277,11 @@ impl<T> fmt::Display for CompareError<'_, T> {
     }
 }
 
-impl<T: fmt::Debug> std::error::Error for CompareError<'_, T> {}
+impl<'g, P: Pointer> std::error::Error for CompareError<'g, P> where P::Ref<'g>: fmt::Debug {}
 
 // ---------------------------------------------------------------------------
 // Slot encoding
 // ---------------------------------------------------------------------------
-
-/// A `T` as stored: boxed with an alignment of at least 2, so that bit 0 of
-/// its address is free for the value-entry tag whatever `T` is.
-#[repr(align(2))]
-struct Aligned<T>(T);
 
 /// Bit 0 set: a value entry (`xa_mk_value`: `(v << 1) | 1`).
 #[inline]
@@ -297,8 +303,8 @@ fn decode_value(raw: *mut ()) -> ValueEntry {
 
 /// Something the locked core can put into a leaf slot and hand back
 /// unchanged when the caller's condition fails.
-pub(crate) trait Encode<T>: Sized {
-    /// Converts into a slot word, allocating for pointer entries.
+pub(crate) trait Encode<P>: Sized {
+    /// Converts into a slot word (never null).
     fn encode(self) -> *mut ();
     /// Undoes [`Encode::encode`].
     ///
@@ -308,57 +314,65 @@ pub(crate) trait Encode<T>: Sized {
     unsafe fn decode(raw: *mut ()) -> Self;
 }
 
-impl<T> Encode<T> for Item<T> {
+impl<P: Pointer> Encode<P> for Item<P> {
+    #[inline]
     fn encode(self) -> *mut () {
         match self {
-            Item::Ptr(v) => Box::into_raw(Box::new(Aligned(v))).cast(),
+            Item::Ptr(p) => p.into_raw(),
             Item::Value(v) => encode_value(v),
         }
     }
 
+    #[inline]
     unsafe fn decode(raw: *mut ()) -> Self {
         if is_value(raw) {
             Item::Value(decode_value(raw))
         } else {
-            // SAFETY: by the contract, `raw` is the unpublished `Box` made by
-            // `encode`, owned by the caller.
-            Item::Ptr(unsafe { Box::from_raw(raw.cast::<Aligned<T>>()) }.0)
+            // SAFETY: by the contract, `raw` is the unpublished word made by
+            // `P::into_raw` in `encode`, owned by the caller.
+            Item::Ptr(unsafe { P::from_raw(raw) })
         }
     }
 }
 
-/// A `T` that must go in as a pointer entry (the swap cache adds folios).
-pub(crate) struct PtrItem<T>(pub(crate) T);
+/// A `P` that must go in as a pointer entry (the swap cache adds folios).
+pub(crate) struct PtrItem<P>(pub(crate) P);
 
-impl<T> Encode<T> for PtrItem<T> {
+impl<P: Pointer> Encode<P> for PtrItem<P> {
+    #[inline]
     fn encode(self) -> *mut () {
-        Box::into_raw(Box::new(Aligned(self.0))).cast()
+        self.0.into_raw()
     }
 
+    #[inline]
     unsafe fn decode(raw: *mut ()) -> Self {
         // SAFETY: as for `Item::decode`; `encode` only makes pointer entries.
-        PtrItem(unsafe { Box::from_raw(raw.cast::<Aligned<T>>()) }.0)
+        PtrItem(unsafe { P::from_raw(raw) })
     }
 }
 
-impl<T> Encode<T> for ValueEntry {
+impl<P> Encode<P> for ValueEntry {
+    #[inline]
     fn encode(self) -> *mut () {
         encode_value(self)
     }
 
+    #[inline]
     unsafe fn decode(raw: *mut ()) -> Self {
         decode_value(raw)
     }
 }
 
-/// An encoded item not yet published: frees itself if the operation unwinds
-/// (a panicking predicate) before it is either stored or handed back.
-struct Pending<T, N: Encode<T>> {
+/// An encoded item not yet published: gives itself back (and drops) if the
+/// operation unwinds (a panicking predicate) before it is either stored or
+/// handed back.
+struct Pending<P, N: Encode<P>> {
     raw: *mut (),
-    _marker: PhantomData<(N, T)>,
+    _marker: PhantomData<(N, P)>,
 }
 
-impl<T, N: Encode<T>> Pending<T, N> {
+impl<P, N: Encode<P>> Pending<P, N> {
+    #[inline]
     fn new(item: N) -> Self {
         Pending {
             raw: item.encode(),
@@ -367,12 +381,14 @@ impl<T, N: Encode<T>> Pending<T, N> {
     }
 
     /// Gives up ownership: the word is about to be published.
+    #[inline]
     fn publish(self) -> *mut () {
         let raw = self.raw;
         core::mem::forget(self);
         raw
     }
 
+    #[inline]
     fn into_item(self) -> N {
         let raw = self.publish();
         // SAFETY: `raw` came from `N::encode` in `new` and was not published.
@@ -380,7 +396,7 @@ impl<T, N: Encode<T>> Pending<T, N> {
     }
 }
 
-impl<T, N: Encode<T>> Drop for Pending<T, N> {
+impl<P, N: Encode<P>> Drop for Pending<P, N> {
     fn drop(&mut self) {
         // SAFETY: `raw` came from `N::encode` and was neither published nor
         // decoded (both go through `publish`, which forgets `self`).
@@ -727,26 +743,27 @@ struct Writer {
 /// [collector](XArray::collector) (see [`XArray::pin`]) and panics if it was
 /// pinned from another collector: a foreign guard would not hold back the
 /// reclamation of the entries it is used to read.
-pub struct XArray<T> {
+pub struct XArray<P: Pointer> {
     /// The root node, or null when the tree is empty. Its `shift` is the
     /// height: a root of shift `s` covers indices below `2^(s + CHUNK_SHIFT)`.
     root: AtomicPtr<Node>,
     collector: Collector,
     writer: CachePadded<Writer>,
-    /// The tree owns `T`s; the raw marker opts out of the auto traits, which
-    /// are implemented below with the right bounds.
-    _marker: PhantomData<(T, *const ())>,
+    /// The tree owns its `P`s; the raw marker opts out of the auto traits,
+    /// which are implemented below with the right bounds.
+    _marker: PhantomData<(P, *const ())>,
 }
 
-// SAFETY: moving the tree to another thread moves the `T`s it owns, which
-// needs `T: Send`; the nodes themselves are plain heap memory.
-unsafe impl<T: Send> Send for XArray<T> {}
-// SAFETY: through `&XArray`, one thread can insert a `T` that another thread
-// reads (`&T` crosses threads: `T: Sync`) or that is dropped on whichever
-// thread runs the epoch collection (`T` crosses threads: `T: Send`).
-unsafe impl<T: Send + Sync> Sync for XArray<T> {}
+// SAFETY: moving the tree to another thread moves the `P`s it owns, which
+// needs `P: Send` (a supertrait of `Pointer`); the nodes themselves are plain
+// heap memory.
+unsafe impl<P: Pointer> Send for XArray<P> {}
+// SAFETY: through `&XArray`, one thread can insert a `P` whose `P::Ref`
+// another thread reads (sound when `P: Sync`, by the `Pointer` contract) or
+// that is dropped on whichever thread runs the epoch collection (`P: Send`).
+unsafe impl<P: Pointer + Sync> Sync for XArray<P> {}
 
-impl<T> fmt::Debug for XArray<T> {
+impl<P: Pointer> fmt::Debug for XArray<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("XArray")
             .field("len", &self.len())
@@ -754,13 +771,13 @@ impl<T> fmt::Debug for XArray<T> {
     }
 }
 
-impl<T: Send + 'static> Default for XArray<T> {
+impl<P: Pointer> Default for XArray<P> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> XArray<T> {
+impl<P: Pointer> XArray<P> {
     /// Number of entries, pointer and value (the kernel keeps no such
     /// counter; `xa_empty` is the closest).
     ///
@@ -798,7 +815,7 @@ impl<T> XArray<T> {
     }
 }
 
-impl<T: Send + 'static> XArray<T> {
+impl<P: Pointer> XArray<P> {
     /// An empty tree protected by crossbeam-epoch's global collector
     /// (`DEFINE_XARRAY`).
     pub fn new() -> Self {
@@ -891,19 +908,19 @@ impl<T: Send + 'static> XArray<T> {
     /// `raw` was read from a leaf slot of this tree, either under the lock
     /// or under `guard`, and `guard` is pinned on the tree's collector.
     #[inline]
-    unsafe fn entry<'g>(&'g self, raw: *mut (), _guard: &'g Guard) -> Option<Entry<'g, T>> {
+    unsafe fn entry<'g>(&'g self, raw: *mut (), _guard: &'g Guard) -> Option<Entry<'g, P>> {
         if raw.is_null() {
             None
         } else if is_value(raw) {
             Some(Entry::Value(decode_value(raw)))
         } else {
-            // SAFETY: a pointer entry is a `Box<Aligned<T>>` published with
-            // Release after initialisation. It is freed only by a deferred
-            // function retired after it was unlinked, which cannot run while
-            // `_guard` (pinned before the word was read) lives; or by `Drop`,
-            // which needs `&mut self` and so cannot run while `'g` borrows
-            // the tree.
-            Some(Entry::Ptr(unsafe { &(*raw.cast::<Aligned<T>>()).0 }))
+            // SAFETY: a pointer entry is a `P::into_raw` published with
+            // Release after its pointee was initialised. It is taken back
+            // (`from_raw`) only by a deferred function retired after it was
+            // unlinked, which cannot run while `_guard` (pinned before the
+            // word was read) lives; or by `Drop`, which needs `&mut self` and
+            // so cannot run while `'g` borrows the tree.
+            Some(Entry::Ptr(unsafe { P::borrow(raw) }))
         }
     }
 
@@ -915,7 +932,7 @@ impl<T: Send + 'static> XArray<T> {
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
     #[inline]
-    pub fn load<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, T>> {
+    pub fn load<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, P>> {
         self.check_guard(guard);
         let raw = self.lookup(index);
         // SAFETY: `raw` is a leaf word read under `guard`, which is ours.
@@ -927,9 +944,9 @@ impl<T: Send + 'static> XArray<T> {
     /// does with `folio_try_get`).
     ///
     /// Context: any context; lock-free.
-    pub fn load_cloned(&self, index: u64) -> Option<Item<T>>
+    pub fn load_cloned(&self, index: u64) -> Option<Item<P>>
     where
-        T: Clone,
+        P: ClonePointer,
     {
         let guard = self.pin();
         self.load(index, &guard).map(Entry::to_item)
@@ -950,9 +967,9 @@ impl<T: Send + 'static> XArray<T> {
     pub fn insert<'g>(
         &'g self,
         index: u64,
-        item: impl Into<Item<T>>,
+        item: impl Into<Item<P>>,
         guard: &'g Guard,
-    ) -> Result<(), InsertError<T>> {
+    ) -> Result<(), InsertError<P>> {
         self.store_if(index, item.into(), guard, |cur| cur.is_none())
             .map(|_| ())
             .map_err(|(item, _)| InsertError { index, item })
@@ -969,9 +986,9 @@ impl<T: Send + 'static> XArray<T> {
     pub fn store<'g>(
         &'g self,
         index: u64,
-        item: impl Into<Item<T>>,
+        item: impl Into<Item<P>>,
         guard: &'g Guard,
-    ) -> Option<Entry<'g, T>> {
+    ) -> Option<Entry<'g, P>> {
         // The predicate accepts everything, so `Err` does not happen; its
         // `cur` would be the right answer anyway.
         self.store_if(index, item.into(), guard, |_| true)
@@ -985,7 +1002,7 @@ impl<T: Send + 'static> XArray<T> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
-    pub fn remove<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, T>> {
+    pub fn remove<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, P>> {
         // With a predicate that accepts everything, `Err` means "empty".
         self.remove_where(index, guard, |_| true)
             .map_or_else(|cur| cur, Some)
@@ -1007,8 +1024,8 @@ impl<T: Send + 'static> XArray<T> {
         &'g self,
         index: u64,
         guard: &'g Guard,
-        pred: impl FnOnce(Entry<'g, T>) -> bool,
-    ) -> Result<Entry<'g, T>, CompareError<'g, T>> {
+        pred: impl FnOnce(Entry<'g, P>) -> bool,
+    ) -> Result<Entry<'g, P>, CompareError<'g, P>> {
         self.remove_where(index, guard, pred)
             .map_err(|current| CompareError { index, current })
     }
@@ -1027,9 +1044,9 @@ impl<T: Send + 'static> XArray<T> {
     pub fn compare_remove<'g>(
         &'g self,
         index: u64,
-        expected: Entry<'_, T>,
+        expected: Entry<'_, P>,
         guard: &'g Guard,
-    ) -> Result<Entry<'g, T>, CompareError<'g, T>> {
+    ) -> Result<Entry<'g, P>, CompareError<'g, P>> {
         self.remove_if(index, guard, |cur| cur.same(expected))
     }
 
@@ -1043,7 +1060,7 @@ impl<T: Send + 'static> XArray<T> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
-    pub fn range<'g>(&'g self, range: impl RangeBounds<u64>, guard: &'g Guard) -> Range<'g, T> {
+    pub fn range<'g>(&'g self, range: impl RangeBounds<u64>, guard: &'g Guard) -> Range<'g, P> {
         self.check_guard(guard);
         let next = match range.start_bound() {
             Bound::Included(&s) => Some(s),
@@ -1073,7 +1090,7 @@ impl<T: Send + 'static> XArray<T> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
-    pub fn iter<'g>(&'g self, guard: &'g Guard) -> Range<'g, T> {
+    pub fn iter<'g>(&'g self, guard: &'g Guard) -> Range<'g, P> {
         self.range(.., guard)
     }
 
@@ -1104,25 +1121,27 @@ impl<T: Send + 'static> XArray<T> {
     /// Called under the lock, after `raw` and every node of `nodes` were
     /// unlinked from the tree, once for each.
     unsafe fn retire(&self, raw: *mut (), nodes: Retired, guard: &Guard) {
-        let boxed = if raw.is_null() || is_value(raw) {
-            ptr::null_mut()
-        } else {
-            raw.cast::<Aligned<T>>()
-        };
-        if boxed.is_null() && nodes.head.is_null() {
+        // An entry needs a deferred drop only if it is a pointer entry of a
+        // type with drop glue: an unowned index (`u32`) retires nothing, and
+        // costs no epoch operation at all.
+        let owned = core::mem::needs_drop::<P>() && !raw.is_null() && !is_value(raw);
+        let owned = if owned { raw } else { ptr::null_mut() };
+        if owned.is_null() && nodes.head.is_null() {
             return;
         }
         crate::sync::epoch_fence();
         if nodes.head.is_null() {
-            // SAFETY: the deferred function frees `boxed` only after every
-            // guard pinned before this point is dropped; guards pinned later
-            // cannot reach it because it is already unlinked
-            // (crossbeam-epoch's guarantee, given that the unlinking store
-            // precedes this call). The `T` may be dropped on whichever thread
-            // runs the collection: `T: Send` (impl bound); and after the tree
-            // is gone: `T: 'static` (impl bound), so it borrows nothing.
+            // SAFETY: the deferred function takes `owned` back (and drops
+            // it) only after every guard pinned before this point is
+            // dropped; guards pinned later cannot reach it because it is
+            // already unlinked (crossbeam-epoch's guarantee, given that the
+            // unlinking store precedes this call), so no `P::Ref` made from
+            // it outlives the drop (the `Pointer::borrow` contract). The `P`
+            // may be dropped on whichever thread runs the collection:
+            // `P: Send`; and after the tree is gone: `P: 'static` (both
+            // supertraits of `Pointer`), so it borrows nothing.
             unsafe {
-                guard.defer_unchecked(move || drop(Box::from_raw(boxed)));
+                guard.defer_unchecked(move || drop(P::from_raw(owned)));
             }
             return;
         }
@@ -1132,7 +1151,7 @@ impl<T: Send + 'static> XArray<T> {
         let head = nodes.head;
         // Three words: crossbeam stores the closure inline, without an
         // allocation of its own.
-        // SAFETY: as for `boxed` above, for `boxed` and for every node of
+        // SAFETY: as for `owned` above, for `owned` and for every node of
         // the chain, which the function then owns; a node is therefore reused
         // (or freed) only once no guard can reach it. `cache` came from
         // `Arc::into_raw` and is turned back into an `Arc` once, here, so the
@@ -1144,8 +1163,8 @@ impl<T: Send + 'static> XArray<T> {
                 let cache = Arc::from_raw(cache);
                 cache.put(head);
                 drop(cache);
-                if !boxed.is_null() {
-                    drop(Box::from_raw(boxed));
+                if !owned.is_null() {
+                    drop(P::from_raw(owned));
                 }
             });
         }
@@ -1156,37 +1175,41 @@ impl<T: Send + 'static> XArray<T> {
     /// needed. Returns the old entry (retired), or hands `new` back with the
     /// current entry if `pred` said no.
     #[allow(clippy::type_complexity)]
-    pub(crate) fn store_if<'g, N: Encode<T>>(
+    pub(crate) fn store_if<'g, N: Encode<P>>(
         &'g self,
         index: u64,
         new: N,
         guard: &'g Guard,
-        pred: impl FnOnce(Option<Entry<'g, T>>) -> bool,
-    ) -> Result<Option<Entry<'g, T>>, (N, Option<Entry<'g, T>>)> {
+        pred: impl FnOnce(Option<Entry<'g, P>>) -> bool,
+    ) -> Result<Option<Entry<'g, P>>, (N, Option<Entry<'g, P>>)> {
         self.check_guard(guard);
         // Allocate before taking the lock.
-        let new = Pending::<T, N>::new(new);
+        let new = Pending::<P, N>::new(new);
         let _lock = lock(&self.writer.lock);
 
-        let mut path = Path::new();
-        let cur = self.walk_locked(index, &mut path);
+        // One walk, no path: a store never unlinks nodes.
+        let mut leaf = self.leaf_locked(index);
+        let cur = if leaf.is_null() {
+            ptr::null_mut()
+        } else {
+            // SAFETY: a live leaf of this tree, under the lock.
+            unsafe { &*leaf }.slots[offset(index, 0)].load_locked()
+        };
         // SAFETY: `cur` was read from a leaf under the lock; `guard` checked.
         let cur_entry = unsafe { self.entry(cur, guard) };
         if !pred(cur_entry) {
             return Err((new.into_item(), cur_entry));
         }
-        let leaf = if cur.is_null() {
-            self.ensure_leaf(index)
-        } else {
-            path.nodes[path.depth - 1]
-        };
-        // SAFETY: `ensure_leaf` and the walk return live leaves of this tree;
-        // we hold the lock, so nothing unlinks them.
+        if leaf.is_null() {
+            leaf = self.ensure_leaf(index);
+        }
+        // SAFETY: `ensure_leaf` and `leaf_locked` return live leaves of this
+        // tree; we hold the lock, so nothing unlinks them.
         let leaf = unsafe { &*leaf };
         let raw = new.publish();
-        // Release: publishes the entry (the `T` written by `Box::new` in
-        // `encode`). Pairs with the Acquire loads of leaf slots in `lookup`
-        // and `find_in`.
+        // Release: publishes the entry (whatever `P::into_raw` points at,
+        // initialised before `encode`). Pairs with the Acquire loads of leaf
+        // slots in `lookup` and `find_in`.
         leaf.slots[offset(index, 0)].store(raw, Ordering::Release);
         self.count_entry(raw, 1);
         if cur.is_null() {
@@ -1207,8 +1230,8 @@ impl<T: Send + 'static> XArray<T> {
         &'g self,
         index: u64,
         guard: &'g Guard,
-        pred: impl FnOnce(Entry<'g, T>) -> bool,
-    ) -> Result<Entry<'g, T>, Option<Entry<'g, T>>> {
+        pred: impl FnOnce(Entry<'g, P>) -> bool,
+    ) -> Result<Entry<'g, P>, Option<Entry<'g, P>>> {
         self.check_guard(guard);
         let _lock = lock(&self.writer.lock);
 
@@ -1282,6 +1305,34 @@ impl<T: Send + 'static> XArray<T> {
             // SAFETY: as above.
             node = unsafe { &*raw };
         }
+    }
+
+    /// The leaf node for `index` under the lock, or null if it (or a node
+    /// on its path) does not exist.
+    #[inline]
+    fn leaf_locked(&self, index: u64) -> *const Node {
+        // `load_locked` (Relaxed): as in `walk_locked`.
+        let mut raw = self.root.load_locked();
+        if raw.is_null() {
+            return ptr::null();
+        }
+        // SAFETY: under the lock, nodes reachable from the root are live
+        // (see `walk_locked`).
+        let mut node = unsafe { &*raw };
+        let mut shift = node.shift.get();
+        if !covers(shift, index) {
+            return ptr::null();
+        }
+        while shift > 0 {
+            raw = node.slots[offset(index, shift)].load_locked().cast();
+            if raw.is_null() {
+                return ptr::null();
+            }
+            // SAFETY: as above.
+            node = unsafe { &*raw };
+            shift -= CHUNK_SHIFT;
+        }
+        raw
     }
 
     /// Makes sure the leaf for `index` exists, growing the tree and creating
@@ -1536,16 +1587,16 @@ unsafe fn find_in(
 
 /// The iterator of [`XArray::range`] and [`XArray::iter`]: yields
 /// `(index, entry)` pairs in index order.
-pub struct Range<'g, T> {
-    xa: &'g XArray<T>,
+pub struct Range<'g, P: Pointer> {
+    xa: &'g XArray<P>,
     guard: &'g Guard,
     next: u64,
     last: u64,
     done: bool,
 }
 
-impl<'g, T: Send + 'static> Iterator for Range<'g, T> {
-    type Item = (u64, Entry<'g, T>);
+impl<'g, P: Pointer> Iterator for Range<'g, P> {
+    type Item = (u64, Entry<'g, P>);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -1566,7 +1617,7 @@ impl<'g, T: Send + 'static> Iterator for Range<'g, T> {
     }
 }
 
-impl<T> Drop for XArray<T> {
+impl<P: Pointer> Drop for XArray<P> {
     fn drop(&mut self) {
         // `load_locked`: `&mut self` means every writer's critical section
         // happens-before this point, and no reader holds a reference
@@ -1576,7 +1627,7 @@ impl<T> Drop for XArray<T> {
             // SAFETY: the root and everything below it are owned by the tree
             // and reachable once; retired nodes and entries are not
             // reachable from it and are freed by the collector instead.
-            unsafe { free_subtree::<T>(root) };
+            unsafe { free_subtree::<P>(root) };
         }
     }
 }
@@ -1586,7 +1637,7 @@ impl<T> Drop for XArray<T> {
 /// # Safety
 /// Exclusive access; every node and pointer entry below `node` is owned by
 /// the tree and freed nowhere else.
-unsafe fn free_subtree<T>(node: *mut Node) {
+unsafe fn free_subtree<P: Pointer>(node: *mut Node) {
     // SAFETY: `node` came from `Node::new` and is owned (contract).
     let node = unsafe { Box::from_raw(node) };
     for slot in &node.slots {
@@ -1596,10 +1647,11 @@ unsafe fn free_subtree<T>(node: *mut Node) {
         }
         if node.shift.get() > 0 {
             // SAFETY: an interior slot owns its child node.
-            unsafe { free_subtree::<T>(raw.cast()) };
+            unsafe { free_subtree::<P>(raw.cast()) };
         } else if !is_value(raw) {
-            // SAFETY: a leaf pointer entry owns its boxed `T`.
-            drop(unsafe { Box::from_raw(raw.cast::<Aligned<T>>()) });
+            // SAFETY: a leaf pointer entry is a `P::into_raw` that the tree
+            // owns; it is taken back once, here.
+            drop(unsafe { P::from_raw(raw) });
         }
     }
 }
