@@ -394,7 +394,7 @@ impl System {
         match self.xarray() {
             Some(c) => {
                 let guard = c.pin();
-                c.delete_if(slot, None, &guard, |&f| f == fr).is_ok()
+                c.delete_if(slot, None, &guard, |f| f == fr).is_ok()
             }
             None => self.map.table_del(slot, table_value(fr)).is_ok(),
         }
