@@ -179,8 +179,31 @@
 //! | [`SwapCache::get_shadow`], [`SwapCache::clear_shadow`] | `get_shadow_from_swap_cache`, `clear_shadow_from_swap_cache` |
 //! | one tree per [`SWAP_ADDRESS_SPACE_PAGES`] slots | `swap_address_space`, `SWAP_ADDRESS_SPACE_SHIFT = 14` |
 //!
-//! Multi-index entries (large folios, `xa_store_order`) are not modelled:
-//! a large folio is added slot by slot.
+//! | [`XArray::insert_range`], [`XArray::remove_range`] | `xas_create_range` + one `xas_store` per index under one `xa_lock` (the swap cache's large-folio add and delete); published as one leaf copy, see below |
+//! | [`SwapCache::add_range`], [`SwapCache::delete_range`] | `add_to_swap_cache` / `__delete_from_swap_cache` of a folio of `nr` pages |
+//! | [`SwapCache::get_entry`] | `filemap_get_entry` (`xa_load` of folio or shadow) |
+//!
+//! ## Multi-index ranges (large folios)
+//!
+//! A large folio of order `k` occupies its `nr = 2^k` naturally aligned
+//! indices, each slot holding the same entry (a clone: [`SharedPointer`],
+//! as the kernel stores the same `struct folio *` in each slot and takes
+//! `nr` references). Orders go up to [`MAX_RANGE_ORDER`] (6: 64 pages), so
+//! that a range lies in one leaf. A range add or delete is one locked
+//! operation: it checks every index first (all or nothing; the error names
+//! the first offending index), then builds a private copy of the leaf with
+//! the range filled in (or cleared) and publishes it with **one** Release
+//! store, retiring the old leaf through the epoch like any unlinked node
+//! (a delete that empties the leaf unlinks it instead, also one store).
+//! Readers, who look up one index at a time, therefore never see half a
+//! range: once a lookup of one index shows the folio, every later lookup of
+//! any index of the range does, until it is deleted, and after the delete
+//! none does ([`XArray::insert_range`] states it exactly). The kernel's own
+//! loop of per-slot stores does not give this; the loom scenario 7 shows
+//! that such a loop is caught (a reader sees `[empty, folio, empty,
+//! folio]`). The price is one node allocation (usually from the node cache)
+//! and a 64-word copy per large-folio add or delete, amortised over its
+//! `nr` pages.
 //!
 //! # Loom
 //!
@@ -279,11 +302,12 @@ mod tests;
 /// callers can name `Guard` and `Collector` with the right version.
 pub use crossbeam_epoch as epoch;
 
-pub use crate::pointer::{ArcRef, ClonePointer, Pointer};
+pub use crate::pointer::{ArcRef, ClonePointer, Pointer, SharedPointer};
 pub use crate::swap_cache::{
-    AddError, DeleteError, SWAP_ADDRESS_SPACE_PAGES, SWAP_ADDRESS_SPACE_SHIFT, SwapCache,
-    SwapCacheStats,
+    AddError, DeleteError, MAX_FOLIO_ORDER, SWAP_ADDRESS_SPACE_PAGES, SWAP_ADDRESS_SPACE_SHIFT,
+    SwapCache, SwapCacheStats,
 };
 pub use crate::xarray::{
-    CompareError, Entry, FANOUT, InsertError, Item, Range, ValueEntry, ValueTooLarge, XArray,
+    BadRange, CompareError, Entry, FANOUT, InsertError, InsertRangeError, Item, MAX_RANGE_ORDER,
+    Range, RemoveRangeError, ValueEntry, ValueTooLarge, XArray,
 };

@@ -270,3 +270,18 @@ macro_rules! unowned_index {
 }
 
 unowned_index!(u8, u16, u32);
+
+/// A [`ClonePointer`] whose clones are the same entry ([`Pointer::same`]
+/// holds between a clone and its original): an `Arc` (one more strong
+/// count on the same allocation, as the swap cache's `folio_ref_add(folio,
+/// nr)` for a large folio) or an unowned index. Multi-index ranges
+/// ([`XArray::insert_range`](crate::XArray::insert_range),
+/// [`SwapCache::add_range`](crate::SwapCache::add_range)) store one clone
+/// per index, so that every slot of the range holds the same entry and owns
+/// one copy of it. `Box` is not one: a clone is another allocation.
+pub trait SharedPointer: ClonePointer {}
+
+impl<T: Send + Sync + 'static> SharedPointer for Arc<T> {}
+impl SharedPointer for u8 {}
+impl SharedPointer for u16 {}
+impl SharedPointer for u32 {}

@@ -8,9 +8,9 @@ use core::ptr;
 use crossbeam_epoch::{Collector, Guard};
 use crossbeam_utils::CachePadded;
 
-use crate::pointer::{ClonePointer, Pointer};
+use crate::pointer::{ClonePointer, Pointer, SharedPointer};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
-use crate::xarray::{Entry, PtrItem, ValueEntry, XArray};
+use crate::xarray::{BadRange, Entry, MAX_RANGE_ORDER, PtrItem, RangeRefusal, ValueEntry, XArray};
 
 /// log2 of the swap slots per address space (`SWAP_ADDRESS_SPACE_SHIFT`).
 pub const SWAP_ADDRESS_SPACE_SHIFT: u32 = 14;
@@ -18,6 +18,44 @@ pub const SWAP_ADDRESS_SPACE_SHIFT: u32 = 14;
 /// Swap slots per address space, i.e. per tree: 16384 slots of 4 KiB is
 /// 64 MiB (`SWAP_ADDRESS_SPACE_PAGES`).
 pub const SWAP_ADDRESS_SPACE_PAGES: u64 = 1 << SWAP_ADDRESS_SPACE_SHIFT;
+
+/// The largest folio order [`SwapCache::add_range`] accepts: a folio of up
+/// to `2^MAX_FOLIO_ORDER` pages ([`MAX_RANGE_ORDER`]: 64 pages, 256 KiB;
+/// 4 pages under `cfg(loom)`).
+pub const MAX_FOLIO_ORDER: u32 = MAX_RANGE_ORDER;
+
+// An aligned range of at most 2^MAX_FOLIO_ORDER slots never crosses a tree.
+const _: () = assert!(MAX_FOLIO_ORDER <= SWAP_ADDRESS_SPACE_SHIFT);
+
+/// Checks a range of `nr` slots at `offset` on a device of `nr_slots`;
+/// returns its order. The checks, in order: empty, not a power of two,
+/// order too large, unaligned, beyond the device.
+fn range_order(offset: u64, nr: u64, nr_slots: u64) -> Result<u32, BadRange> {
+    if nr == 0 {
+        return Err(BadRange::Empty);
+    }
+    if !nr.is_power_of_two() {
+        return Err(BadRange::NotPowerOfTwo { nr });
+    }
+    let order = nr.trailing_zeros();
+    if order > MAX_FOLIO_ORDER {
+        return Err(BadRange::OrderTooLarge {
+            order,
+            max: MAX_FOLIO_ORDER,
+        });
+    }
+    if offset & (nr - 1) != 0 {
+        return Err(BadRange::Unaligned { start: offset, nr });
+    }
+    if offset >= nr_slots || nr > nr_slots - offset {
+        return Err(BadRange::BeyondEnd {
+            start: offset,
+            nr,
+            end: nr_slots,
+        });
+    }
+    Ok(order)
+}
 
 /// [`SwapCache::add`] failed; the folio is handed back.
 pub enum AddError<F> {
@@ -36,13 +74,22 @@ pub enum AddError<F> {
         /// The folio that was not added.
         folio: F,
     },
+    /// [`SwapCache::add_range`] was given a malformed range.
+    BadRange {
+        /// Why.
+        reason: BadRange,
+        /// The folio that was not added.
+        folio: F,
+    },
 }
 
 impl<F> AddError<F> {
     /// Takes the folio back.
     pub fn into_folio(self) -> F {
         match self {
-            AddError::Exists { folio, .. } | AddError::OutOfRange { folio, .. } => folio,
+            AddError::Exists { folio, .. }
+            | AddError::OutOfRange { folio, .. }
+            | AddError::BadRange { folio, .. } => folio,
         }
     }
 }
@@ -57,6 +104,10 @@ impl<F> fmt::Debug for AddError<F> {
             AddError::OutOfRange { offset, .. } => f
                 .debug_struct("OutOfRange")
                 .field("offset", offset)
+                .finish_non_exhaustive(),
+            AddError::BadRange { reason, .. } => f
+                .debug_struct("BadRange")
+                .field("reason", reason)
                 .finish_non_exhaustive(),
         }
     }
@@ -74,6 +125,7 @@ impl<F> fmt::Display for AddError<F> {
             AddError::OutOfRange { offset, .. } => {
                 write!(f, "swap offset {offset} is beyond the device")
             }
+            AddError::BadRange { reason, .. } => write!(f, "bad swap cache range: {reason}"),
         }
     }
 }
@@ -98,6 +150,8 @@ pub enum DeleteError {
         /// The swap offset.
         offset: u64,
     },
+    /// [`SwapCache::delete_range`] was given a malformed range.
+    BadRange(BadRange),
 }
 
 impl fmt::Display for DeleteError {
@@ -112,6 +166,7 @@ impl fmt::Display for DeleteError {
             DeleteError::OutOfRange { offset } => {
                 write!(f, "swap offset {offset} is beyond the device")
             }
+            DeleteError::BadRange(reason) => write!(f, "bad swap cache range: {reason}"),
         }
     }
 }
@@ -360,6 +415,18 @@ impl<F: Pointer> SwapCache<F> {
         self.get(offset, &guard).map(F::clone_ref)
     }
 
+    /// Whatever the slot of `offset` holds, folio or shadow, in one lookup
+    /// (`filemap_get_entry` on `swap_address_space`, i.e. `xa_load`).
+    ///
+    /// Context: any context; lock-free.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn get_entry<'g>(&'g self, offset: u64, guard: &'g Guard) -> Option<Entry<'g, F>> {
+        let (tree, index) = self.space(offset)?;
+        tree.load(index, guard)
+    }
+
     /// The shadow entry left for `offset` (`get_shadow_from_swap_cache`).
     ///
     /// Context: any context; lock-free.
@@ -442,6 +509,124 @@ impl<F: Pointer> SwapCache<F> {
             // a refusal is either "no folio" or "another folio".
             Ok(_) | Err(None | Some(Entry::Value(_))) => Err(DeleteError::NotCached { offset }),
             Err(Some(Entry::Ptr(_))) => Err(DeleteError::Mismatch { offset }),
+        }
+    }
+
+    /// Adds a large folio of `nr` pages for the `nr` swap slots from
+    /// `offset` (`add_to_swap_cache` with `folio_nr_pages(folio) == nr`): the
+    /// same folio at every slot (a clone each, as the kernel's
+    /// `folio_ref_add(folio, nr)`), all in one locked operation on one tree,
+    /// unless a folio is cached at any of them. Shadows in the range are
+    /// replaced; the first one is returned. Readers never see half the
+    /// folio: see [`XArray::insert_range`] for what exactly is guaranteed.
+    ///
+    /// `nr` must be a power of two of at most `2^MAX_FOLIO_ORDER`
+    /// ([`MAX_FOLIO_ORDER`] = [`MAX_RANGE_ORDER`]), `offset` a multiple of
+    /// `nr` (a large folio is naturally aligned in the swap device), and the
+    /// range inside the device. It then lies inside one tree: a tree covers
+    /// an aligned block of [`SWAP_ADDRESS_SPACE_PAGES`] = 2^14 slots, and an
+    /// aligned block of 2^k <= 2^14 slots is inside exactly one such block.
+    /// A range across two trees could not be added under one lock (each
+    /// tree has its own), so neither its all-or-nothing check nor its single
+    /// publication would hold; the alignment rule makes it impossible, so
+    /// it needs no error of its own (such a range is always
+    /// [`BadRange::Unaligned`] or [`BadRange::OrderTooLarge`]).
+    ///
+    /// Context: takes the lock of one tree; allocates one node (and the
+    /// tree itself, the first time).
+    ///
+    /// # Errors
+    /// [`AddError::BadRange`] for a malformed range (checked in the order
+    /// [`BadRange::Empty`], [`BadRange::NotPowerOfTwo`],
+    /// [`BadRange::OrderTooLarge`], [`BadRange::Unaligned`],
+    /// [`BadRange::BeyondEnd`]); [`AddError::Exists`] naming the first slot
+    /// of the range that has a folio. Nothing changed; the folio is handed
+    /// back.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn add_range<'g>(
+        &'g self,
+        offset: u64,
+        nr: u64,
+        folio: F,
+        guard: &'g Guard,
+    ) -> Result<Option<ValueEntry>, AddError<F>>
+    where
+        F: SharedPointer,
+    {
+        let order = match range_order(offset, nr, self.nr_slots) {
+            Ok(order) => order,
+            Err(reason) => return Err(AddError::BadRange { reason, folio }),
+        };
+        let (tree, index) = self.space_or_create(offset);
+        let no_folio = |cur: Option<Entry<'g, F>>| !matches!(cur, Some(Entry::Ptr(_)));
+        match tree.store_range_if(index, order, folio, guard, no_folio) {
+            Ok(shadow) => {
+                self.counters.adds.fetch_add(1, Ordering::Relaxed);
+                Ok(shadow)
+            }
+            Err((folio, RangeRefusal::Refused { index: at, .. })) => {
+                self.counters.add_exists.fetch_add(1, Ordering::Relaxed);
+                Err(AddError::Exists {
+                    offset: offset - index + at,
+                    folio,
+                })
+            }
+            // `range_order` checked everything `store_range_if` checks.
+            Err((folio, RangeRefusal::Bad(reason))) => Err(AddError::BadRange { reason, folio }),
+        }
+    }
+
+    /// Deletes the large folio `folio` from its `nr` slots from `offset`
+    /// (`__delete_from_swap_cache` of a large folio), only if every one of
+    /// them caches this very folio ([`Pointer::same`]), leaving `shadow` in
+    /// each if given: one locked operation, one step for readers (see
+    /// [`XArray::remove_range`]). The range rules are those of
+    /// [`SwapCache::add_range`]. Returns the folio, valid for `'g`; the
+    /// cache's `nr` copies are retired.
+    ///
+    /// A single-slot [`SwapCache::delete`] of one slot of a large folio
+    /// removes that slot only (as `xa_erase` of one index would); delete a
+    /// large folio with this function.
+    ///
+    /// Context: takes the lock of one tree.
+    ///
+    /// # Errors
+    /// [`DeleteError::BadRange`]; [`DeleteError::NotCached`] or
+    /// [`DeleteError::Mismatch`] naming the first slot of the range without
+    /// the folio. Nothing changed.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn delete_range<'g>(
+        &'g self,
+        offset: u64,
+        nr: u64,
+        folio: F::Ref<'_>,
+        shadow: Option<ValueEntry>,
+        guard: &'g Guard,
+    ) -> Result<F::Ref<'g>, DeleteError> {
+        let order = range_order(offset, nr, self.nr_slots).map_err(DeleteError::BadRange)?;
+        let Some((tree, index)) = self.space(offset) else {
+            return Err(DeleteError::NotCached { offset });
+        };
+        let it = |cur: Entry<'g, F>| matches!(cur, Entry::Ptr(c) if F::same(c, folio));
+        match tree.remove_range_if(index, order, shadow, guard, it) {
+            Ok(Entry::Ptr(f)) => {
+                self.counters.deletes.fetch_add(1, Ordering::Relaxed);
+                Ok(f)
+            }
+            // `remove_range_if` removes pointer entries only.
+            Ok(Entry::Value(_)) => Err(DeleteError::NotCached { offset }),
+            Err(RangeRefusal::Refused { index: at, current }) => {
+                let offset = offset - index + at;
+                Err(match current {
+                    Some(Entry::Ptr(_)) => DeleteError::Mismatch { offset },
+                    None | Some(Entry::Value(_)) => DeleteError::NotCached { offset },
+                })
+            }
+            Err(RangeRefusal::Bad(reason)) => Err(DeleteError::BadRange(reason)),
         }
     }
 

@@ -9,8 +9,9 @@ use crossbeam_epoch::{Collector, LocalHandle};
 use proptest::prelude::*;
 
 use crate::{
-    AddError, ClonePointer, CompareError, DeleteError, Entry, FANOUT, Item,
-    SWAP_ADDRESS_SPACE_PAGES, SwapCache, ValueEntry, XArray,
+    AddError, BadRange, ClonePointer, CompareError, DeleteError, Entry, FANOUT, InsertRangeError,
+    Item, MAX_RANGE_ORDER, RemoveRangeError, SWAP_ADDRESS_SPACE_PAGES, SwapCache, ValueEntry,
+    XArray,
 };
 
 const F: u64 = FANOUT as u64;
@@ -335,6 +336,10 @@ enum Op {
     RemoveOther(u64, Item<u32>),
     Load(u64),
     Range(u64, u64),
+    /// `insert_range(start, order, v)` (pointer types that can share only).
+    InsertRange(u64, u32, u32),
+    /// `remove_range(start, order, entry loaded at start)`.
+    RemoveRange(u64, u32),
 }
 
 /// A pointer type the property test runs on: `Box<u32>` (identity is the
@@ -344,6 +349,14 @@ trait TestPtr: ClonePointer + Clone + PartialEq + std::fmt::Debug + Sync {
     /// Does a fresh `make(v)` count as the same entry as a stored `make(v)`?
     const FRESH_IS_SAME: bool;
     fn with_ref<R>(&self, f: impl FnOnce(Self::Ref<'_>) -> R) -> R;
+    /// `xa.insert_range(..)`, if the type supports ranges.
+    fn insert_range(
+        xa: &XArray<Self>,
+        start: u64,
+        order: u32,
+        v: Self,
+        g: &crossbeam_epoch::Guard,
+    ) -> Option<Result<(), InsertRangeError<Self>>>;
 }
 
 impl TestPtr for Box<u32> {
@@ -354,6 +367,15 @@ impl TestPtr for Box<u32> {
     fn with_ref<R>(&self, f: impl FnOnce(&u32) -> R) -> R {
         f(self)
     }
+    fn insert_range(
+        _: &XArray<Self>,
+        _: u64,
+        _: u32,
+        _: Self,
+        _: &crossbeam_epoch::Guard,
+    ) -> Option<Result<(), InsertRangeError<Self>>> {
+        None
+    }
 }
 
 impl TestPtr for u32 {
@@ -363,6 +385,15 @@ impl TestPtr for u32 {
     const FRESH_IS_SAME: bool = true;
     fn with_ref<R>(&self, f: impl FnOnce(u32) -> R) -> R {
         f(*self)
+    }
+    fn insert_range(
+        xa: &XArray<Self>,
+        start: u64,
+        order: u32,
+        v: Self,
+        g: &crossbeam_epoch::Guard,
+    ) -> Option<Result<(), InsertRangeError<Self>>> {
+        Some(xa.insert_range(start, order, v, g))
     }
 }
 
@@ -439,6 +470,64 @@ fn check_ops_on<P: TestPtr>(ops: &[Op]) {
             Op::Load(i) => {
                 assert_eq!(xa.load(i, &g).map(as_item).as_ref(), model.get(&i));
             }
+            Op::InsertRange(start, order, v) => {
+                let Some(res) = P::insert_range(&xa, start, order, P::make(v), &g) else {
+                    continue;
+                };
+                let nr = 1u64 << order.min(63);
+                if order > MAX_RANGE_ORDER || start % nr != 0 {
+                    assert!(matches!(res, Err(InsertRangeError::Bad { .. })), "{res:?}");
+                } else if let Some(&first) =
+                    model.range(start..=start + (nr - 1)).next().map(|(i, _)| i)
+                {
+                    match res {
+                        Err(InsertRangeError::Occupied { index, item }) => {
+                            assert_eq!((index, item), (first, P::make(v)));
+                        }
+                        other => panic!("expected occupied at {first}: {other:?}"),
+                    }
+                } else {
+                    assert!(res.is_ok(), "{res:?}");
+                    for i in start..=start + (nr - 1) {
+                        model.insert(i, Item::Ptr(P::make(v)));
+                    }
+                }
+            }
+            Op::RemoveRange(start, order) => {
+                let nr = 1u64 << order.min(63);
+                let loaded = xa.load(start, &g);
+                let fresh = P::make(u32::MAX);
+                let res = match loaded {
+                    Some(e) => xa.remove_range(start, order, e, &g),
+                    None => fresh.with_ref(|r| xa.remove_range(start, order, Entry::Ptr(r), &g)),
+                };
+                if order > MAX_RANGE_ORDER || start % nr != 0 {
+                    assert!(matches!(res, Err(RemoveRangeError::Bad(_))));
+                    continue;
+                }
+                let want = match model.get(&start) {
+                    Some(Item::Ptr(p)) => Some(p.clone()),
+                    _ => None,
+                };
+                let first_bad = (start..=start + (nr - 1)).find(
+                    |i| !matches!((model.get(i), &want), (Some(Item::Ptr(p)), Some(w)) if p == w),
+                );
+                match (res, first_bad) {
+                    (Ok(e), None) => {
+                        assert_eq!(Some(e.to_item()), want.map(Item::Ptr));
+                        for i in start..=start + (nr - 1) {
+                            model.remove(&i);
+                        }
+                    }
+                    (Err(RemoveRangeError::Mismatch { index, current }), Some(bad)) => {
+                        assert_eq!(index, bad);
+                        assert_eq!(current.map(as_item).as_ref(), model.get(&bad));
+                    }
+                    (Ok(_), Some(bad)) => panic!("removed a range with {bad} not matching"),
+                    (Err(RemoveRangeError::Bad(b)), _) => panic!("well-formed range refused: {b}"),
+                    (Err(_), None) => panic!("refused a range that matched"),
+                }
+            }
             Op::Range(a, b) => {
                 let (lo, hi) = (a.min(b), a.max(b));
                 let got: Vec<(u64, Item<P>)> = xa
@@ -492,6 +581,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => (i(), item_strategy()).prop_map(|(i, v)| Op::RemoveOther(i, v)),
         2 => i().prop_map(Op::Load),
         1 => (i(), i()).prop_map(|(a, b)| Op::Range(a, b)),
+        2 => (i(), 0u32..=7, any::<u32>()).prop_map(|(i, o, v)| Op::InsertRange(i & !3, o, v)),
+        1 => (i(), 0u32..=7).prop_map(|(i, o)| Op::RemoveRange(i & !3, o)),
     ]
 }
 
@@ -531,12 +622,15 @@ fn random_ops_small() {
         } else {
             Item::Ptr(next() as u32)
         };
-        ops.push(match (r >> 8) % 7 {
+        let order = (next() % 8) as u32;
+        ops.push(match (r >> 8) % 9 {
             0 | 1 => Op::Insert(index, item),
             2 => Op::Store(index, item),
             3 => Op::Remove(index),
             4 => Op::RemoveLoaded(index),
             5 => Op::Load(index),
+            6 => Op::InsertRange(index & !((1 << order) - 1) & !3, order, next() as u32),
+            7 => Op::RemoveRange(index & !3, order),
             _ => Op::Range(index, next() % (4 * F)),
         });
     }
@@ -1281,4 +1375,183 @@ fn arc_entries_hold_one_count_until_the_grace_period() {
     xa.insert(2, a.clone(), &handle.pin()).unwrap();
     drop(xa);
     assert_eq!(Arc::strong_count(&a), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Multi-index ranges
+// ---------------------------------------------------------------------------
+
+#[test]
+fn ranges_insert_and_remove_whole() {
+    let collector = Collector::new();
+    let handle = collector.register();
+    let xa: XArray<Arc<u64>> = XArray::with_collector(collector.clone());
+    let folio = Arc::new(16u64);
+    let g = handle.pin();
+    // Into an empty tree beyond the first leaf (interior nodes are created,
+    // the leaf is published last), then next to an existing entry.
+    xa.insert_range(F * 3 + 16, 4, folio.clone(), &g).unwrap();
+    assert_eq!(Arc::strong_count(&folio), 17, "one count per slot");
+    xa.insert(F * 3 + 1, Arc::new(1), &g).unwrap();
+    xa.check_invariants();
+    assert_eq!(xa.ptr_count(), 17);
+    for i in F * 3 + 16..F * 3 + 32 {
+        let r = xa.load(i, &g).and_then(Entry::as_ptr).unwrap();
+        assert!(r.ptr_eq(&folio), "index {i}");
+    }
+    assert!(xa.load(F * 3 + 32, &g).is_none());
+    // Overlap: refused with the first occupied index, nothing changed.
+    let other = Arc::new(0u64);
+    match xa.insert_range(F * 3, 5, other.clone(), &g) {
+        Err(InsertRangeError::Occupied { index, item }) => {
+            assert_eq!(index, F * 3 + 1);
+            assert!(Arc::ptr_eq(&item, &other));
+        }
+        r => panic!("{r:?}"),
+    }
+    // Malformed ranges.
+    assert!(matches!(
+        xa.insert_range(F * 3 + 8, 4, other.clone(), &g),
+        Err(InsertRangeError::Bad {
+            reason: BadRange::Unaligned { start, nr: 16 },
+            ..
+        }) if start == F * 3 + 8
+    ));
+    assert!(matches!(
+        xa.insert_range(0, MAX_RANGE_ORDER + 1, other.clone(), &g),
+        Err(InsertRangeError::Bad {
+            reason: BadRange::OrderTooLarge { .. },
+            ..
+        })
+    ));
+    assert_eq!(Arc::strong_count(&other), 1);
+    assert_eq!(xa.ptr_count(), 17);
+    // Remove: the expected entry must be at every index.
+    let loaded = xa.load(F * 3 + 16, &g).unwrap();
+    match xa.remove_range(F * 3, 5, loaded, &g) {
+        Err(RemoveRangeError::Mismatch { index, current }) => {
+            assert_eq!(index, F * 3);
+            assert!(current.is_none());
+        }
+        r => panic!("{r:?}"),
+    }
+    let removed = xa.remove_range(F * 3 + 16, 4, loaded, &g).unwrap();
+    assert!(removed.same(loaded));
+    xa.check_invariants();
+    assert_eq!(xa.ptr_count(), 1);
+    assert!(xa.load(F * 3 + 20, &g).is_none());
+    drop(g);
+    collect(&handle);
+    assert_eq!(
+        Arc::strong_count(&folio),
+        1,
+        "the 16 retired counts dropped"
+    );
+    // A range that fills a whole leaf, removed: the leaf empties and is
+    // pruned, the tree shrinks back.
+    let g = handle.pin();
+    xa.remove(F * 3 + 1, &g).unwrap();
+    xa.insert_range(0, MAX_RANGE_ORDER, folio.clone(), &g)
+        .unwrap();
+    assert_eq!(xa.height(), 1);
+    let e = xa.load(F - 1, &g).unwrap();
+    xa.remove_range(0, MAX_RANGE_ORDER, e, &g).unwrap();
+    assert!(xa.is_empty());
+    xa.check_invariants();
+    drop(g);
+    collect(&handle);
+    assert_eq!(Arc::strong_count(&folio), 1);
+}
+
+#[test]
+fn swap_cache_large_folios() {
+    let cache: SwapCache<u32> = SwapCache::new(3 * SWAP_ADDRESS_SPACE_PAGES - 8);
+    let g = cache.pin();
+    // A shadow in the range is replaced and handed back.
+    cache.add(33, 7, &g).unwrap();
+    cache.delete(33, 7, Some(val(99)), &g).unwrap();
+    assert_eq!(cache.add_range(32, 16, 500, &g).unwrap(), Some(val(99)));
+    for off in 32..48 {
+        assert_eq!(cache.get(off, &g), Some(500), "offset {off}");
+    }
+    assert_eq!(cache.stats().folios, 16);
+    // Occupied: the first cached slot is named, nothing changes.
+    match cache.add_range(32, 32, 600, &g) {
+        Err(AddError::Exists {
+            offset: 32,
+            folio: 600,
+        }) => {}
+        r => panic!("{r:?}"),
+    }
+    cache.add(66, 1, &g).unwrap();
+    match cache.add_range(64, 4, 600, &g) {
+        Err(AddError::Exists {
+            offset: 66,
+            folio: 600,
+        }) => {}
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(cache.get(64, &g), None);
+    // Bad input, each kind, nothing changed.
+    let bad = |offset, nr| match cache.add_range(offset, nr, 9, &g) {
+        Err(AddError::BadRange { reason, folio: 9 }) => reason,
+        r => panic!("{offset} {nr}: {r:?}"),
+    };
+    assert_eq!(bad(0, 0), BadRange::Empty);
+    assert_eq!(bad(0, 12), BadRange::NotPowerOfTwo { nr: 12 });
+    assert!(matches!(
+        bad(0, 128),
+        BadRange::OrderTooLarge { order: 7, .. }
+    ));
+    assert_eq!(bad(8, 16), BadRange::Unaligned { start: 8, nr: 16 });
+    let end = cache.nr_slots();
+    assert_eq!(
+        bad(end - 8, 16),
+        BadRange::BeyondEnd {
+            start: end - 8,
+            nr: 16,
+            end
+        }
+    );
+    assert_eq!(
+        bad(end - 8 + 8, 8),
+        BadRange::BeyondEnd {
+            start: end,
+            nr: 8,
+            end
+        }
+    );
+    // Across a tree boundary: only possible unaligned.
+    assert_eq!(
+        bad(SWAP_ADDRESS_SPACE_PAGES - 32, 64),
+        BadRange::Unaligned {
+            start: SWAP_ADDRESS_SPACE_PAGES - 32,
+            nr: 64
+        }
+    );
+    // The last full range of the device, in the last (partial) tree.
+    cache.add_range(end - 8, 8, 700, &g).unwrap();
+    assert_eq!(cache.stats().folios, 16 + 1 + 8);
+
+    // Delete: all or nothing, by identity.
+    assert_eq!(
+        cache.delete_range(32, 16, 501, None, &g).unwrap_err(),
+        DeleteError::Mismatch { offset: 32 }
+    );
+    assert_eq!(
+        cache.delete_range(32, 32, 500, None, &g).unwrap_err(),
+        DeleteError::NotCached { offset: 48 }
+    );
+    assert_eq!(
+        cache.delete_range(32, 3, 500, None, &g).unwrap_err(),
+        DeleteError::BadRange(BadRange::NotPowerOfTwo { nr: 3 })
+    );
+    assert_eq!(cache.delete_range(32, 16, 500, Some(val(5)), &g), Ok(500));
+    for off in 32..48 {
+        assert_eq!(cache.get(off, &g), None);
+        assert_eq!(cache.get_shadow(off, &g), Some(val(5)));
+    }
+    assert_eq!(cache.delete_range(end - 8, 8, 700, None, &g), Ok(700));
+    let stats = cache.stats();
+    assert_eq!((stats.folios, stats.shadows), (1, 16));
 }

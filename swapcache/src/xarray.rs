@@ -10,7 +10,7 @@ use core::ptr;
 use crossbeam_epoch::{Collector, Guard};
 use crossbeam_utils::CachePadded;
 
-use crate::pointer::{ClonePointer, Pointer};
+use crate::pointer::{ClonePointer, Pointer, SharedPointer};
 use crate::sync::{
     Arc, AtomicPtr, AtomicUsize, Frozen, LoadLocked, Mutex, Ordering, ResetOwned, lock,
 };
@@ -441,6 +441,11 @@ struct Link {
     /// at retirement so that the deferred function does not read `shift`
     /// (whose initialisation it is ordered after only through the epoch).
     level: usize,
+    /// At the head of a retired batch: how many copies of the batch's entry
+    /// the deferred function drops (1, or `nr` after a range delete). Kept
+    /// here so that the closure stays three words (stored inline by
+    /// crossbeam, no allocation).
+    copies: usize,
 }
 
 #[cfg(test)]
@@ -468,6 +473,7 @@ impl Node {
             link: UnsafeCell::new(Link {
                 next: ptr::null_mut(),
                 level: 0,
+                copies: 0,
             }),
             slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }))
@@ -690,6 +696,7 @@ impl Retired {
             *(*node).link.get() = Link {
                 next: self.head,
                 level,
+                copies: 0,
             };
         }
         self.head = node;
@@ -1112,15 +1119,19 @@ impl<P: Pointer> XArray<P> {
         unsafe { find_in(node, node.shift.get(), 0, start, last) }
     }
 
-    /// Retires what one locked operation unlinked: the entry `raw` (freed
-    /// if it is a pointer entry; null and value entries own nothing) and the
-    /// batch of `nodes` (handed to the tree's [`NodeCache`]), all with one
-    /// deferred function, which runs once no guard can still see them.
+    /// Retires what one locked operation unlinked: `copies` owned copies of
+    /// the entry word `raw` (taken back and dropped if it is a pointer entry
+    /// of a type with drop glue; null, value entries and unowned indices own
+    /// nothing) and the batch of `nodes` (handed to the tree's
+    /// [`NodeCache`]), all with one deferred function, which runs once no
+    /// guard can still see them. A single-index operation retires one copy;
+    /// a range delete one per index of the range (each slot owned one).
     ///
     /// # Safety
-    /// Called under the lock, after `raw` and every node of `nodes` were
-    /// unlinked from the tree, once for each.
-    unsafe fn retire(&self, raw: *mut (), nodes: Retired, guard: &Guard) {
+    /// Called under the lock, after `raw` (in `copies` slots, each of which
+    /// owned one copy) and every node of `nodes` were unlinked from the tree,
+    /// once for each.
+    unsafe fn retire(&self, raw: *mut (), copies: usize, nodes: Retired, guard: &Guard) {
         // An entry needs a deferred drop only if it is a pointer entry of a
         // type with drop glue: an unowned index (`u32`) retires nothing, and
         // costs no epoch operation at all.
@@ -1141,7 +1152,11 @@ impl<P: Pointer> XArray<P> {
             // `P: Send`; and after the tree is gone: `P: 'static` (both
             // supertraits of `Pointer`), so it borrows nothing.
             unsafe {
-                guard.defer_unchecked(move || drop(P::from_raw(owned)));
+                guard.defer_unchecked(move || {
+                    for _ in 0..copies {
+                        drop(P::from_raw(owned));
+                    }
+                });
             }
             return;
         }
@@ -1149,6 +1164,10 @@ impl<P: Pointer> XArray<P> {
         // its own reference to the cache.
         let cache = Arc::into_raw(Arc::clone(&self.writer.cache));
         let head = nodes.head;
+        // SAFETY: the batch's nodes were unlinked by this critical section
+        // and are touched by no one else until the deferred function runs
+        // (see `Retired::push`).
+        unsafe { (*(*head).link.get()).copies = copies };
         // Three words: crossbeam stores the closure inline, without an
         // allocation of its own.
         // SAFETY: as for `owned` above, for `owned` and for every node of
@@ -1160,11 +1179,14 @@ impl<P: Pointer> XArray<P> {
         // neither `put` nor `free_chain` follows them.
         unsafe {
             guard.defer_unchecked(move || {
+                let copies = (*(*head).link.get()).copies;
                 let cache = Arc::from_raw(cache);
                 cache.put(head);
                 drop(cache);
                 if !owned.is_null() {
-                    drop(P::from_raw(owned));
+                    for _ in 0..copies {
+                        drop(P::from_raw(owned));
+                    }
                 }
             });
         }
@@ -1218,7 +1240,7 @@ impl<P: Pointer> XArray<P> {
             self.count_entry(cur, -1);
             // SAFETY: `cur` was just unlinked (overwritten), under the lock,
             // and is retired once.
-            unsafe { self.retire(cur, Retired::new(), guard) };
+            unsafe { self.retire(cur, 1, Retired::new(), guard) };
         }
         Ok(cur_entry)
     }
@@ -1261,7 +1283,7 @@ impl<P: Pointer> XArray<P> {
         unsafe { self.shrink(&mut nodes) };
         // SAFETY: `cur` was unlinked above, the nodes by `prune` and
         // `shrink`, all under the lock, each once.
-        unsafe { self.retire(cur, nodes, guard) };
+        unsafe { self.retire(cur, 1, nodes, guard) };
         Ok(cur_entry)
     }
 
@@ -1583,6 +1605,593 @@ unsafe fn find_in(
         }
     }
     None
+}
+
+// ---------------------------------------------------------------------------
+// Multi-index ranges
+// ---------------------------------------------------------------------------
+
+/// The largest order of a multi-index range: 6, a range of up to 64
+/// indices (256 KiB of 4 KiB pages), which is exactly one leaf node; 2 under
+/// `cfg(loom)`, where leaves have 4 slots.
+///
+/// The bound is what makes a range's publication one store: an aligned
+/// range of at most [`FANOUT`] indices lies in one leaf, and the leaf is
+/// replaced as a whole (see [`XArray::insert_range`]). A PMD-sized folio
+/// (order 9) would span 8 leaves, whose common parent would have to be
+/// copied instead; that is not modelled.
+pub const MAX_RANGE_ORDER: u32 = CHUNK_SHIFT;
+
+/// A multi-index range that cannot be stored: the input is refused before
+/// anything is looked at, and nothing changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BadRange {
+    /// `nr` is 0.
+    Empty,
+    /// `nr` is not a power of two (a folio has `2^order` pages).
+    NotPowerOfTwo {
+        /// The number of indices asked for.
+        nr: u64,
+    },
+    /// The order is above [`MAX_RANGE_ORDER`].
+    OrderTooLarge {
+        /// The order asked for.
+        order: u32,
+        /// The largest order accepted.
+        max: u32,
+    },
+    /// `start` is not a multiple of `nr` (a large folio is naturally
+    /// aligned in the swap device).
+    Unaligned {
+        /// The first index.
+        start: u64,
+        /// The number of indices.
+        nr: u64,
+    },
+    /// The range does not end inside the index space (`end` is the first
+    /// index beyond it, e.g. the swap device's size).
+    BeyondEnd {
+        /// The first index.
+        start: u64,
+        /// The number of indices.
+        nr: u64,
+        /// The first index that is not valid.
+        end: u64,
+    },
+}
+
+impl fmt::Display for BadRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            BadRange::Empty => write!(f, "a range of 0 indices"),
+            BadRange::NotPowerOfTwo { nr } => {
+                write!(f, "a range of {nr} indices: not a power of two")
+            }
+            BadRange::OrderTooLarge { order, max } => {
+                write!(f, "range order {order} is above the maximum {max}")
+            }
+            BadRange::Unaligned { start, nr } => {
+                write!(f, "range start {start} is not aligned to {nr} indices")
+            }
+            BadRange::BeyondEnd { start, nr, end } => {
+                write!(f, "range {start}..{start}+{nr} crosses the end {end}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BadRange {}
+
+/// Checks an order-`order` range at `start`; returns `nr = 2^order`.
+fn check_range(start: u64, order: u32) -> Result<u64, BadRange> {
+    if order > MAX_RANGE_ORDER {
+        return Err(BadRange::OrderTooLarge {
+            order,
+            max: MAX_RANGE_ORDER,
+        });
+    }
+    let nr = 1u64 << order;
+    if start & (nr - 1) != 0 {
+        return Err(BadRange::Unaligned { start, nr });
+    }
+    Ok(nr)
+}
+
+/// [`XArray::insert_range`] stored nothing; the item is handed back.
+pub enum InsertRangeError<P> {
+    /// The range itself is malformed.
+    Bad {
+        /// Why.
+        reason: BadRange,
+        /// The item that was not inserted.
+        item: P,
+    },
+    /// An index of the range is occupied: the first one found, in index
+    /// order (the kernel's `-EEXIST` from `add_to_swap_cache`).
+    Occupied {
+        /// The first occupied index.
+        index: u64,
+        /// The item that was not inserted.
+        item: P,
+    },
+}
+
+impl<P> InsertRangeError<P> {
+    /// Takes the rejected item back.
+    pub fn into_item(self) -> P {
+        match self {
+            InsertRangeError::Bad { item, .. } | InsertRangeError::Occupied { item, .. } => item,
+        }
+    }
+}
+
+impl<P> fmt::Debug for InsertRangeError<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InsertRangeError::Bad { reason, .. } => f
+                .debug_struct("Bad")
+                .field("reason", reason)
+                .finish_non_exhaustive(),
+            InsertRangeError::Occupied { index, .. } => f
+                .debug_struct("Occupied")
+                .field("index", index)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl<P> fmt::Display for InsertRangeError<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InsertRangeError::Bad { reason, .. } => reason.fmt(f),
+            InsertRangeError::Occupied { index, .. } => {
+                write!(f, "index {index} of the range is occupied")
+            }
+        }
+    }
+}
+
+impl<P> std::error::Error for InsertRangeError<P> {}
+
+/// [`XArray::remove_range`] removed nothing.
+pub enum RemoveRangeError<'g, P: Pointer> {
+    /// The range itself is malformed.
+    Bad(BadRange),
+    /// An index of the range does not hold the expected entry: the first one
+    /// found, in index order, with what it holds.
+    Mismatch {
+        /// The first index that does not hold the entry.
+        index: u64,
+        /// What it holds, bound to the guard.
+        current: Option<Entry<'g, P>>,
+    },
+}
+
+impl<'g, P: Pointer> fmt::Debug for RemoveRangeError<'g, P>
+where
+    P::Ref<'g>: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoveRangeError::Bad(reason) => f.debug_tuple("Bad").field(reason).finish(),
+            RemoveRangeError::Mismatch { index, current } => f
+                .debug_struct("Mismatch")
+                .field("index", index)
+                .field("current", current)
+                .finish(),
+        }
+    }
+}
+
+impl<P: Pointer> fmt::Display for RemoveRangeError<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoveRangeError::Bad(reason) => reason.fmt(f),
+            RemoveRangeError::Mismatch {
+                index,
+                current: None,
+            } => {
+                write!(f, "index {index} of the range is empty")
+            }
+            RemoveRangeError::Mismatch { index, .. } => {
+                write!(f, "index {index} of the range holds a different entry")
+            }
+        }
+    }
+}
+
+impl<'g, P: Pointer> std::error::Error for RemoveRangeError<'g, P> where P::Ref<'g>: fmt::Debug {}
+
+/// Why the locked range cores did nothing.
+pub(crate) enum RangeRefusal<'g, P: Pointer> {
+    /// Malformed range.
+    Bad(BadRange),
+    /// The first index the caller's condition (or the core's own rule)
+    /// refused, and what it holds.
+    Refused {
+        index: u64,
+        current: Option<Entry<'g, P>>,
+    },
+}
+
+/// Where a leaf hangs: the tree's root word, or slot `usize` of an interior
+/// node of shift `CHUNK_SHIFT`.
+enum Home {
+    Root,
+    Slot(*const Node, usize),
+}
+
+impl<P: Pointer> XArray<P> {
+    /// Inserts `item` at every index of the naturally aligned range of
+    /// `2^order` indices starting at `start`, only if every one of them is
+    /// empty: the swap cache's add of a large folio (`add_to_swap_cache`
+    /// with `folio_nr_pages(folio) > 1`, which stores the same folio in each
+    /// of its `nr` slots under one `xa_lock`, after `xas_create_range`).
+    /// Each slot holds a clone of `item` ([`SharedPointer`]: the same entry,
+    /// owning one copy, as the swap cache takes `nr` folio references).
+    ///
+    /// # Readers never see half a range
+    /// The range is checked and the new contents are built in a private
+    /// copy of its leaf (a range of at most [`FANOUT`] aligned indices lies
+    /// in one leaf), which is then published by **one** Release store (into
+    /// the parent's slot, or the root); the old leaf is retired. A reader
+    /// looks up one index at a time, and each lookup reads either the old
+    /// leaf (none of the range) or a leaf that holds all of it. What is
+    /// guaranteed, for one reader thread, as long as no other write to the
+    /// range's indices intervenes: **if a lookup of any index of the range
+    /// returns the entry, every later lookup (in the reader's program
+    /// order, or happening after it) of any index of the range returns it
+    /// too**. (The later walk reads the same slot that pointed at the new
+    /// leaf, or a later value of it, by read-read coherence: grows and
+    /// shrinks keep the same nodes on the path, and a later copy of the
+    /// leaf still holds the range.) [`XArray::remove_range`] gives the
+    /// mirror guarantee: once a lookup finds one index of the removed range
+    /// without the entry, no later lookup finds the entry at any of them.
+    /// The kernel gives readers less: its loop of `xas_store` makes the
+    /// slots visible one by one, and `swap_cache_get_folio` callers cope
+    /// by locking the folio and checking `folio->swap`; here a range is one
+    /// step, which is what the model's race checks rely on.
+    ///
+    /// Context: takes the tree's lock; allocates one node (from the tree's
+    /// node cache when it can). Clones `item` `2^order - 1` times under the
+    /// lock (for `Arc`: atomic increments, no `T` code runs).
+    ///
+    /// # Errors
+    /// [`InsertRangeError::Bad`] for an order above [`MAX_RANGE_ORDER`] or a
+    /// `start` not aligned to `2^order`; [`InsertRangeError::Occupied`]
+    /// naming the first occupied index. Either way nothing changed and the
+    /// item is handed back.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    pub fn insert_range<'g>(
+        &'g self,
+        start: u64,
+        order: u32,
+        item: P,
+        guard: &'g Guard,
+    ) -> Result<(), InsertRangeError<P>>
+    where
+        P: SharedPointer,
+    {
+        self.store_range_if(start, order, item, guard, |cur| cur.is_none())
+            .map(|_| ())
+            .map_err(|(item, why)| match why {
+                RangeRefusal::Bad(reason) => InsertRangeError::Bad { reason, item },
+                RangeRefusal::Refused { index, .. } => InsertRangeError::Occupied { index, item },
+            })
+    }
+
+    /// Removes the entry `expected` from every index of the naturally
+    /// aligned range of `2^order` indices at `start`, only if every one of
+    /// them holds it (`__delete_from_swap_cache` of a large folio: `nr`
+    /// slots, one `xa_lock`). One step for readers, as
+    /// [`XArray::insert_range`] explains. Returns the entry, valid for
+    /// `'g`; its `2^order` copies are retired.
+    ///
+    /// Context: takes the tree's lock; allocates one node unless the leaf
+    /// empties.
+    ///
+    /// # Errors
+    /// [`RemoveRangeError::Bad`] for a malformed range;
+    /// [`RemoveRangeError::Mismatch`] naming the first index that does not
+    /// hold `expected`. Nothing changed.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    pub fn remove_range<'g>(
+        &'g self,
+        start: u64,
+        order: u32,
+        expected: Entry<'_, P>,
+        guard: &'g Guard,
+    ) -> Result<Entry<'g, P>, RemoveRangeError<'g, P>> {
+        self.remove_range_if(start, order, None, guard, |cur| cur.same(expected))
+            .map_err(|why| match why {
+                RangeRefusal::Bad(reason) => RemoveRangeError::Bad(reason),
+                RangeRefusal::Refused { index, current } => {
+                    RemoveRangeError::Mismatch { index, current }
+                }
+            })
+    }
+
+    /// The locked core of range stores: checks every index with `pred` (and
+    /// refuses any index holding a pointer entry: a range store replaces
+    /// only empty slots and value entries, which own nothing), then
+    /// publishes a copy of the leaf holding `new` at every index, in one
+    /// store. Returns the first value entry replaced.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn store_range_if<'g>(
+        &'g self,
+        start: u64,
+        order: u32,
+        new: P,
+        guard: &'g Guard,
+        mut pred: impl FnMut(Option<Entry<'g, P>>) -> bool,
+    ) -> Result<Option<ValueEntry>, (P, RangeRefusal<'g, P>)>
+    where
+        P: SharedPointer,
+    {
+        self.check_guard(guard);
+        let nr = match check_range(start, order) {
+            Ok(nr) => nr as usize,
+            Err(reason) => return Err((new, RangeRefusal::Bad(reason))),
+        };
+        let new = Pending::<P, PtrItem<P>>::new(PtrItem(new));
+        let _lock = lock(&self.writer.lock);
+
+        let old = self.leaf_locked(start);
+        let first = offset(start, 0);
+        let mut shadow = None;
+        for i in 0..nr {
+            let cur = if old.is_null() {
+                ptr::null_mut()
+            } else {
+                // SAFETY: a live leaf of this tree, under the lock.
+                unsafe { &*old }.slots[first + i].load_locked()
+            };
+            // SAFETY: read from a leaf under the lock; `guard` checked.
+            let cur_entry = unsafe { self.entry(cur, guard) };
+            let is_ptr = !cur.is_null() && !is_value(cur);
+            if is_ptr || !pred(cur_entry) {
+                let index = start + i as u64;
+                return Err((
+                    new.into_item().0,
+                    RangeRefusal::Refused {
+                        index,
+                        current: cur_entry,
+                    },
+                ));
+            }
+            if shadow.is_none() && !cur.is_null() {
+                shadow = Some(decode_value(cur));
+            }
+        }
+        // The copies each slot will own, made before anything changes (a
+        // panicking `clone_ref` then leaves the tree as it was).
+        let raw = new.publish();
+        let mut words = [ptr::null_mut::<()>(); FANOUT];
+        words[0] = raw;
+        for w in &mut words[1..nr] {
+            // SAFETY: `raw` came from `P::into_raw` and is owned by us (and
+            // soon by the tree); it is taken back only after a grace period.
+            *w = P::clone_ref(unsafe { P::borrow(raw) }).into_raw();
+        }
+
+        // Build the new leaf privately: a copy of the old one (if any) with
+        // the range filled in. Relaxed stores: it is published below.
+        let leaf = self.writer.cache.alloc(0);
+        // SAFETY: just allocated, not shared yet.
+        let l = unsafe { &*leaf };
+        let mut count = 0;
+        if !old.is_null() {
+            // SAFETY: live leaf under the lock.
+            let o = unsafe { &*old };
+            for (dst, src) in l.slots.iter().zip(&o.slots) {
+                dst.store(src.load_locked(), Ordering::Relaxed);
+            }
+            count = o.count.load_locked();
+        }
+        for (i, &word) in words[..nr].iter().enumerate() {
+            let slot = &l.slots[first + i];
+            let cur = slot.load_locked();
+            if cur.is_null() {
+                count += 1;
+            } else {
+                self.count_entry(cur, -1);
+            }
+            slot.store(word, Ordering::Relaxed);
+            self.count_entry(word, 1);
+        }
+        l.count.store(count, Ordering::Relaxed);
+
+        let home = self.ensure_home(start);
+        // Release: publishes the whole new leaf, the range with it, in one
+        // store. Pairs with the Acquire loads of `root` and of interior
+        // slots in `lookup` and `find`/`find_in`.
+        self.set_home(&home, leaf, old.is_null());
+        let mut nodes = Retired::new();
+        if !old.is_null() {
+            // SAFETY: the old leaf was just unlinked (replaced), under the
+            // lock, once. Its entries now belong to the new leaf; retiring a
+            // node never touches its slots' entries.
+            unsafe { nodes.push(old.cast_mut()) };
+        }
+        // SAFETY: `nodes` was unlinked above; no entry is retired (the
+        // replaced words were value entries or empty).
+        unsafe { self.retire(ptr::null_mut(), 0, nodes, guard) };
+        Ok(shadow)
+    }
+
+    /// The locked core of range removals: every index of the range must
+    /// hold the same pointer entry (word for word) and `pred` must accept
+    /// it; the range is then cleared (or set to `shadow`) in one store, a
+    /// copy of the leaf or, if the leaf empties, its unlinking. Returns the
+    /// entry; its `nr` copies are retired.
+    pub(crate) fn remove_range_if<'g>(
+        &'g self,
+        start: u64,
+        order: u32,
+        shadow: Option<ValueEntry>,
+        guard: &'g Guard,
+        mut pred: impl FnMut(Entry<'g, P>) -> bool,
+    ) -> Result<Entry<'g, P>, RangeRefusal<'g, P>> {
+        self.check_guard(guard);
+        let nr = check_range(start, order).map_err(RangeRefusal::Bad)? as usize;
+        let _lock = lock(&self.writer.lock);
+
+        let mut path = Path::new();
+        self.walk_locked(start, &mut path);
+        let depth = path.depth;
+        // SAFETY: nodes on the path are live under the lock.
+        let is_leaf = depth > 0 && unsafe { &*path.nodes[depth - 1] }.shift.get() == 0;
+        if !is_leaf {
+            return Err(RangeRefusal::Refused {
+                index: start,
+                current: None,
+            });
+        }
+        let leaf_ptr = path.nodes[depth - 1];
+        // SAFETY: as above.
+        let leaf = unsafe { &*leaf_ptr };
+        let first = offset(start, 0);
+        let raw = leaf.slots[first].load_locked();
+        for i in 0..nr {
+            let cur = leaf.slots[first + i].load_locked();
+            // SAFETY: read from a leaf under the lock; `guard` checked.
+            let cur_entry = unsafe { self.entry(cur, guard) };
+            let ok = match cur_entry {
+                Some(e) if !is_value(cur) && cur == raw => pred(e),
+                _ => false,
+            };
+            if !ok {
+                return Err(RangeRefusal::Refused {
+                    index: start + i as u64,
+                    current: cur_entry,
+                });
+            }
+        }
+        // SAFETY: as above.
+        let Some(removed) = (unsafe { self.entry(raw, guard) }) else {
+            unreachable!("checked non-null above");
+        };
+        let shadow_word = shadow.map(encode_value);
+        let remaining = leaf.count.load_locked() - if shadow.is_some() { 0 } else { nr };
+        self.count_entry(raw, -(nr as isize));
+        if let Some(w) = shadow_word {
+            self.count_entry(w, nr as isize);
+        }
+        let mut nodes = Retired::new();
+        if remaining == 0 {
+            // The leaf holds nothing else: unlink it (and the empty nodes
+            // above it) in one store, leaving its slots as they were for any
+            // reader still inside. Its count is read by writers only.
+            leaf.count.store(0, Ordering::Relaxed);
+            // SAFETY: `path` is the full walk to the leaf; lock held.
+            unsafe { self.prune(&path, &mut nodes) };
+        } else {
+            let copy = self.writer.cache.alloc(0);
+            // SAFETY: just allocated, not shared yet.
+            let c = unsafe { &*copy };
+            for (dst, src) in c.slots.iter().zip(&leaf.slots) {
+                dst.store(src.load_locked(), Ordering::Relaxed);
+            }
+            let fill = shadow_word.unwrap_or(ptr::null_mut());
+            for slot in &c.slots[first..first + nr] {
+                slot.store(fill, Ordering::Relaxed);
+            }
+            c.count.store(remaining, Ordering::Relaxed);
+            let home = if depth == 1 {
+                Home::Root
+            } else {
+                Home::Slot(path.nodes[depth - 2], path.offsets[depth - 2])
+            };
+            // Release: publishes the copy without the range, in one store;
+            // pairs with the Acquire loads in `lookup` and `find`/`find_in`.
+            self.set_home(&home, copy, false);
+            // SAFETY: the old leaf was just replaced, under the lock, once.
+            unsafe { nodes.push(leaf_ptr) };
+        }
+        // SAFETY: lock held.
+        unsafe { self.shrink(&mut nodes) };
+        // SAFETY: the `nr` slots that each owned a copy of `raw` were
+        // unlinked above (with their leaf), the nodes by the copy, `prune`
+        // and `shrink`, all under the lock, once each.
+        unsafe { self.retire(raw, nr, nodes, guard) };
+        Ok(removed)
+    }
+
+    /// Grows the tree to cover `index` and creates the interior nodes down
+    /// to the parent of its leaf, without creating the leaf; returns where
+    /// the leaf hangs. Called under the lock.
+    fn ensure_home(&self, index: u64) -> Home {
+        let mut root = self.root.load_locked();
+        if root.is_null() {
+            let shift = min_shift(index);
+            if shift == 0 {
+                return Home::Root;
+            }
+            root = self.writer.cache.alloc(shift);
+            // Release: publishes the new (empty) root; pairs with the
+            // Acquire load of `root` in `lookup` and `find`.
+            self.root.store(root, Ordering::Release);
+        }
+        loop {
+            // SAFETY: under the lock the root is live.
+            let r = unsafe { &*root };
+            if covers(r.shift.get(), index) {
+                break;
+            }
+            // Grow, as in `ensure_leaf`.
+            let grown = self.writer.cache.alloc(r.shift.get() + CHUNK_SHIFT);
+            // SAFETY: just allocated, not shared yet.
+            let g = unsafe { &*grown };
+            g.slots[0].store(root.cast(), Ordering::Relaxed);
+            g.add_count(1);
+            // Release: as in `ensure_leaf`.
+            self.root.store(grown, Ordering::Release);
+            root = grown;
+        }
+        let mut node = root;
+        loop {
+            // SAFETY: live node under the lock.
+            let n = unsafe { &*node };
+            let shift = n.shift.get();
+            if shift == 0 {
+                return Home::Root;
+            }
+            let off = offset(index, shift);
+            if shift == CHUNK_SHIFT {
+                return Home::Slot(node, off);
+            }
+            let slot = &n.slots[off];
+            let mut child = slot.load_locked().cast::<Node>();
+            if child.is_null() {
+                child = self.writer.cache.alloc(shift - CHUNK_SHIFT);
+                // Release: as in `ensure_leaf`.
+                slot.store(child.cast(), Ordering::Release);
+                n.add_count(1);
+            }
+            node = child;
+        }
+    }
+
+    /// Stores `leaf` where a leaf hangs (Release: the caller's publication)
+    /// and counts it in the parent if the place was empty.
+    fn set_home(&self, home: &Home, leaf: *mut Node, was_empty: bool) {
+        match *home {
+            Home::Root => self.root.store(leaf, Ordering::Release),
+            Home::Slot(parent, off) => {
+                // SAFETY: a live interior node under the lock.
+                let p = unsafe { &*parent };
+                p.slots[off].store(leaf.cast(), Ordering::Release);
+                if was_empty {
+                    p.add_count(1);
+                }
+            }
+        }
+    }
 }
 
 /// The iterator of [`XArray::range`] and [`XArray::iter`]: yields
