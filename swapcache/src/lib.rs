@@ -46,7 +46,7 @@
 //! | `Arc<T>` (`T` aligned to 2 or more) | `Arc::into_raw` | [`ArcRef<'g, T>`] (`to_arc` = `folio_try_get`) | one strong count, dropped after the grace period |
 //! | `u32`, `u16`, `u8` (unowned index, e.g. a frame number) | `(i << 2) \| 2`, an integer without provenance | the index | nothing: no epoch deferral |
 //!
-//! Up to 0.1 the tree boxed every `T` itself (`XArray<T>` held
+//! Before the `Pointer` parameter the tree boxed every `T` itself (`XArray<T>` held
 //! `Box<Aligned<T>>`): one `malloc` per insert and one deferred `free` per
 //! remove. An insert + remove pair on dense keys took 657 instructions
 //! (callgrind), of which `malloc`, the deferral and the free took about
@@ -297,6 +297,12 @@ mod xarray;
 
 #[cfg(test)]
 mod tests;
+
+/// The README's code blocks, compiled and run as doc tests (so that its
+/// quick start cannot drift from the API).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// The epoch-based reclamation crate the trees use, re-exported so that
 /// callers can name `Guard` and `Collector` with the right version.
