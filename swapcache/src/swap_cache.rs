@@ -231,6 +231,18 @@ impl<F: Pointer> fmt::Debug for SwapCache<F> {
 impl<F: Pointer> SwapCache<F> {
     /// The swap cache of a device of `nr_slots` slots
     /// (`init_swap_address_space`), on crossbeam-epoch's global collector.
+    ///
+    /// ```
+    /// use swapcache::{AddError, SwapCache};
+    ///
+    /// let cache: SwapCache<u32> = SwapCache::new(1 << 16); // 256 MiB of swap
+    /// let guard = cache.pin();
+    /// assert_eq!(cache.add(9, 1234, &guard).unwrap(), None); // frame 1234 at slot 9
+    /// assert!(matches!(cache.add(9, 99, &guard), Err(AddError::Exists { offset: 9, .. })));
+    /// assert_eq!(cache.get(9, &guard), Some(1234));
+    /// assert_eq!(cache.delete(9, 1234, None, &guard), Ok(1234));
+    /// assert_eq!(cache.get(9, &guard), None);
+    /// ```
     pub fn new(nr_slots: u64) -> Self {
         Self::with_collector(nr_slots, crossbeam_epoch::default_collector().clone())
     }
@@ -397,6 +409,7 @@ impl<F: Pointer> SwapCache<F> {
     ///
     /// # Panics
     /// If `guard` was not pinned from the cache's collector.
+    #[must_use]
     #[inline]
     pub fn get<'g>(&'g self, offset: u64, guard: &'g Guard) -> Option<F::Ref<'g>> {
         let (tree, index) = self.space(offset)?;
@@ -407,6 +420,7 @@ impl<F: Pointer> SwapCache<F> {
     /// `F = Arc<Folio>`: `filemap_get_folio` taking a reference).
     ///
     /// Context: any context; lock-free.
+    #[must_use]
     pub fn get_cloned(&self, offset: u64) -> Option<F>
     where
         F: ClonePointer,
@@ -422,6 +436,7 @@ impl<F: Pointer> SwapCache<F> {
     ///
     /// # Panics
     /// If `guard` was not pinned from the cache's collector.
+    #[must_use]
     pub fn get_entry<'g>(&'g self, offset: u64, guard: &'g Guard) -> Option<Entry<'g, F>> {
         let (tree, index) = self.space(offset)?;
         tree.load(index, guard)
@@ -433,6 +448,7 @@ impl<F: Pointer> SwapCache<F> {
     ///
     /// # Panics
     /// If `guard` was not pinned from the cache's collector.
+    #[must_use]
     pub fn get_shadow(&self, offset: u64, guard: &Guard) -> Option<ValueEntry> {
         let (tree, index) = self.space(offset)?;
         tree.load(index, guard)?.as_value()
@@ -647,6 +663,7 @@ impl<F: Pointer> SwapCache<F> {
     /// Folios in the cache (`total_swapcache_pages`).
     ///
     /// Context: any context; lock-free; exact when no writer runs.
+    #[must_use]
     pub fn nr_folios(&self) -> usize {
         self.trees().map(XArray::ptr_count).sum()
     }
@@ -654,6 +671,7 @@ impl<F: Pointer> SwapCache<F> {
     /// The cache's counters.
     ///
     /// Context: any context; lock-free; exact when no writer runs.
+    #[must_use]
     pub fn stats(&self) -> SwapCacheStats {
         let mut stats = SwapCacheStats {
             adds: self.counters.adds.load(Ordering::Relaxed),

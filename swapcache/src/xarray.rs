@@ -790,6 +790,7 @@ impl<P: Pointer> XArray<P> {
     ///
     /// Context: any context, lock-free. Exact when no writer runs
     /// concurrently; otherwise a recent value.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.ptr_count() + self.value_count()
     }
@@ -797,6 +798,7 @@ impl<P: Pointer> XArray<P> {
     /// Is the tree empty? (`xa_empty`)
     ///
     /// Context: any context, lock-free.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         // Acquire is not needed: only the null-ness is used.
         self.root.load(Ordering::Relaxed).is_null()
@@ -805,6 +807,7 @@ impl<P: Pointer> XArray<P> {
     /// Number of pointer entries.
     ///
     /// Context: any context, lock-free; as [`XArray::len`].
+    #[must_use]
     pub fn ptr_count(&self) -> usize {
         self.writer.ptrs.load(Ordering::Relaxed)
     }
@@ -812,6 +815,7 @@ impl<P: Pointer> XArray<P> {
     /// Number of value entries.
     ///
     /// Context: any context, lock-free; as [`XArray::len`].
+    #[must_use]
     pub fn value_count(&self) -> usize {
         self.writer.values.load(Ordering::Relaxed)
     }
@@ -825,6 +829,13 @@ impl<P: Pointer> XArray<P> {
 impl<P: Pointer> XArray<P> {
     /// An empty tree protected by crossbeam-epoch's global collector
     /// (`DEFINE_XARRAY`).
+    ///
+    /// ```
+    /// use swapcache::XArray;
+    ///
+    /// let xa: XArray<Box<String>> = XArray::new();
+    /// assert!(xa.is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::with_collector(crossbeam_epoch::default_collector().clone())
     }
@@ -938,6 +949,17 @@ impl<P: Pointer> XArray<P> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
+    ///
+    /// ```
+    /// use swapcache::{Entry, XArray};
+    ///
+    /// let xa: XArray<u32> = XArray::new();
+    /// let guard = xa.pin();
+    /// xa.insert(5, 50, &guard).unwrap();
+    /// assert_eq!(xa.load(5, &guard).and_then(Entry::as_ptr), Some(50));
+    /// assert!(xa.load(6, &guard).is_none());
+    /// ```
+    #[must_use]
     #[inline]
     pub fn load<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, P>> {
         self.check_guard(guard);
@@ -951,6 +973,7 @@ impl<P: Pointer> XArray<P> {
     /// does with `folio_try_get`).
     ///
     /// Context: any context; lock-free.
+    #[must_use]
     pub fn load_cloned(&self, index: u64) -> Option<Item<P>>
     where
         P: ClonePointer,
@@ -971,6 +994,17 @@ impl<P: Pointer> XArray<P> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
+    ///
+    /// ```
+    /// use swapcache::{Item, XArray};
+    ///
+    /// let xa: XArray<Box<u64>> = XArray::new();
+    /// let guard = xa.pin();
+    /// xa.insert(1, Box::new(10), &guard).unwrap();
+    /// let err = xa.insert(1, Box::new(11), &guard).unwrap_err();
+    /// assert_eq!(err.index, 1);
+    /// assert_eq!(err.into_item(), Item::Ptr(Box::new(11))); // handed back
+    /// ```
     pub fn insert<'g>(
         &'g self,
         index: u64,
@@ -1009,6 +1043,18 @@ impl<P: Pointer> XArray<P> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
+    ///
+    /// ```
+    /// use swapcache::{Entry, XArray};
+    ///
+    /// let xa: XArray<Box<String>> = XArray::new();
+    /// let guard = xa.pin();
+    /// xa.insert(3, Box::new("x".into()), &guard).unwrap();
+    /// // The removed entry stays readable until the guard is dropped.
+    /// let old = xa.remove(3, &guard).and_then(Entry::as_ptr);
+    /// assert_eq!(old.map(String::as_str), Some("x"));
+    /// assert!(xa.is_empty());
+    /// ```
     pub fn remove<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, P>> {
         // With a predicate that accepts everything, `Err` means "empty".
         self.remove_where(index, guard, |_| true)
@@ -1865,6 +1911,27 @@ impl<P: Pointer> XArray<P> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use swapcache::{Entry, InsertRangeError, XArray};
+    ///
+    /// let xa: XArray<Arc<u64>> = XArray::new();
+    /// let guard = xa.pin();
+    /// let folio = Arc::new(7);
+    /// xa.insert_range(16, 4, folio.clone(), &guard).unwrap(); // indices 16..32
+    /// assert_eq!(Arc::strong_count(&folio), 17); // one count per slot
+    /// let e = xa.load(31, &guard).unwrap();
+    /// assert!(e.as_ptr().unwrap().ptr_eq(&folio));
+    /// // Overlapping, or unaligned: refused, nothing changed.
+    /// assert!(matches!(
+    ///     xa.insert_range(0, 5, Arc::new(8), &guard),
+    ///     Err(InsertRangeError::Occupied { index: 16, .. })
+    /// ));
+    /// assert!(xa.insert_range(8, 4, Arc::new(8), &guard).is_err());
+    /// xa.remove_range(16, 4, e, &guard).unwrap();
+    /// assert!(xa.is_empty());
+    /// ```
     pub fn insert_range<'g>(
         &'g self,
         start: u64,
@@ -2196,6 +2263,7 @@ impl<P: Pointer> XArray<P> {
 
 /// The iterator of [`XArray::range`] and [`XArray::iter`]: yields
 /// `(index, entry)` pairs in index order.
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Range<'g, P: Pointer> {
     xa: &'g XArray<P>,
     guard: &'g Guard,
