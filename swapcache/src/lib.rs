@@ -89,9 +89,12 @@
 //!   every reader load of `root` or a slot is **Acquire**. Each reader
 //!   Acquire pairs with the Release store that wrote the word it read: the
 //!   root store in `ensure_leaf` (new or grown root) or in `shrink`, the
-//!   child store in `ensure_leaf`, or the entry store in `store_if`.
-//! - A node or a boxed `T` is fully written (`Box::new` or the reset of a
-//!   recycled node, slot initialisation, slot 0 of a grown root) *before*
+//!   child store in `ensure_leaf` or `ensure_home`, the entry store in
+//!   `store_if`, or the store of a copied leaf in `store_range_if` /
+//!   `remove_range_if` (`set_home`).
+//! - A node or an entry's pointee is fully written (the caller's `Box::new`
+//!   / `Arc::new` before `into_raw`, or the reset and filling of a
+//!   recycled or copied node, slot 0 of a grown root) *before*
 //!   the Release store that makes it reachable, so a reader that read the
 //!   pointer also sees the contents: it cannot see a half-initialised node or value. Contents
 //!   written by earlier critical sections (the old root under a grown root,
@@ -287,6 +290,9 @@
 //! frames.insert(3, 1234, &guard).unwrap();
 //! assert_eq!(frames.load(3, &guard).and_then(Entry::as_ptr), Some(1234));
 //! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_debug_implementations)]
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

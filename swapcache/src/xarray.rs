@@ -421,9 +421,9 @@ struct Node {
     /// Where the node goes once it is retired (see [`Link`]). Readers never
     /// touch it.
     link: UnsafeCell<Link>,
-    /// Leaf (`shift == 0`): null, a value entry (bit 0 set) or a
-    /// `*mut Aligned<T>`. Interior: null or a `*mut Node` of shift
-    /// `shift - CHUNK_SHIFT`.
+    /// Leaf (`shift == 0`): null, a value entry (bit 0 set) or a pointer
+    /// entry (a `P::into_raw` word). Interior: null or a `*mut Node` of
+    /// shift `shift - CHUNK_SHIFT`.
     slots: [AtomicPtr<()>; FANOUT],
 }
 
@@ -745,6 +745,10 @@ struct Writer {
 /// A radix tree over `u64` indices with lock-free, epoch-protected reads and
 /// a writer lock, modelled on the kernel's XArray (lib/xarray.c). See the
 /// crate documentation for the layout and the memory-ordering argument.
+///
+/// `XArray<P>` is `Send` (every [`Pointer`] is), and `Sync` when `P` is:
+/// entries are then read through `P::Ref` on other threads and dropped on
+/// whichever thread runs the epoch collection.
 ///
 /// Every method takes a [`Guard`] pinned from the tree's
 /// [collector](XArray::collector) (see [`XArray::pin`]) and panics if it was
@@ -2272,6 +2276,16 @@ pub struct Range<'g, P: Pointer> {
     done: bool,
 }
 
+impl<P: Pointer> fmt::Debug for Range<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Range")
+            .field("next", &self.next)
+            .field("last", &self.last)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'g, P: Pointer> Iterator for Range<'g, P> {
     type Item = (u64, Entry<'g, P>);
 
@@ -2309,7 +2323,7 @@ impl<P: Pointer> Drop for XArray<P> {
     }
 }
 
-/// Frees `node`, its descendants and the `T`s below it.
+/// Frees `node`, its descendants and the entries (`P`s) below it.
 ///
 /// # Safety
 /// Exclusive access; every node and pointer entry below `node` is owned by
