@@ -44,7 +44,34 @@ trait Map: Sync + Sized {
     fn remove(&self, s: &Self::Session<'_>, k: u64) -> bool;
 }
 
-impl Map for XArray<u64> {
+/// The xarray holding an unowned index per key (as the swap cache holds a
+/// frame number): no allocation, nothing to retire.
+impl Map for XArray<u32> {
+    type Session<'a> = Guard;
+    fn new() -> Self {
+        XArray::new()
+    }
+    fn session(&self) -> Guard {
+        epoch::pin()
+    }
+    fn refresh(&self, s: &mut Guard) {
+        s.repin();
+    }
+    #[inline]
+    fn get(&self, g: &Guard, k: u64) -> Option<u64> {
+        self.load(k, g).and_then(Entry::as_ptr).map(u64::from)
+    }
+    fn insert(&self, g: &Guard, k: u64, v: u64) -> bool {
+        XArray::insert(self, k, v as u32, g).is_ok()
+    }
+    fn remove(&self, g: &Guard, k: u64) -> bool {
+        XArray::remove(self, k, g).is_some()
+    }
+}
+
+/// The xarray owning a boxed value per key (the 0.1 layout: one allocation
+/// per insert, one epoch-deferred free per remove).
+impl Map for XArray<Box<u64>> {
     type Session<'a> = Guard;
     fn new() -> Self {
         XArray::new()
@@ -60,7 +87,7 @@ impl Map for XArray<u64> {
         self.load(k, g).and_then(Entry::as_ptr).copied()
     }
     fn insert(&self, g: &Guard, k: u64, v: u64) -> bool {
-        XArray::insert(self, k, v, g).is_ok()
+        XArray::insert(self, k, Box::new(v), g).is_ok()
     }
     fn remove(&self, g: &Guard, k: u64) -> bool {
         XArray::remove(self, k, g).is_some()
@@ -283,7 +310,8 @@ fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
 
 macro_rules! for_each_map {
     ($f:ident, $g:expr $(, $arg:expr)*) => {
-        $f::<XArray<u64>>($g, "xarray" $(, $arg)*);
+        $f::<XArray<u32>>($g, "xarray" $(, $arg)*);
+        $f::<XArray<Box<u64>>>($g, "xarray_box" $(, $arg)*);
         $f::<Papaya>($g, "papaya" $(, $arg)*);
         $f::<RwLock<BTreeMap<u64, u64>>>($g, "rwlock_btreemap" $(, $arg)*);
         $f::<Mutex<HashMap<u64, u64>>>($g, "mutex_hashmap" $(, $arg)*);
@@ -297,13 +325,13 @@ fn benches(c: &mut Criterion) {
         let mut g = group(c, "xarray_load_hit");
         for_each_map!(load_hit, &mut g);
         // The same loads, pinning the epoch for every single load.
-        let xa: XArray<u64> = filled(0..N);
+        let xa: XArray<u32> = filled(0..N);
         let mut i = 0u64;
         g.bench_function("xarray_pin_per_load", |b| {
             b.iter(|| {
                 i += 1;
                 let guard = epoch::pin();
-                black_box(xa.load(key(i, N), &guard).and_then(Entry::as_ptr).copied())
+                black_box(xa.load(key(i, N), &guard).and_then(Entry::as_ptr))
             })
         });
         let pm: Papaya = filled(0..N);

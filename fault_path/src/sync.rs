@@ -59,7 +59,7 @@ pub(crate) fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
 
 /// A new swap cache: the process-wide epoch collector normally; under loom
 /// a collector owned by the model (see the `swapcache` crate docs).
-pub(crate) fn new_swap_cache<F: Send + 'static>(nr_slots: u64) -> swapcache::SwapCache<F> {
+pub(crate) fn new_swap_cache<F: swapcache::Pointer>(nr_slots: u64) -> swapcache::SwapCache<F> {
     #[cfg(loom)]
     return swapcache::SwapCache::with_collector(nr_slots, swapcache::epoch::Collector::new());
     #[cfg(not(loom))]

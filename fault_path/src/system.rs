@@ -302,6 +302,26 @@ impl fmt::Debug for System {
 impl System {
     /// Builds the machine: a swap map the size of the device whose
     /// free-notify hook discards the device's copy (`swap_slot_free_notify`).
+    ///
+    /// # Example
+    ///
+    /// (The quick start of the crate's README.md: keep the two the same.)
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use fault_path::device::{Ramdisk, SwapDevice};
+    /// use fault_path::{AddressSpace, FaultStats, System, SystemConfig, index_word};
+    ///
+    /// let dev: Arc<dyn SwapDevice> = Arc::new(Ramdisk::new(64, None)); // a 64-slot brd
+    /// let sys = System::new(SystemConfig::new(64, dev).strategy("pin-waitqueue")).unwrap();
+    /// let mm = AddressSpace::new(Arc::clone(&sys), 16); // one VMA of 16 pages
+    /// mm.populate().unwrap(); // word 1 of each page = its index
+    /// let mut st = FaultStats::default();
+    /// mm.write(3, &mut st).unwrap(); // word 0 += 1, as the stress reproducer does
+    /// assert_eq!(mm.pageout(0..16, &mut st), Ok(16)); // MADV_PAGEOUT
+    /// assert_eq!(mm.read_word(3, 0, &mut st), Ok(1)); // do_swap_page brings it back
+    /// assert_eq!(mm.read_word(5, 1, &mut st), Ok(index_word(5)));
+    /// ```
     pub fn new(cfg: SystemConfig) -> Result<Arc<System>, FaultError> {
         let strategy = strategy_index(&cfg.strategy)?;
         check_legacy_cache(cfg.legacy_add_to_swap_cache, cfg.swap_cache)?;
@@ -521,7 +541,7 @@ impl System {
         match self.xarray() {
             Some(c) => {
                 let guard = c.pin();
-                c.delete_if(slot, None, &guard, |&f| f == fr).is_ok()
+                c.delete_if(slot, None, &guard, |f| f == fr).is_ok()
             }
             None if nr == 1 => self.map.table_del(slot, table_value(fr)).is_ok(),
             None => self.map.table_del_nr(slot, nr, table_value(fr)).is_ok(),

@@ -15,7 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arbitrary::{Result, Unstructured};
 use crossbeam_epoch::Collector;
 
-use crate::{Entry, FANOUT, Item, ValueEntry, XArray};
+use crate::{
+    ArcRef, Entry, FANOUT, InsertRangeError, Item, MAX_RANGE_ORDER, RemoveRangeError, ValueEntry,
+    XArray,
+};
 
 /// The longest operation sequence one input decodes to.
 pub const MAX_OPS: usize = 256;
@@ -44,7 +47,7 @@ enum M {
     Value(u64),
 }
 
-fn m_of(e: Entry<'_, Tracked>) -> M {
+fn m_of(e: Entry<'_, Arc<Tracked>>) -> M {
     match e {
         Entry::Ptr(t) => M::Ptr(t.serial),
         Entry::Value(v) => M::Value(v.get()),
@@ -110,7 +113,17 @@ enum Op {
     Flush,
     /// `ValueEntry::new` on a raw `u64`: refused exactly above `MAX`.
     MakeValue(u64),
+    /// `insert_range(start, order, new pointer)` (multi-index format only).
+    InsertRange(u64, u32),
+    /// `remove_range(start, order, expected)` (multi-index format only).
+    RemoveRange(u64, u32, Expected),
 }
+
+/// The first two bytes of an input in the multi-index format, which adds
+/// [`Op::InsertRange`] and [`Op::RemoveRange`]. Inputs without it decode as
+/// before the range operations existed, so that every committed seed keeps
+/// its meaning (none starts with these bytes).
+pub const MULTI_INDEX_MAGIC: &[u8; 2] = b"MI";
 
 /// Decodes `data` into an operation sequence and runs it on an
 /// [`XArray`] and on a `BTreeMap` model: load, insert, store, remove,
@@ -127,6 +140,10 @@ enum Op {
 /// # Panics
 /// On any divergence: that is the bug the fuzzer looks for.
 pub fn xarray_ops(data: &[u8]) {
+    let (ranges, data) = match data.strip_prefix(MULTI_INDEX_MAGIC) {
+        Some(rest) => (true, rest),
+        None => (false, data),
+    };
     let mut u = Unstructured::new(data);
     let hold = u.arbitrary::<u8>().is_ok_and(|b| b % 4 == 0);
     let drops = Arc::new(AtomicU64::new(0));
@@ -137,14 +154,15 @@ pub fn xarray_ops(data: &[u8]) {
         let collector = Collector::new();
         let writer = collector.register();
         let reader_handle = collector.register();
-        let xa: XArray<Tracked> = XArray::with_collector(collector.clone());
+        let xa: XArray<Arc<Tracked>> = XArray::with_collector(collector.clone());
         let reader = hold.then(|| reader_handle.pin());
-        let mut held: Vec<(u64, &Tracked)> = Vec::new();
+        let mut held: Vec<(u64, ArcRef<'_, Tracked>)> = Vec::new();
+        let side: XArray<Arc<Tracked>> = XArray::with_collector(collector.clone());
         let mut model: BTreeMap<u64, M> = BTreeMap::new();
         let mut next_serial = 0u64;
         let mut step = 0;
         while !u.is_empty() && step < MAX_OPS {
-            let Ok(op) = xa_op(&mut u, &model) else {
+            let Ok(op) = xa_op(&mut u, &model, ranges) else {
                 break;
             };
             let at = |what: String| format!("step {step} ({op:?}): {what}");
@@ -153,10 +171,10 @@ pub fn xarray_ops(data: &[u8]) {
                     next_serial += 1;
                     created += 1;
                     (
-                        Item::Ptr(Tracked {
+                        Item::Ptr(Arc::new(Tracked {
                             serial: next_serial,
                             drops: Arc::clone(&drops),
-                        }),
+                        })),
                         M::Ptr(next_serial),
                     )
                 }
@@ -231,15 +249,8 @@ pub fn xarray_ops(data: &[u8]) {
                             (e, cur == Some(m_of(e)))
                         }
                         Expected::Fresh => {
-                            let serial = match cur {
-                                Some(M::Ptr(s)) => s,
-                                _ => 0,
-                            };
-                            fresh = Tracked {
-                                serial,
-                                drops: Arc::new(AtomicU64::new(0)),
-                            };
-                            (Entry::Ptr(&fresh), false)
+                            fresh = fresh_entry(&side, &g, cur);
+                            (fresh, false)
                         }
                         Expected::Value(v) => (Entry::Value(v), cur == Some(M::Value(v.get()))),
                     };
@@ -273,6 +284,95 @@ pub fn xarray_ops(data: &[u8]) {
                     }
                 }
                 Op::Flush => g.flush(),
+                Op::InsertRange(start, order) => {
+                    next_serial += 1;
+                    created += 1;
+                    let t = Arc::new(Tracked {
+                        serial: next_serial,
+                        drops: Arc::clone(&drops),
+                    });
+                    let res = xa.insert_range(start, order, t, &g);
+                    let nr = 1u64 << order;
+                    let aligned = order <= MAX_RANGE_ORDER && start % nr == 0;
+                    let last = start.wrapping_add(nr - 1);
+                    match res {
+                        Err(InsertRangeError::Bad { .. }) => {
+                            assert!(!aligned, "{}", at("well-formed range refused".into()));
+                        }
+                        Err(InsertRangeError::Occupied { index, item }) => {
+                            let first = model.range(start..=last).next().map(|(&i, _)| i);
+                            assert!(
+                                aligned && first == Some(index),
+                                "{}",
+                                at(format!("occupied {index}, model {first:?}"))
+                            );
+                            assert_eq!(item.serial, next_serial, "{}", at("handed back".into()));
+                        }
+                        Ok(()) => {
+                            assert!(aligned, "{}", at("malformed range stored".into()));
+                            assert!(
+                                model.range(start..=last).next().is_none(),
+                                "{}",
+                                at("range stored over entries".into())
+                            );
+                            for i in start..=last {
+                                model.insert(i, M::Ptr(next_serial));
+                            }
+                        }
+                    }
+                }
+                Op::RemoveRange(start, order, expected) => 'op: {
+                    let nr = 1u64 << order;
+                    let aligned = order <= MAX_RANGE_ORDER && start % nr == 0;
+                    let last = start.wrapping_add(nr - 1);
+                    let fresh;
+                    let exp = match expected {
+                        Expected::LoadedFrom(j) => match xa.load(j, &g) {
+                            Some(e) => e,
+                            None => break 'op,
+                        },
+                        Expected::Fresh => {
+                            fresh = fresh_entry(&side, &g, model.get(&start).copied());
+                            fresh
+                        }
+                        Expected::Value(v) => Entry::Value(v),
+                    };
+                    let want = m_of(exp);
+                    let res = xa.remove_range(start, order, exp, &g);
+                    if !aligned {
+                        assert!(
+                            matches!(res, Err(RemoveRangeError::Bad(_))),
+                            "{}",
+                            at("malformed range".into())
+                        );
+                        break 'op;
+                    }
+                    // A fresh pointer or a value never matches a range.
+                    let matchable =
+                        matches!(expected, Expected::LoadedFrom(_)) && matches!(want, M::Ptr(_));
+                    let bad = (start..=last).find(|i| !matchable || model.get(i) != Some(&want));
+                    match (res, bad) {
+                        (Ok(e), None) => {
+                            assert_eq!(m_of(e), want, "{}", at("removed".into()));
+                            for i in start..=last {
+                                model.remove(&i);
+                            }
+                        }
+                        (Err(RemoveRangeError::Mismatch { index, current }), Some(b)) => {
+                            assert_eq!(index, b, "{}", at("mismatch index".into()));
+                            assert_eq!(
+                                current.map(m_of),
+                                model.get(&b).copied(),
+                                "{}",
+                                at("current".into())
+                            );
+                        }
+                        (r, b) => panic!(
+                            "{}",
+                            at(format!("{:?}, model first mismatch {b:?}", r.map(m_of)))
+                        ),
+                    }
+                }
                 Op::MakeValue(v) => {
                     let made = ValueEntry::new(v);
                     assert_eq!(
@@ -322,7 +422,12 @@ fn range_is_empty(lo: Bound<u64>, hi: Bound<u64>) -> bool {
     }
 }
 
-fn check(xa: &XArray<Tracked>, g: &crossbeam_epoch::Guard, model: &BTreeMap<u64, M>, at: &str) {
+fn check(
+    xa: &XArray<Arc<Tracked>>,
+    g: &crossbeam_epoch::Guard,
+    model: &BTreeMap<u64, M>,
+    at: &str,
+) {
     let values = model.values().filter(|m| matches!(m, M::Value(_))).count();
     assert_eq!(xa.len(), model.len(), "{at}: len");
     assert_eq!(xa.value_count(), values, "{at}: value_count");
@@ -388,7 +493,53 @@ fn bound(u: &mut Unstructured<'_>, model: &BTreeMap<u64, M>) -> Result<Bound<u64
     })
 }
 
-fn xa_op(u: &mut Unstructured<'_>, model: &BTreeMap<u64, M>) -> Result<Op> {
+/// A pointer entry that is not in `xa`: an `ArcRef` out of the side tree,
+/// with the serial of `cur` if that is a pointer (equal contents, another
+/// identity, so it never matches).
+fn fresh_entry<'g>(
+    side: &'g XArray<Arc<Tracked>>,
+    g: &'g crossbeam_epoch::Guard,
+    cur: Option<M>,
+) -> Entry<'g, Arc<Tracked>> {
+    let serial = match cur {
+        Some(M::Ptr(s)) => s,
+        _ => 0,
+    };
+    let t = Arc::new(Tracked {
+        serial,
+        drops: Arc::new(AtomicU64::new(0)),
+    });
+    let index = side.len() as u64;
+    side.insert(index, t, g).expect("side tree index is free");
+    side.load(index, g).expect("just inserted")
+}
+
+/// A range start: an index rounded down to a multiple of `2^order` most of
+/// the time (so that ranges are well formed), or as it is.
+fn range_start(u: &mut Unstructured<'_>, model: &BTreeMap<u64, M>, order: u32) -> Result<u64> {
+    let i = index(u, model)?;
+    Ok(if u.ratio(7u8, 8)? {
+        i & !((1u64 << order) - 1)
+    } else {
+        i
+    })
+}
+
+fn xa_op(u: &mut Unstructured<'_>, model: &BTreeMap<u64, M>, ranges: bool) -> Result<Op> {
+    if ranges && u.ratio(1u8, 4)? {
+        let order = u.int_in_range(0u32..=MAX_RANGE_ORDER + 1)?;
+        let start = range_start(u, model, order)?;
+        return Ok(if u.ratio(1u8, 2)? {
+            Op::InsertRange(start, order)
+        } else {
+            let expected = match u.int_in_range(0u8..=3)? {
+                0..=1 => Expected::LoadedFrom(start),
+                2 => Expected::Fresh,
+                _ => Expected::Value(value(u)?),
+            };
+            Op::RemoveRange(start, order, expected)
+        });
+    }
     Ok(match u.int_in_range(0u8..=20)? {
         0..=2 => Op::Load(index(u, model)?),
         3..=5 => Op::Insert(index(u, model)?, new_item(u)?),

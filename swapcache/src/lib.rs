@@ -14,7 +14,7 @@
 //!              |  slots[0]       ...  slots[k]
 //!              v                         v   shift = 0 (leaves)
 //!   Node { 0, count, slots[64] }   Node { 0, count, slots[64] }
-//!              |  leaf word: null | value entry | *mut Aligned<T>
+//!              |  leaf word: null | value entry | P::into_raw (pointer or index)
 //! ```
 //!
 //! Nodes have [`FANOUT`] = 64 slots (6 index bits per level,
@@ -34,7 +34,25 @@
 //! |---|---|
 //! | null | empty |
 //! | `(v << 1) \| 1` | value entry `v` ([`ValueEntry`], up to 63 bits; an integer without provenance, never dereferenced) |
-//! | anything else | `*mut Aligned<T>`: a boxed `T` with alignment at least 2, so bit 0 is free whatever `T` is |
+//! | anything else | a pointer entry: the word [`Pointer::into_raw`] made (bit 0 clear, never null) |
+//!
+//! What a pointer entry is depends on the tree's pointer type `P`
+//! ([`Pointer`]), stored in the slot as it is, with no allocation of the
+//! tree's own (the kernel stores a `struct folio *` the same way):
+//!
+//! | `P` | slot word | a reader gets | retired on remove |
+//! |---|---|---|---|
+//! | `Box<T>` (`T` aligned to 2 or more) | `Box::into_raw` | `&'g T` | the `Box`, dropped after the grace period |
+//! | `Arc<T>` (`T` aligned to 2 or more) | `Arc::into_raw` | [`ArcRef<'g, T>`] (`to_arc` = `folio_try_get`) | one strong count, dropped after the grace period |
+//! | `u32`, `u16`, `u8` (unowned index, e.g. a frame number) | `(i << 2) \| 2`, an integer without provenance | the index | nothing: no epoch deferral |
+//!
+//! Before the `Pointer` parameter the tree boxed every `T` itself (`XArray<T>` held
+//! `Box<Aligned<T>>`): one `malloc` per insert and one deferred `free` per
+//! remove. An insert + remove pair on dense keys took 657 instructions
+//! (callgrind), of which `malloc`, the deferral and the free took about
+//! 300 and a second locked walk (insert walked once to check, once to
+//! store) most of the rest; with `P = u32` and one walk it takes 316.
+//! `XArray<Box<T>>` is the old layout, spelled out.
 //!
 //! Interior slots hold null or a child node; the level, not a tag, tells
 //! them apart (`xa_is_node` is not needed). Pointer arithmetic uses the
@@ -71,9 +89,12 @@
 //!   every reader load of `root` or a slot is **Acquire**. Each reader
 //!   Acquire pairs with the Release store that wrote the word it read: the
 //!   root store in `ensure_leaf` (new or grown root) or in `shrink`, the
-//!   child store in `ensure_leaf`, or the entry store in `store_if`.
-//! - A node or a boxed `T` is fully written (`Box::new` or the reset of a
-//!   recycled node, slot initialisation, slot 0 of a grown root) *before*
+//!   child store in `ensure_leaf` or `ensure_home`, the entry store in
+//!   `store_if`, or the store of a copied leaf in `store_range_if` /
+//!   `remove_range_if` (`set_home`).
+//! - A node or an entry's pointee is fully written (the caller's `Box::new`
+//!   / `Arc::new` before `into_raw`, or the reset and filling of a
+//!   recycled or copied node, slot 0 of a grown root) *before*
 //!   the Release store that makes it reachable, so a reader that read the
 //!   pointer also sees the contents: it cannot see a half-initialised node or value. Contents
 //!   written by earlier critical sections (the old root under a grown root,
@@ -92,8 +113,10 @@
 //!   (`load<'g>(&'g self, .., &'g Guard) -> Entry<'g, T>`), so it cannot
 //!   outlive the protection. Dropping the tree frees everything still
 //!   reachable; retired objects are freed (nodes: cached) by the collector
-//!   (when it advances, or when it is dropped). Retired `T`s may be dropped
-//!   on another thread or after the tree: hence `T: Send + 'static`.
+//!   (when it advances, or when it is dropped). Retired `P`s may be dropped
+//!   on another thread or after the tree: hence `Pointer: Send + 'static`.
+//!   A type without drop glue (an unowned index) is not retired at all:
+//!   a remove that unlinks no node defers nothing.
 //! - Guards must come from the tree's own collector (checked, panics
 //!   otherwise): a guard of another collector would not hold back this
 //!   tree's reclamation.
@@ -159,8 +182,31 @@
 //! | [`SwapCache::get_shadow`], [`SwapCache::clear_shadow`] | `get_shadow_from_swap_cache`, `clear_shadow_from_swap_cache` |
 //! | one tree per [`SWAP_ADDRESS_SPACE_PAGES`] slots | `swap_address_space`, `SWAP_ADDRESS_SPACE_SHIFT = 14` |
 //!
-//! Multi-index entries (large folios, `xa_store_order`) are not modelled:
-//! a large folio is added slot by slot.
+//! | [`XArray::insert_range`], [`XArray::remove_range`] | `xas_create_range` + one `xas_store` per index under one `xa_lock` (the swap cache's large-folio add and delete); published as one leaf copy, see below |
+//! | [`SwapCache::add_range`], [`SwapCache::delete_range`] | `add_to_swap_cache` / `__delete_from_swap_cache` of a folio of `nr` pages |
+//! | [`SwapCache::get_entry`] | `filemap_get_entry` (`xa_load` of folio or shadow) |
+//!
+//! ## Multi-index ranges (large folios)
+//!
+//! A large folio of order `k` occupies its `nr = 2^k` naturally aligned
+//! indices, each slot holding the same entry (a clone: [`SharedPointer`],
+//! as the kernel stores the same `struct folio *` in each slot and takes
+//! `nr` references). Orders go up to [`MAX_RANGE_ORDER`] (6: 64 pages), so
+//! that a range lies in one leaf. A range add or delete is one locked
+//! operation: it checks every index first (all or nothing; the error names
+//! the first offending index), then builds a private copy of the leaf with
+//! the range filled in (or cleared) and publishes it with **one** Release
+//! store, retiring the old leaf through the epoch like any unlinked node
+//! (a delete that empties the leaf unlinks it instead, also one store).
+//! Readers, who look up one index at a time, therefore never see half a
+//! range: once a lookup of one index shows the folio, every later lookup of
+//! any index of the range does, until it is deleted, and after the delete
+//! none does ([`XArray::insert_range`] states it exactly). The kernel's own
+//! loop of per-slot stores does not give this; the loom scenario 7 shows
+//! that such a loop is caught (a reader sees `[empty, folio, empty,
+//! folio]`). The price is one node allocation (usually from the node cache)
+//! and a 64-word copy per large-folio add or delete, amortised over its
+//! `nr` pages.
 //!
 //! # Loom
 //!
@@ -230,17 +276,27 @@
 //! ```
 //! use swapcache::{Entry, Item, ValueEntry, XArray};
 //!
-//! let xa = XArray::new();
+//! // Owned pointers: the tree owns each `Box`, readers borrow `&String`.
+//! let xa: XArray<Box<String>> = XArray::new();
 //! let guard = xa.pin();
-//! xa.insert(7, String::from("folio"), &guard).unwrap();
-//! assert!(xa.insert(7, String::from("other"), &guard).is_err());
+//! xa.insert(7, Box::new(String::from("folio")), &guard).unwrap();
+//! assert!(xa.insert(7, Box::new(String::from("other")), &guard).is_err());
 //! xa.store(9, Item::Value(ValueEntry::new(42).unwrap()), &guard);
 //! assert_eq!(xa.load(7, &guard).and_then(Entry::as_ptr).map(String::as_str), Some("folio"));
 //! assert_eq!(xa.iter(&guard).map(|(i, _)| i).collect::<Vec<_>>(), vec![7, 9]);
+//!
+//! // Unowned indices (frame numbers): no allocation, nothing to reclaim.
+//! let frames: XArray<u32> = XArray::new();
+//! frames.insert(3, 1234, &guard).unwrap();
+//! assert_eq!(frames.load(3, &guard).and_then(Entry::as_ptr), Some(1234));
 //! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_debug_implementations)]
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod pointer;
 mod swap_cache;
 mod sync;
 mod xarray;
@@ -248,14 +304,22 @@ mod xarray;
 #[cfg(test)]
 mod tests;
 
+/// The README's code blocks, compiled and run as doc tests (so that its
+/// quick start cannot drift from the API).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The epoch-based reclamation crate the trees use, re-exported so that
 /// callers can name `Guard` and `Collector` with the right version.
 pub use crossbeam_epoch as epoch;
 
+pub use crate::pointer::{ArcRef, ClonePointer, Pointer, SharedPointer};
 pub use crate::swap_cache::{
-    AddError, DeleteError, SWAP_ADDRESS_SPACE_PAGES, SWAP_ADDRESS_SPACE_SHIFT, SwapCache,
-    SwapCacheStats,
+    AddError, DeleteError, MAX_FOLIO_ORDER, SWAP_ADDRESS_SPACE_PAGES, SWAP_ADDRESS_SPACE_SHIFT,
+    SwapCache, SwapCacheStats,
 };
 pub use crate::xarray::{
-    CompareError, Entry, FANOUT, InsertError, Item, Range, ValueEntry, ValueTooLarge, XArray,
+    BadRange, CompareError, Entry, FANOUT, InsertError, InsertRangeError, Item, MAX_RANGE_ORDER,
+    Range, RemoveRangeError, ValueEntry, ValueTooLarge, XArray,
 };

@@ -8,8 +8,9 @@ use core::ptr;
 use crossbeam_epoch::{Collector, Guard};
 use crossbeam_utils::CachePadded;
 
+use crate::pointer::{ClonePointer, Pointer, SharedPointer};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
-use crate::xarray::{Entry, PtrItem, ValueEntry, XArray};
+use crate::xarray::{BadRange, Entry, MAX_RANGE_ORDER, PtrItem, RangeRefusal, ValueEntry, XArray};
 
 /// log2 of the swap slots per address space (`SWAP_ADDRESS_SPACE_SHIFT`).
 pub const SWAP_ADDRESS_SPACE_SHIFT: u32 = 14;
@@ -17,6 +18,44 @@ pub const SWAP_ADDRESS_SPACE_SHIFT: u32 = 14;
 /// Swap slots per address space, i.e. per tree: 16384 slots of 4 KiB is
 /// 64 MiB (`SWAP_ADDRESS_SPACE_PAGES`).
 pub const SWAP_ADDRESS_SPACE_PAGES: u64 = 1 << SWAP_ADDRESS_SPACE_SHIFT;
+
+/// The largest folio order [`SwapCache::add_range`] accepts: a folio of up
+/// to `2^MAX_FOLIO_ORDER` pages ([`MAX_RANGE_ORDER`]: 64 pages, 256 KiB;
+/// 4 pages under `cfg(loom)`).
+pub const MAX_FOLIO_ORDER: u32 = MAX_RANGE_ORDER;
+
+// An aligned range of at most 2^MAX_FOLIO_ORDER slots never crosses a tree.
+const _: () = assert!(MAX_FOLIO_ORDER <= SWAP_ADDRESS_SPACE_SHIFT);
+
+/// Checks a range of `nr` slots at `offset` on a device of `nr_slots`;
+/// returns its order. The checks, in order: empty, not a power of two,
+/// order too large, unaligned, beyond the device.
+fn range_order(offset: u64, nr: u64, nr_slots: u64) -> Result<u32, BadRange> {
+    if nr == 0 {
+        return Err(BadRange::Empty);
+    }
+    if !nr.is_power_of_two() {
+        return Err(BadRange::NotPowerOfTwo { nr });
+    }
+    let order = nr.trailing_zeros();
+    if order > MAX_FOLIO_ORDER {
+        return Err(BadRange::OrderTooLarge {
+            order,
+            max: MAX_FOLIO_ORDER,
+        });
+    }
+    if offset & (nr - 1) != 0 {
+        return Err(BadRange::Unaligned { start: offset, nr });
+    }
+    if offset >= nr_slots || nr > nr_slots - offset {
+        return Err(BadRange::BeyondEnd {
+            start: offset,
+            nr,
+            end: nr_slots,
+        });
+    }
+    Ok(order)
+}
 
 /// [`SwapCache::add`] failed; the folio is handed back.
 pub enum AddError<F> {
@@ -35,13 +74,22 @@ pub enum AddError<F> {
         /// The folio that was not added.
         folio: F,
     },
+    /// [`SwapCache::add_range`] was given a malformed range.
+    BadRange {
+        /// Why.
+        reason: BadRange,
+        /// The folio that was not added.
+        folio: F,
+    },
 }
 
 impl<F> AddError<F> {
     /// Takes the folio back.
     pub fn into_folio(self) -> F {
         match self {
-            AddError::Exists { folio, .. } | AddError::OutOfRange { folio, .. } => folio,
+            AddError::Exists { folio, .. }
+            | AddError::OutOfRange { folio, .. }
+            | AddError::BadRange { folio, .. } => folio,
         }
     }
 }
@@ -56,6 +104,10 @@ impl<F> fmt::Debug for AddError<F> {
             AddError::OutOfRange { offset, .. } => f
                 .debug_struct("OutOfRange")
                 .field("offset", offset)
+                .finish_non_exhaustive(),
+            AddError::BadRange { reason, .. } => f
+                .debug_struct("BadRange")
+                .field("reason", reason)
                 .finish_non_exhaustive(),
         }
     }
@@ -73,6 +125,7 @@ impl<F> fmt::Display for AddError<F> {
             AddError::OutOfRange { offset, .. } => {
                 write!(f, "swap offset {offset} is beyond the device")
             }
+            AddError::BadRange { reason, .. } => write!(f, "bad swap cache range: {reason}"),
         }
     }
 }
@@ -97,6 +150,8 @@ pub enum DeleteError {
         /// The swap offset.
         offset: u64,
     },
+    /// [`SwapCache::delete_range`] was given a malformed range.
+    BadRange(BadRange),
 }
 
 impl fmt::Display for DeleteError {
@@ -111,6 +166,7 @@ impl fmt::Display for DeleteError {
             DeleteError::OutOfRange { offset } => {
                 write!(f, "swap offset {offset} is beyond the device")
             }
+            DeleteError::BadRange(reason) => write!(f, "bad swap cache range: {reason}"),
         }
     }
 }
@@ -149,7 +205,7 @@ struct Counters {
 /// Lookups are lock-free; adds and deletes take the lock of one tree. Every
 /// tree is protected by the cache's collector: pin it with
 /// [`SwapCache::pin`] or a handle of [`SwapCache::collector`].
-pub struct SwapCache<F> {
+pub struct SwapCache<F: Pointer> {
     /// One pointer per address space: null until created, then a
     /// `Box<XArray<F>>` freed in `Drop`.
     spaces: Box<[AtomicPtr<XArray<F>>]>,
@@ -160,11 +216,11 @@ pub struct SwapCache<F> {
 }
 
 // SAFETY: as for `XArray`, which is what the cache owns.
-unsafe impl<F: Send> Send for SwapCache<F> {}
+unsafe impl<F: Pointer> Send for SwapCache<F> {}
 // SAFETY: as for `XArray`.
-unsafe impl<F: Send + Sync> Sync for SwapCache<F> {}
+unsafe impl<F: Pointer + Sync> Sync for SwapCache<F> {}
 
-impl<F> fmt::Debug for SwapCache<F> {
+impl<F: Pointer> fmt::Debug for SwapCache<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SwapCache")
             .field("nr_slots", &self.nr_slots)
@@ -172,9 +228,21 @@ impl<F> fmt::Debug for SwapCache<F> {
     }
 }
 
-impl<F: Send + 'static> SwapCache<F> {
+impl<F: Pointer> SwapCache<F> {
     /// The swap cache of a device of `nr_slots` slots
     /// (`init_swap_address_space`), on crossbeam-epoch's global collector.
+    ///
+    /// ```
+    /// use swapcache::{AddError, SwapCache};
+    ///
+    /// let cache: SwapCache<u32> = SwapCache::new(1 << 16); // 256 MiB of swap
+    /// let guard = cache.pin();
+    /// assert_eq!(cache.add(9, 1234, &guard).unwrap(), None); // frame 1234 at slot 9
+    /// assert!(matches!(cache.add(9, 99, &guard), Err(AddError::Exists { offset: 9, .. })));
+    /// assert_eq!(cache.get(9, &guard), Some(1234));
+    /// assert_eq!(cache.delete(9, 1234, None, &guard), Ok(1234));
+    /// assert_eq!(cache.get(9, &guard), None);
+    /// ```
     pub fn new(nr_slots: u64) -> Self {
         Self::with_collector(nr_slots, crossbeam_epoch::default_collector().clone())
     }
@@ -318,7 +386,7 @@ impl<F: Send + 'static> SwapCache<F> {
         offset: u64,
         folio: F,
         guard: &'g Guard,
-    ) -> Result<Option<&'g F>, AddError<F>> {
+    ) -> Result<Option<F::Ref<'g>>, AddError<F>> {
         if offset >= self.nr_slots {
             return Err(AddError::OutOfRange { offset, folio });
         }
@@ -341,8 +409,9 @@ impl<F: Send + 'static> SwapCache<F> {
     ///
     /// # Panics
     /// If `guard` was not pinned from the cache's collector.
+    #[must_use]
     #[inline]
-    pub fn get<'g>(&'g self, offset: u64, guard: &'g Guard) -> Option<&'g F> {
+    pub fn get<'g>(&'g self, offset: u64, guard: &'g Guard) -> Option<F::Ref<'g>> {
         let (tree, index) = self.space(offset)?;
         tree.load(index, guard)?.as_ptr()
     }
@@ -351,12 +420,26 @@ impl<F: Send + 'static> SwapCache<F> {
     /// `F = Arc<Folio>`: `filemap_get_folio` taking a reference).
     ///
     /// Context: any context; lock-free.
+    #[must_use]
     pub fn get_cloned(&self, offset: u64) -> Option<F>
     where
-        F: Clone,
+        F: ClonePointer,
     {
         let guard = self.pin();
-        self.get(offset, &guard).cloned()
+        self.get(offset, &guard).map(F::clone_ref)
+    }
+
+    /// Whatever the slot of `offset` holds, folio or shadow, in one lookup
+    /// (`filemap_get_entry` on `swap_address_space`, i.e. `xa_load`).
+    ///
+    /// Context: any context; lock-free.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    #[must_use]
+    pub fn get_entry<'g>(&'g self, offset: u64, guard: &'g Guard) -> Option<Entry<'g, F>> {
+        let (tree, index) = self.space(offset)?;
+        tree.load(index, guard)
     }
 
     /// The shadow entry left for `offset` (`get_shadow_from_swap_cache`).
@@ -365,6 +448,7 @@ impl<F: Send + 'static> SwapCache<F> {
     ///
     /// # Panics
     /// If `guard` was not pinned from the cache's collector.
+    #[must_use]
     pub fn get_shadow(&self, offset: u64, guard: &Guard) -> Option<ValueEntry> {
         let (tree, index) = self.space(offset)?;
         tree.load(index, guard)?.as_value()
@@ -387,11 +471,11 @@ impl<F: Send + 'static> SwapCache<F> {
     pub fn delete<'g>(
         &'g self,
         offset: u64,
-        folio: &F,
+        folio: F::Ref<'_>,
         shadow: Option<ValueEntry>,
         guard: &'g Guard,
-    ) -> Result<&'g F, DeleteError> {
-        self.delete_if(offset, shadow, guard, |cached| ptr::eq(cached, folio))
+    ) -> Result<F::Ref<'g>, DeleteError> {
+        self.delete_if(offset, shadow, guard, |cached| F::same(cached, folio))
     }
 
     /// As [`SwapCache::delete`], with the identity test supplied by the
@@ -409,8 +493,8 @@ impl<F: Send + 'static> SwapCache<F> {
         offset: u64,
         shadow: Option<ValueEntry>,
         guard: &'g Guard,
-        is_it: impl FnOnce(&F) -> bool,
-    ) -> Result<&'g F, DeleteError> {
+        is_it: impl FnOnce(F::Ref<'g>) -> bool,
+    ) -> Result<F::Ref<'g>, DeleteError> {
         let Some((tree, index)) = self.space(offset) else {
             return Err(if offset >= self.nr_slots {
                 DeleteError::OutOfRange { offset }
@@ -444,6 +528,124 @@ impl<F: Send + 'static> SwapCache<F> {
         }
     }
 
+    /// Adds a large folio of `nr` pages for the `nr` swap slots from
+    /// `offset` (`add_to_swap_cache` with `folio_nr_pages(folio) == nr`): the
+    /// same folio at every slot (a clone each, as the kernel's
+    /// `folio_ref_add(folio, nr)`), all in one locked operation on one tree,
+    /// unless a folio is cached at any of them. Shadows in the range are
+    /// replaced; the first one is returned. Readers never see half the
+    /// folio: see [`XArray::insert_range`] for what exactly is guaranteed.
+    ///
+    /// `nr` must be a power of two of at most `2^MAX_FOLIO_ORDER`
+    /// ([`MAX_FOLIO_ORDER`] = [`MAX_RANGE_ORDER`]), `offset` a multiple of
+    /// `nr` (a large folio is naturally aligned in the swap device), and the
+    /// range inside the device. It then lies inside one tree: a tree covers
+    /// an aligned block of [`SWAP_ADDRESS_SPACE_PAGES`] = 2^14 slots, and an
+    /// aligned block of 2^k <= 2^14 slots is inside exactly one such block.
+    /// A range across two trees could not be added under one lock (each
+    /// tree has its own), so neither its all-or-nothing check nor its single
+    /// publication would hold; the alignment rule makes it impossible, so
+    /// it needs no error of its own (such a range is always
+    /// [`BadRange::Unaligned`] or [`BadRange::OrderTooLarge`]).
+    ///
+    /// Context: takes the lock of one tree; allocates one node (and the
+    /// tree itself, the first time).
+    ///
+    /// # Errors
+    /// [`AddError::BadRange`] for a malformed range (checked in the order
+    /// [`BadRange::Empty`], [`BadRange::NotPowerOfTwo`],
+    /// [`BadRange::OrderTooLarge`], [`BadRange::Unaligned`],
+    /// [`BadRange::BeyondEnd`]); [`AddError::Exists`] naming the first slot
+    /// of the range that has a folio. Nothing changed; the folio is handed
+    /// back.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn add_range<'g>(
+        &'g self,
+        offset: u64,
+        nr: u64,
+        folio: F,
+        guard: &'g Guard,
+    ) -> Result<Option<ValueEntry>, AddError<F>>
+    where
+        F: SharedPointer,
+    {
+        let order = match range_order(offset, nr, self.nr_slots) {
+            Ok(order) => order,
+            Err(reason) => return Err(AddError::BadRange { reason, folio }),
+        };
+        let (tree, index) = self.space_or_create(offset);
+        let no_folio = |cur: Option<Entry<'g, F>>| !matches!(cur, Some(Entry::Ptr(_)));
+        match tree.store_range_if(index, order, folio, guard, no_folio) {
+            Ok(shadow) => {
+                self.counters.adds.fetch_add(1, Ordering::Relaxed);
+                Ok(shadow)
+            }
+            Err((folio, RangeRefusal::Refused { index: at, .. })) => {
+                self.counters.add_exists.fetch_add(1, Ordering::Relaxed);
+                Err(AddError::Exists {
+                    offset: offset - index + at,
+                    folio,
+                })
+            }
+            // `range_order` checked everything `store_range_if` checks.
+            Err((folio, RangeRefusal::Bad(reason))) => Err(AddError::BadRange { reason, folio }),
+        }
+    }
+
+    /// Deletes the large folio `folio` from its `nr` slots from `offset`
+    /// (`__delete_from_swap_cache` of a large folio), only if every one of
+    /// them caches this very folio ([`Pointer::same`]), leaving `shadow` in
+    /// each if given: one locked operation, one step for readers (see
+    /// [`XArray::remove_range`]). The range rules are those of
+    /// [`SwapCache::add_range`]. Returns the folio, valid for `'g`; the
+    /// cache's `nr` copies are retired.
+    ///
+    /// A single-slot [`SwapCache::delete`] of one slot of a large folio
+    /// removes that slot only (as `xa_erase` of one index would); delete a
+    /// large folio with this function.
+    ///
+    /// Context: takes the lock of one tree.
+    ///
+    /// # Errors
+    /// [`DeleteError::BadRange`]; [`DeleteError::NotCached`] or
+    /// [`DeleteError::Mismatch`] naming the first slot of the range without
+    /// the folio. Nothing changed.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from the cache's collector.
+    pub fn delete_range<'g>(
+        &'g self,
+        offset: u64,
+        nr: u64,
+        folio: F::Ref<'_>,
+        shadow: Option<ValueEntry>,
+        guard: &'g Guard,
+    ) -> Result<F::Ref<'g>, DeleteError> {
+        let order = range_order(offset, nr, self.nr_slots).map_err(DeleteError::BadRange)?;
+        let Some((tree, index)) = self.space(offset) else {
+            return Err(DeleteError::NotCached { offset });
+        };
+        let it = |cur: Entry<'g, F>| matches!(cur, Entry::Ptr(c) if F::same(c, folio));
+        match tree.remove_range_if(index, order, shadow, guard, it) {
+            Ok(Entry::Ptr(f)) => {
+                self.counters.deletes.fetch_add(1, Ordering::Relaxed);
+                Ok(f)
+            }
+            // `remove_range_if` removes pointer entries only.
+            Ok(Entry::Value(_)) => Err(DeleteError::NotCached { offset }),
+            Err(RangeRefusal::Refused { index: at, current }) => {
+                let offset = offset - index + at;
+                Err(match current {
+                    Some(Entry::Ptr(_)) => DeleteError::Mismatch { offset },
+                    None | Some(Entry::Value(_)) => DeleteError::NotCached { offset },
+                })
+            }
+            Err(RangeRefusal::Bad(reason)) => Err(DeleteError::BadRange(reason)),
+        }
+    }
+
     /// Removes the shadow entry of `offset`, if the slot holds one
     /// (`clear_shadow_from_swap_cache`, called when the slot is freed).
     ///
@@ -461,6 +663,7 @@ impl<F: Send + 'static> SwapCache<F> {
     /// Folios in the cache (`total_swapcache_pages`).
     ///
     /// Context: any context; lock-free; exact when no writer runs.
+    #[must_use]
     pub fn nr_folios(&self) -> usize {
         self.trees().map(XArray::ptr_count).sum()
     }
@@ -468,6 +671,7 @@ impl<F: Send + 'static> SwapCache<F> {
     /// The cache's counters.
     ///
     /// Context: any context; lock-free; exact when no writer runs.
+    #[must_use]
     pub fn stats(&self) -> SwapCacheStats {
         let mut stats = SwapCacheStats {
             adds: self.counters.adds.load(Ordering::Relaxed),
@@ -493,7 +697,7 @@ impl<F: Send + 'static> SwapCache<F> {
     }
 }
 
-impl<F> Drop for SwapCache<F> {
+impl<F: Pointer> Drop for SwapCache<F> {
     fn drop(&mut self) {
         for slot in self.spaces.iter() {
             // Relaxed: `&mut self` orders every earlier access before us.

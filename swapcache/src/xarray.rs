@@ -10,6 +10,7 @@ use core::ptr;
 use crossbeam_epoch::{Collector, Guard};
 use crossbeam_utils::CachePadded;
 
+use crate::pointer::{ClonePointer, Pointer, SharedPointer};
 use crate::sync::{
     Arc, AtomicPtr, AtomicUsize, Frozen, LoadLocked, Mutex, Ordering, ResetOwned, lock,
 };
@@ -125,40 +126,46 @@ impl fmt::Display for ValueTooLarge {
 
 impl std::error::Error for ValueTooLarge {}
 
-/// An owned entry to put into the tree: a `T` (stored behind a pointer, as
-/// the kernel stores a `struct folio *`) or a value entry.
+/// An owned entry to put into the tree: a [`Pointer`] (an owned `Box` or
+/// `Arc`, or an unowned index, stored in the slot as it is: no allocation
+/// of the tree's own) or a value entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Item<T> {
-    /// A `T`, boxed by the tree.
-    Ptr(T),
+pub enum Item<P> {
+    /// A pointer entry.
+    Ptr(P),
     /// A value entry.
     Value(ValueEntry),
 }
 
-impl<T> From<T> for Item<T> {
-    fn from(value: T) -> Self {
+impl<P: Pointer> From<P> for Item<P> {
+    fn from(value: P) -> Self {
         Item::Ptr(value)
     }
 }
 
-/// An entry read from the tree. The reference lives as long as both the tree
-/// borrow and the epoch [`Guard`] it was read under.
-pub enum Entry<'g, T> {
+/// An entry read from the tree. A pointer entry is the pointer type's
+/// [`Pointer::Ref`] (`&'g T` for a `Box<T>`, [`ArcRef`](crate::ArcRef) for
+/// an `Arc<T>`, the index itself for an unowned index); it lives as long as
+/// both the tree borrow and the epoch [`Guard`] it was read under.
+pub enum Entry<'g, P: Pointer> {
     /// A pointer entry.
-    Ptr(&'g T),
+    Ptr(P::Ref<'g>),
     /// A value entry.
     Value(ValueEntry),
 }
 
-impl<T> Clone for Entry<'_, T> {
+impl<P: Pointer> Clone for Entry<'_, P> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<T> Copy for Entry<'_, T> {}
+impl<P: Pointer> Copy for Entry<'_, P> {}
 
-impl<T: fmt::Debug> fmt::Debug for Entry<'_, T> {
+impl<'g, P: Pointer> fmt::Debug for Entry<'g, P>
+where
+    P::Ref<'g>: fmt::Debug,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Entry::Ptr(p) => f.debug_tuple("Ptr").field(p).finish(),
@@ -167,9 +174,9 @@ impl<T: fmt::Debug> fmt::Debug for Entry<'_, T> {
     }
 }
 
-impl<'g, T> Entry<'g, T> {
+impl<'g, P: Pointer> Entry<'g, P> {
     /// The pointer, if this is a pointer entry.
-    pub fn as_ptr(self) -> Option<&'g T> {
+    pub fn as_ptr(self) -> Option<P::Ref<'g>> {
         match self {
             Entry::Ptr(p) => Some(p),
             Entry::Value(_) => None,
@@ -184,23 +191,24 @@ impl<'g, T> Entry<'g, T> {
         }
     }
 
-    /// Identity: the same pointer (not merely an equal `T`), or the same
-    /// value. This is the comparison [`XArray::compare_remove`] uses.
-    pub fn same(self, other: Entry<'_, T>) -> bool {
+    /// Identity: the same pointer (not merely an equal `T`; see
+    /// [`Pointer::same`]), or the same value. This is the comparison
+    /// [`XArray::compare_remove`] uses.
+    pub fn same(self, other: Entry<'_, P>) -> bool {
         match (self, other) {
-            (Entry::Ptr(a), Entry::Ptr(b)) => ptr::eq(a, b),
+            (Entry::Ptr(a), Entry::Ptr(b)) => P::same(a, b),
             (Entry::Value(a), Entry::Value(b)) => a == b,
             _ => false,
         }
     }
 
-    /// An owned copy: the pointee cloned, or the value.
-    pub fn to_item(self) -> Item<T>
+    /// An owned copy: see [`ClonePointer`], or the value.
+    pub fn to_item(self) -> Item<P>
     where
-        T: Clone,
+        P: ClonePointer,
     {
         match self {
-            Entry::Ptr(p) => Item::Ptr(p.clone()),
+            Entry::Ptr(p) => Item::Ptr(P::clone_ref(p)),
             Entry::Value(v) => Item::Value(v),
         }
     }
@@ -208,21 +216,21 @@ impl<'g, T> Entry<'g, T> {
 
 /// Insert-if-absent found the index occupied (the kernel's `-EBUSY` from
 /// `xa_insert`). The rejected item is handed back.
-pub struct InsertError<T> {
+pub struct InsertError<P> {
     /// The index that was occupied.
     pub index: u64,
     /// The item that was not inserted.
-    pub item: Item<T>,
+    pub item: Item<P>,
 }
 
-impl<T> InsertError<T> {
+impl<P> InsertError<P> {
     /// Takes the rejected item back.
-    pub fn into_item(self) -> Item<T> {
+    pub fn into_item(self) -> Item<P> {
         self.item
     }
 }
 
-impl<T> fmt::Debug for InsertError<T> {
+impl<P> fmt::Debug for InsertError<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InsertError")
             .field("index", &self.index)
@@ -230,25 +238,28 @@ impl<T> fmt::Debug for InsertError<T> {
     }
 }
 
-impl<T> fmt::Display for InsertError<T> {
+impl<P> fmt::Display for InsertError<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "index {} is occupied", self.index)
     }
 }
 
-impl<T> std::error::Error for InsertError<T> {}
+impl<P> std::error::Error for InsertError<P> {}
 
 /// A conditional removal did not happen: the entry at `index` was absent or
 /// was not the expected one (`xa_cmpxchg` returning something other than
 /// `old`). `current` is what the tree held when the lock was taken.
-pub struct CompareError<'g, T> {
+pub struct CompareError<'g, P: Pointer> {
     /// The index looked at.
     pub index: u64,
     /// The entry found there, bound to the guard.
-    pub current: Option<Entry<'g, T>>,
+    pub current: Option<Entry<'g, P>>,
 }
 
-impl<T: fmt::Debug> fmt::Debug for CompareError<'_, T> {
+impl<'g, P: Pointer> fmt::Debug for CompareError<'g, P>
+where
+    P::Ref<'g>: fmt::Debug,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompareError")
             .field("index", &self.index)
@@ -257,7 +268,7 @@ impl<T: fmt::Debug> fmt::Debug for CompareError<'_, T> {
     }
 }
 
-impl<T> fmt::Display for CompareError<'_, T> {
+impl<P: Pointer> fmt::Display for CompareError<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.current {
             None => write!(f, "index {} is empty", self.index),
@@ -266,16 +277,11 @@ impl<T> fmt::Display for CompareError<'_, T> {
     }
 }
 
-impl<T: fmt::Debug> std::error::Error for CompareError<'_, T> {}
+impl<'g, P: Pointer> std::error::Error for CompareError<'g, P> where P::Ref<'g>: fmt::Debug {}
 
 // ---------------------------------------------------------------------------
 // Slot encoding
 // ---------------------------------------------------------------------------
-
-/// A `T` as stored: boxed with an alignment of at least 2, so that bit 0 of
-/// its address is free for the value-entry tag whatever `T` is.
-#[repr(align(2))]
-struct Aligned<T>(T);
 
 /// Bit 0 set: a value entry (`xa_mk_value`: `(v << 1) | 1`).
 #[inline]
@@ -297,8 +303,8 @@ fn decode_value(raw: *mut ()) -> ValueEntry {
 
 /// Something the locked core can put into a leaf slot and hand back
 /// unchanged when the caller's condition fails.
-pub(crate) trait Encode<T>: Sized {
-    /// Converts into a slot word, allocating for pointer entries.
+pub(crate) trait Encode<P>: Sized {
+    /// Converts into a slot word (never null).
     fn encode(self) -> *mut ();
     /// Undoes [`Encode::encode`].
     ///
@@ -308,57 +314,65 @@ pub(crate) trait Encode<T>: Sized {
     unsafe fn decode(raw: *mut ()) -> Self;
 }
 
-impl<T> Encode<T> for Item<T> {
+impl<P: Pointer> Encode<P> for Item<P> {
+    #[inline]
     fn encode(self) -> *mut () {
         match self {
-            Item::Ptr(v) => Box::into_raw(Box::new(Aligned(v))).cast(),
+            Item::Ptr(p) => p.into_raw(),
             Item::Value(v) => encode_value(v),
         }
     }
 
+    #[inline]
     unsafe fn decode(raw: *mut ()) -> Self {
         if is_value(raw) {
             Item::Value(decode_value(raw))
         } else {
-            // SAFETY: by the contract, `raw` is the unpublished `Box` made by
-            // `encode`, owned by the caller.
-            Item::Ptr(unsafe { Box::from_raw(raw.cast::<Aligned<T>>()) }.0)
+            // SAFETY: by the contract, `raw` is the unpublished word made by
+            // `P::into_raw` in `encode`, owned by the caller.
+            Item::Ptr(unsafe { P::from_raw(raw) })
         }
     }
 }
 
-/// A `T` that must go in as a pointer entry (the swap cache adds folios).
-pub(crate) struct PtrItem<T>(pub(crate) T);
+/// A `P` that must go in as a pointer entry (the swap cache adds folios).
+pub(crate) struct PtrItem<P>(pub(crate) P);
 
-impl<T> Encode<T> for PtrItem<T> {
+impl<P: Pointer> Encode<P> for PtrItem<P> {
+    #[inline]
     fn encode(self) -> *mut () {
-        Box::into_raw(Box::new(Aligned(self.0))).cast()
+        self.0.into_raw()
     }
 
+    #[inline]
     unsafe fn decode(raw: *mut ()) -> Self {
         // SAFETY: as for `Item::decode`; `encode` only makes pointer entries.
-        PtrItem(unsafe { Box::from_raw(raw.cast::<Aligned<T>>()) }.0)
+        PtrItem(unsafe { P::from_raw(raw) })
     }
 }
 
-impl<T> Encode<T> for ValueEntry {
+impl<P> Encode<P> for ValueEntry {
+    #[inline]
     fn encode(self) -> *mut () {
         encode_value(self)
     }
 
+    #[inline]
     unsafe fn decode(raw: *mut ()) -> Self {
         decode_value(raw)
     }
 }
 
-/// An encoded item not yet published: frees itself if the operation unwinds
-/// (a panicking predicate) before it is either stored or handed back.
-struct Pending<T, N: Encode<T>> {
+/// An encoded item not yet published: gives itself back (and drops) if the
+/// operation unwinds (a panicking predicate) before it is either stored or
+/// handed back.
+struct Pending<P, N: Encode<P>> {
     raw: *mut (),
-    _marker: PhantomData<(N, T)>,
+    _marker: PhantomData<(N, P)>,
 }
 
-impl<T, N: Encode<T>> Pending<T, N> {
+impl<P, N: Encode<P>> Pending<P, N> {
+    #[inline]
     fn new(item: N) -> Self {
         Pending {
             raw: item.encode(),
@@ -367,12 +381,14 @@ impl<T, N: Encode<T>> Pending<T, N> {
     }
 
     /// Gives up ownership: the word is about to be published.
+    #[inline]
     fn publish(self) -> *mut () {
         let raw = self.raw;
         core::mem::forget(self);
         raw
     }
 
+    #[inline]
     fn into_item(self) -> N {
         let raw = self.publish();
         // SAFETY: `raw` came from `N::encode` in `new` and was not published.
@@ -380,7 +396,7 @@ impl<T, N: Encode<T>> Pending<T, N> {
     }
 }
 
-impl<T, N: Encode<T>> Drop for Pending<T, N> {
+impl<P, N: Encode<P>> Drop for Pending<P, N> {
     fn drop(&mut self) {
         // SAFETY: `raw` came from `N::encode` and was neither published nor
         // decoded (both go through `publish`, which forgets `self`).
@@ -405,9 +421,9 @@ struct Node {
     /// Where the node goes once it is retired (see [`Link`]). Readers never
     /// touch it.
     link: UnsafeCell<Link>,
-    /// Leaf (`shift == 0`): null, a value entry (bit 0 set) or a
-    /// `*mut Aligned<T>`. Interior: null or a `*mut Node` of shift
-    /// `shift - CHUNK_SHIFT`.
+    /// Leaf (`shift == 0`): null, a value entry (bit 0 set) or a pointer
+    /// entry (a `P::into_raw` word). Interior: null or a `*mut Node` of
+    /// shift `shift - CHUNK_SHIFT`.
     slots: [AtomicPtr<()>; FANOUT],
 }
 
@@ -425,6 +441,11 @@ struct Link {
     /// at retirement so that the deferred function does not read `shift`
     /// (whose initialisation it is ordered after only through the epoch).
     level: usize,
+    /// At the head of a retired batch: how many copies of the batch's entry
+    /// the deferred function drops (1, or `nr` after a range delete). Kept
+    /// here so that the closure stays three words (stored inline by
+    /// crossbeam, no allocation).
+    copies: usize,
 }
 
 #[cfg(test)]
@@ -452,6 +473,7 @@ impl Node {
             link: UnsafeCell::new(Link {
                 next: ptr::null_mut(),
                 level: 0,
+                copies: 0,
             }),
             slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }))
@@ -674,6 +696,7 @@ impl Retired {
             *(*node).link.get() = Link {
                 next: self.head,
                 level,
+                copies: 0,
             };
         }
         self.head = node;
@@ -723,30 +746,35 @@ struct Writer {
 /// a writer lock, modelled on the kernel's XArray (lib/xarray.c). See the
 /// crate documentation for the layout and the memory-ordering argument.
 ///
+/// `XArray<P>` is `Send` (every [`Pointer`] is), and `Sync` when `P` is:
+/// entries are then read through `P::Ref` on other threads and dropped on
+/// whichever thread runs the epoch collection.
+///
 /// Every method takes a [`Guard`] pinned from the tree's
 /// [collector](XArray::collector) (see [`XArray::pin`]) and panics if it was
 /// pinned from another collector: a foreign guard would not hold back the
 /// reclamation of the entries it is used to read.
-pub struct XArray<T> {
+pub struct XArray<P: Pointer> {
     /// The root node, or null when the tree is empty. Its `shift` is the
     /// height: a root of shift `s` covers indices below `2^(s + CHUNK_SHIFT)`.
     root: AtomicPtr<Node>,
     collector: Collector,
     writer: CachePadded<Writer>,
-    /// The tree owns `T`s; the raw marker opts out of the auto traits, which
-    /// are implemented below with the right bounds.
-    _marker: PhantomData<(T, *const ())>,
+    /// The tree owns its `P`s; the raw marker opts out of the auto traits,
+    /// which are implemented below with the right bounds.
+    _marker: PhantomData<(P, *const ())>,
 }
 
-// SAFETY: moving the tree to another thread moves the `T`s it owns, which
-// needs `T: Send`; the nodes themselves are plain heap memory.
-unsafe impl<T: Send> Send for XArray<T> {}
-// SAFETY: through `&XArray`, one thread can insert a `T` that another thread
-// reads (`&T` crosses threads: `T: Sync`) or that is dropped on whichever
-// thread runs the epoch collection (`T` crosses threads: `T: Send`).
-unsafe impl<T: Send + Sync> Sync for XArray<T> {}
+// SAFETY: moving the tree to another thread moves the `P`s it owns, which
+// needs `P: Send` (a supertrait of `Pointer`); the nodes themselves are plain
+// heap memory.
+unsafe impl<P: Pointer> Send for XArray<P> {}
+// SAFETY: through `&XArray`, one thread can insert a `P` whose `P::Ref`
+// another thread reads (sound when `P: Sync`, by the `Pointer` contract) or
+// that is dropped on whichever thread runs the epoch collection (`P: Send`).
+unsafe impl<P: Pointer + Sync> Sync for XArray<P> {}
 
-impl<T> fmt::Debug for XArray<T> {
+impl<P: Pointer> fmt::Debug for XArray<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("XArray")
             .field("len", &self.len())
@@ -754,18 +782,19 @@ impl<T> fmt::Debug for XArray<T> {
     }
 }
 
-impl<T: Send + 'static> Default for XArray<T> {
+impl<P: Pointer> Default for XArray<P> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> XArray<T> {
+impl<P: Pointer> XArray<P> {
     /// Number of entries, pointer and value (the kernel keeps no such
     /// counter; `xa_empty` is the closest).
     ///
     /// Context: any context, lock-free. Exact when no writer runs
     /// concurrently; otherwise a recent value.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.ptr_count() + self.value_count()
     }
@@ -773,6 +802,7 @@ impl<T> XArray<T> {
     /// Is the tree empty? (`xa_empty`)
     ///
     /// Context: any context, lock-free.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         // Acquire is not needed: only the null-ness is used.
         self.root.load(Ordering::Relaxed).is_null()
@@ -781,6 +811,7 @@ impl<T> XArray<T> {
     /// Number of pointer entries.
     ///
     /// Context: any context, lock-free; as [`XArray::len`].
+    #[must_use]
     pub fn ptr_count(&self) -> usize {
         self.writer.ptrs.load(Ordering::Relaxed)
     }
@@ -788,6 +819,7 @@ impl<T> XArray<T> {
     /// Number of value entries.
     ///
     /// Context: any context, lock-free; as [`XArray::len`].
+    #[must_use]
     pub fn value_count(&self) -> usize {
         self.writer.values.load(Ordering::Relaxed)
     }
@@ -798,9 +830,16 @@ impl<T> XArray<T> {
     }
 }
 
-impl<T: Send + 'static> XArray<T> {
+impl<P: Pointer> XArray<P> {
     /// An empty tree protected by crossbeam-epoch's global collector
     /// (`DEFINE_XARRAY`).
+    ///
+    /// ```
+    /// use swapcache::XArray;
+    ///
+    /// let xa: XArray<Box<String>> = XArray::new();
+    /// assert!(xa.is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::with_collector(crossbeam_epoch::default_collector().clone())
     }
@@ -891,19 +930,19 @@ impl<T: Send + 'static> XArray<T> {
     /// `raw` was read from a leaf slot of this tree, either under the lock
     /// or under `guard`, and `guard` is pinned on the tree's collector.
     #[inline]
-    unsafe fn entry<'g>(&'g self, raw: *mut (), _guard: &'g Guard) -> Option<Entry<'g, T>> {
+    unsafe fn entry<'g>(&'g self, raw: *mut (), _guard: &'g Guard) -> Option<Entry<'g, P>> {
         if raw.is_null() {
             None
         } else if is_value(raw) {
             Some(Entry::Value(decode_value(raw)))
         } else {
-            // SAFETY: a pointer entry is a `Box<Aligned<T>>` published with
-            // Release after initialisation. It is freed only by a deferred
-            // function retired after it was unlinked, which cannot run while
-            // `_guard` (pinned before the word was read) lives; or by `Drop`,
-            // which needs `&mut self` and so cannot run while `'g` borrows
-            // the tree.
-            Some(Entry::Ptr(unsafe { &(*raw.cast::<Aligned<T>>()).0 }))
+            // SAFETY: a pointer entry is a `P::into_raw` published with
+            // Release after its pointee was initialised. It is taken back
+            // (`from_raw`) only by a deferred function retired after it was
+            // unlinked, which cannot run while `_guard` (pinned before the
+            // word was read) lives; or by `Drop`, which needs `&mut self` and
+            // so cannot run while `'g` borrows the tree.
+            Some(Entry::Ptr(unsafe { P::borrow(raw) }))
         }
     }
 
@@ -914,8 +953,19 @@ impl<T: Send + 'static> XArray<T> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
+    ///
+    /// ```
+    /// use swapcache::{Entry, XArray};
+    ///
+    /// let xa: XArray<u32> = XArray::new();
+    /// let guard = xa.pin();
+    /// xa.insert(5, 50, &guard).unwrap();
+    /// assert_eq!(xa.load(5, &guard).and_then(Entry::as_ptr), Some(50));
+    /// assert!(xa.load(6, &guard).is_none());
+    /// ```
+    #[must_use]
     #[inline]
-    pub fn load<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, T>> {
+    pub fn load<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, P>> {
         self.check_guard(guard);
         let raw = self.lookup(index);
         // SAFETY: `raw` is a leaf word read under `guard`, which is ours.
@@ -927,9 +977,10 @@ impl<T: Send + 'static> XArray<T> {
     /// does with `folio_try_get`).
     ///
     /// Context: any context; lock-free.
-    pub fn load_cloned(&self, index: u64) -> Option<Item<T>>
+    #[must_use]
+    pub fn load_cloned(&self, index: u64) -> Option<Item<P>>
     where
-        T: Clone,
+        P: ClonePointer,
     {
         let guard = self.pin();
         self.load(index, &guard).map(Entry::to_item)
@@ -947,12 +998,23 @@ impl<T: Send + 'static> XArray<T> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
+    ///
+    /// ```
+    /// use swapcache::{Item, XArray};
+    ///
+    /// let xa: XArray<Box<u64>> = XArray::new();
+    /// let guard = xa.pin();
+    /// xa.insert(1, Box::new(10), &guard).unwrap();
+    /// let err = xa.insert(1, Box::new(11), &guard).unwrap_err();
+    /// assert_eq!(err.index, 1);
+    /// assert_eq!(err.into_item(), Item::Ptr(Box::new(11))); // handed back
+    /// ```
     pub fn insert<'g>(
         &'g self,
         index: u64,
-        item: impl Into<Item<T>>,
+        item: impl Into<Item<P>>,
         guard: &'g Guard,
-    ) -> Result<(), InsertError<T>> {
+    ) -> Result<(), InsertError<P>> {
         self.store_if(index, item.into(), guard, |cur| cur.is_none())
             .map(|_| ())
             .map_err(|(item, _)| InsertError { index, item })
@@ -969,9 +1031,9 @@ impl<T: Send + 'static> XArray<T> {
     pub fn store<'g>(
         &'g self,
         index: u64,
-        item: impl Into<Item<T>>,
+        item: impl Into<Item<P>>,
         guard: &'g Guard,
-    ) -> Option<Entry<'g, T>> {
+    ) -> Option<Entry<'g, P>> {
         // The predicate accepts everything, so `Err` does not happen; its
         // `cur` would be the right answer anyway.
         self.store_if(index, item.into(), guard, |_| true)
@@ -985,7 +1047,19 @@ impl<T: Send + 'static> XArray<T> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
-    pub fn remove<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, T>> {
+    ///
+    /// ```
+    /// use swapcache::{Entry, XArray};
+    ///
+    /// let xa: XArray<Box<String>> = XArray::new();
+    /// let guard = xa.pin();
+    /// xa.insert(3, Box::new("x".into()), &guard).unwrap();
+    /// // The removed entry stays readable until the guard is dropped.
+    /// let old = xa.remove(3, &guard).and_then(Entry::as_ptr);
+    /// assert_eq!(old.map(String::as_str), Some("x"));
+    /// assert!(xa.is_empty());
+    /// ```
+    pub fn remove<'g>(&'g self, index: u64, guard: &'g Guard) -> Option<Entry<'g, P>> {
         // With a predicate that accepts everything, `Err` means "empty".
         self.remove_where(index, guard, |_| true)
             .map_or_else(|cur| cur, Some)
@@ -1007,8 +1081,8 @@ impl<T: Send + 'static> XArray<T> {
         &'g self,
         index: u64,
         guard: &'g Guard,
-        pred: impl FnOnce(Entry<'g, T>) -> bool,
-    ) -> Result<Entry<'g, T>, CompareError<'g, T>> {
+        pred: impl FnOnce(Entry<'g, P>) -> bool,
+    ) -> Result<Entry<'g, P>, CompareError<'g, P>> {
         self.remove_where(index, guard, pred)
             .map_err(|current| CompareError { index, current })
     }
@@ -1027,9 +1101,9 @@ impl<T: Send + 'static> XArray<T> {
     pub fn compare_remove<'g>(
         &'g self,
         index: u64,
-        expected: Entry<'_, T>,
+        expected: Entry<'_, P>,
         guard: &'g Guard,
-    ) -> Result<Entry<'g, T>, CompareError<'g, T>> {
+    ) -> Result<Entry<'g, P>, CompareError<'g, P>> {
         self.remove_if(index, guard, |cur| cur.same(expected))
     }
 
@@ -1043,7 +1117,7 @@ impl<T: Send + 'static> XArray<T> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
-    pub fn range<'g>(&'g self, range: impl RangeBounds<u64>, guard: &'g Guard) -> Range<'g, T> {
+    pub fn range<'g>(&'g self, range: impl RangeBounds<u64>, guard: &'g Guard) -> Range<'g, P> {
         self.check_guard(guard);
         let next = match range.start_bound() {
             Bound::Included(&s) => Some(s),
@@ -1073,7 +1147,7 @@ impl<T: Send + 'static> XArray<T> {
     ///
     /// # Panics
     /// If `guard` was not pinned from this tree's collector.
-    pub fn iter<'g>(&'g self, guard: &'g Guard) -> Range<'g, T> {
+    pub fn iter<'g>(&'g self, guard: &'g Guard) -> Range<'g, P> {
         self.range(.., guard)
     }
 
@@ -1095,34 +1169,44 @@ impl<T: Send + 'static> XArray<T> {
         unsafe { find_in(node, node.shift.get(), 0, start, last) }
     }
 
-    /// Retires what one locked operation unlinked: the entry `raw` (freed
-    /// if it is a pointer entry; null and value entries own nothing) and the
-    /// batch of `nodes` (handed to the tree's [`NodeCache`]), all with one
-    /// deferred function, which runs once no guard can still see them.
+    /// Retires what one locked operation unlinked: `copies` owned copies of
+    /// the entry word `raw` (taken back and dropped if it is a pointer entry
+    /// of a type with drop glue; null, value entries and unowned indices own
+    /// nothing) and the batch of `nodes` (handed to the tree's
+    /// [`NodeCache`]), all with one deferred function, which runs once no
+    /// guard can still see them. A single-index operation retires one copy;
+    /// a range delete one per index of the range (each slot owned one).
     ///
     /// # Safety
-    /// Called under the lock, after `raw` and every node of `nodes` were
-    /// unlinked from the tree, once for each.
-    unsafe fn retire(&self, raw: *mut (), nodes: Retired, guard: &Guard) {
-        let boxed = if raw.is_null() || is_value(raw) {
-            ptr::null_mut()
-        } else {
-            raw.cast::<Aligned<T>>()
-        };
-        if boxed.is_null() && nodes.head.is_null() {
+    /// Called under the lock, after `raw` (in `copies` slots, each of which
+    /// owned one copy) and every node of `nodes` were unlinked from the tree,
+    /// once for each.
+    unsafe fn retire(&self, raw: *mut (), copies: usize, nodes: Retired, guard: &Guard) {
+        // An entry needs a deferred drop only if it is a pointer entry of a
+        // type with drop glue: an unowned index (`u32`) retires nothing, and
+        // costs no epoch operation at all.
+        let owned = core::mem::needs_drop::<P>() && !raw.is_null() && !is_value(raw);
+        let owned = if owned { raw } else { ptr::null_mut() };
+        if owned.is_null() && nodes.head.is_null() {
             return;
         }
         crate::sync::epoch_fence();
         if nodes.head.is_null() {
-            // SAFETY: the deferred function frees `boxed` only after every
-            // guard pinned before this point is dropped; guards pinned later
-            // cannot reach it because it is already unlinked
-            // (crossbeam-epoch's guarantee, given that the unlinking store
-            // precedes this call). The `T` may be dropped on whichever thread
-            // runs the collection: `T: Send` (impl bound); and after the tree
-            // is gone: `T: 'static` (impl bound), so it borrows nothing.
+            // SAFETY: the deferred function takes `owned` back (and drops
+            // it) only after every guard pinned before this point is
+            // dropped; guards pinned later cannot reach it because it is
+            // already unlinked (crossbeam-epoch's guarantee, given that the
+            // unlinking store precedes this call), so no `P::Ref` made from
+            // it outlives the drop (the `Pointer::borrow` contract). The `P`
+            // may be dropped on whichever thread runs the collection:
+            // `P: Send`; and after the tree is gone: `P: 'static` (both
+            // supertraits of `Pointer`), so it borrows nothing.
             unsafe {
-                guard.defer_unchecked(move || drop(Box::from_raw(boxed)));
+                guard.defer_unchecked(move || {
+                    for _ in 0..copies {
+                        drop(P::from_raw(owned));
+                    }
+                });
             }
             return;
         }
@@ -1130,9 +1214,13 @@ impl<T: Send + 'static> XArray<T> {
         // its own reference to the cache.
         let cache = Arc::into_raw(Arc::clone(&self.writer.cache));
         let head = nodes.head;
+        // SAFETY: the batch's nodes were unlinked by this critical section
+        // and are touched by no one else until the deferred function runs
+        // (see `Retired::push`).
+        unsafe { (*(*head).link.get()).copies = copies };
         // Three words: crossbeam stores the closure inline, without an
         // allocation of its own.
-        // SAFETY: as for `boxed` above, for `boxed` and for every node of
+        // SAFETY: as for `owned` above, for `owned` and for every node of
         // the chain, which the function then owns; a node is therefore reused
         // (or freed) only once no guard can reach it. `cache` came from
         // `Arc::into_raw` and is turned back into an `Arc` once, here, so the
@@ -1141,11 +1229,14 @@ impl<T: Send + 'static> XArray<T> {
         // neither `put` nor `free_chain` follows them.
         unsafe {
             guard.defer_unchecked(move || {
+                let copies = (*(*head).link.get()).copies;
                 let cache = Arc::from_raw(cache);
                 cache.put(head);
                 drop(cache);
-                if !boxed.is_null() {
-                    drop(Box::from_raw(boxed));
+                if !owned.is_null() {
+                    for _ in 0..copies {
+                        drop(P::from_raw(owned));
+                    }
                 }
             });
         }
@@ -1156,37 +1247,41 @@ impl<T: Send + 'static> XArray<T> {
     /// needed. Returns the old entry (retired), or hands `new` back with the
     /// current entry if `pred` said no.
     #[allow(clippy::type_complexity)]
-    pub(crate) fn store_if<'g, N: Encode<T>>(
+    pub(crate) fn store_if<'g, N: Encode<P>>(
         &'g self,
         index: u64,
         new: N,
         guard: &'g Guard,
-        pred: impl FnOnce(Option<Entry<'g, T>>) -> bool,
-    ) -> Result<Option<Entry<'g, T>>, (N, Option<Entry<'g, T>>)> {
+        pred: impl FnOnce(Option<Entry<'g, P>>) -> bool,
+    ) -> Result<Option<Entry<'g, P>>, (N, Option<Entry<'g, P>>)> {
         self.check_guard(guard);
         // Allocate before taking the lock.
-        let new = Pending::<T, N>::new(new);
+        let new = Pending::<P, N>::new(new);
         let _lock = lock(&self.writer.lock);
 
-        let mut path = Path::new();
-        let cur = self.walk_locked(index, &mut path);
+        // One walk, no path: a store never unlinks nodes.
+        let mut leaf = self.leaf_locked(index);
+        let cur = if leaf.is_null() {
+            ptr::null_mut()
+        } else {
+            // SAFETY: a live leaf of this tree, under the lock.
+            unsafe { &*leaf }.slots[offset(index, 0)].load_locked()
+        };
         // SAFETY: `cur` was read from a leaf under the lock; `guard` checked.
         let cur_entry = unsafe { self.entry(cur, guard) };
         if !pred(cur_entry) {
             return Err((new.into_item(), cur_entry));
         }
-        let leaf = if cur.is_null() {
-            self.ensure_leaf(index)
-        } else {
-            path.nodes[path.depth - 1]
-        };
-        // SAFETY: `ensure_leaf` and the walk return live leaves of this tree;
-        // we hold the lock, so nothing unlinks them.
+        if leaf.is_null() {
+            leaf = self.ensure_leaf(index);
+        }
+        // SAFETY: `ensure_leaf` and `leaf_locked` return live leaves of this
+        // tree; we hold the lock, so nothing unlinks them.
         let leaf = unsafe { &*leaf };
         let raw = new.publish();
-        // Release: publishes the entry (the `T` written by `Box::new` in
-        // `encode`). Pairs with the Acquire loads of leaf slots in `lookup`
-        // and `find_in`.
+        // Release: publishes the entry (whatever `P::into_raw` points at,
+        // initialised before `encode`). Pairs with the Acquire loads of leaf
+        // slots in `lookup` and `find_in`.
         leaf.slots[offset(index, 0)].store(raw, Ordering::Release);
         self.count_entry(raw, 1);
         if cur.is_null() {
@@ -1195,7 +1290,7 @@ impl<T: Send + 'static> XArray<T> {
             self.count_entry(cur, -1);
             // SAFETY: `cur` was just unlinked (overwritten), under the lock,
             // and is retired once.
-            unsafe { self.retire(cur, Retired::new(), guard) };
+            unsafe { self.retire(cur, 1, Retired::new(), guard) };
         }
         Ok(cur_entry)
     }
@@ -1207,8 +1302,8 @@ impl<T: Send + 'static> XArray<T> {
         &'g self,
         index: u64,
         guard: &'g Guard,
-        pred: impl FnOnce(Entry<'g, T>) -> bool,
-    ) -> Result<Entry<'g, T>, Option<Entry<'g, T>>> {
+        pred: impl FnOnce(Entry<'g, P>) -> bool,
+    ) -> Result<Entry<'g, P>, Option<Entry<'g, P>>> {
         self.check_guard(guard);
         let _lock = lock(&self.writer.lock);
 
@@ -1238,7 +1333,7 @@ impl<T: Send + 'static> XArray<T> {
         unsafe { self.shrink(&mut nodes) };
         // SAFETY: `cur` was unlinked above, the nodes by `prune` and
         // `shrink`, all under the lock, each once.
-        unsafe { self.retire(cur, nodes, guard) };
+        unsafe { self.retire(cur, 1, nodes, guard) };
         Ok(cur_entry)
     }
 
@@ -1282,6 +1377,34 @@ impl<T: Send + 'static> XArray<T> {
             // SAFETY: as above.
             node = unsafe { &*raw };
         }
+    }
+
+    /// The leaf node for `index` under the lock, or null if it (or a node
+    /// on its path) does not exist.
+    #[inline]
+    fn leaf_locked(&self, index: u64) -> *const Node {
+        // `load_locked` (Relaxed): as in `walk_locked`.
+        let mut raw = self.root.load_locked();
+        if raw.is_null() {
+            return ptr::null();
+        }
+        // SAFETY: under the lock, nodes reachable from the root are live
+        // (see `walk_locked`).
+        let mut node = unsafe { &*raw };
+        let mut shift = node.shift.get();
+        if !covers(shift, index) {
+            return ptr::null();
+        }
+        while shift > 0 {
+            raw = node.slots[offset(index, shift)].load_locked().cast();
+            if raw.is_null() {
+                return ptr::null();
+            }
+            // SAFETY: as above.
+            node = unsafe { &*raw };
+            shift -= CHUNK_SHIFT;
+        }
+        raw
     }
 
     /// Makes sure the leaf for `index` exists, growing the tree and creating
@@ -1534,18 +1657,637 @@ unsafe fn find_in(
     None
 }
 
+// ---------------------------------------------------------------------------
+// Multi-index ranges
+// ---------------------------------------------------------------------------
+
+/// The largest order of a multi-index range: 6, a range of up to 64
+/// indices (256 KiB of 4 KiB pages), which is exactly one leaf node; 2 under
+/// `cfg(loom)`, where leaves have 4 slots.
+///
+/// The bound is what makes a range's publication one store: an aligned
+/// range of at most [`FANOUT`] indices lies in one leaf, and the leaf is
+/// replaced as a whole (see [`XArray::insert_range`]). A PMD-sized folio
+/// (order 9) would span 8 leaves, whose common parent would have to be
+/// copied instead; that is not modelled.
+pub const MAX_RANGE_ORDER: u32 = CHUNK_SHIFT;
+
+/// A multi-index range that cannot be stored: the input is refused before
+/// anything is looked at, and nothing changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BadRange {
+    /// `nr` is 0.
+    Empty,
+    /// `nr` is not a power of two (a folio has `2^order` pages).
+    NotPowerOfTwo {
+        /// The number of indices asked for.
+        nr: u64,
+    },
+    /// The order is above [`MAX_RANGE_ORDER`].
+    OrderTooLarge {
+        /// The order asked for.
+        order: u32,
+        /// The largest order accepted.
+        max: u32,
+    },
+    /// `start` is not a multiple of `nr` (a large folio is naturally
+    /// aligned in the swap device).
+    Unaligned {
+        /// The first index.
+        start: u64,
+        /// The number of indices.
+        nr: u64,
+    },
+    /// The range does not end inside the index space (`end` is the first
+    /// index beyond it, e.g. the swap device's size).
+    BeyondEnd {
+        /// The first index.
+        start: u64,
+        /// The number of indices.
+        nr: u64,
+        /// The first index that is not valid.
+        end: u64,
+    },
+}
+
+impl fmt::Display for BadRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            BadRange::Empty => write!(f, "a range of 0 indices"),
+            BadRange::NotPowerOfTwo { nr } => {
+                write!(f, "a range of {nr} indices: not a power of two")
+            }
+            BadRange::OrderTooLarge { order, max } => {
+                write!(f, "range order {order} is above the maximum {max}")
+            }
+            BadRange::Unaligned { start, nr } => {
+                write!(f, "range start {start} is not aligned to {nr} indices")
+            }
+            BadRange::BeyondEnd { start, nr, end } => {
+                write!(f, "range {start}..{start}+{nr} crosses the end {end}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BadRange {}
+
+/// Checks an order-`order` range at `start`; returns `nr = 2^order`.
+fn check_range(start: u64, order: u32) -> Result<u64, BadRange> {
+    if order > MAX_RANGE_ORDER {
+        return Err(BadRange::OrderTooLarge {
+            order,
+            max: MAX_RANGE_ORDER,
+        });
+    }
+    let nr = 1u64 << order;
+    if start & (nr - 1) != 0 {
+        return Err(BadRange::Unaligned { start, nr });
+    }
+    Ok(nr)
+}
+
+/// [`XArray::insert_range`] stored nothing; the item is handed back.
+pub enum InsertRangeError<P> {
+    /// The range itself is malformed.
+    Bad {
+        /// Why.
+        reason: BadRange,
+        /// The item that was not inserted.
+        item: P,
+    },
+    /// An index of the range is occupied: the first one found, in index
+    /// order (the kernel's `-EEXIST` from `add_to_swap_cache`).
+    Occupied {
+        /// The first occupied index.
+        index: u64,
+        /// The item that was not inserted.
+        item: P,
+    },
+}
+
+impl<P> InsertRangeError<P> {
+    /// Takes the rejected item back.
+    pub fn into_item(self) -> P {
+        match self {
+            InsertRangeError::Bad { item, .. } | InsertRangeError::Occupied { item, .. } => item,
+        }
+    }
+}
+
+impl<P> fmt::Debug for InsertRangeError<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InsertRangeError::Bad { reason, .. } => f
+                .debug_struct("Bad")
+                .field("reason", reason)
+                .finish_non_exhaustive(),
+            InsertRangeError::Occupied { index, .. } => f
+                .debug_struct("Occupied")
+                .field("index", index)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl<P> fmt::Display for InsertRangeError<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InsertRangeError::Bad { reason, .. } => reason.fmt(f),
+            InsertRangeError::Occupied { index, .. } => {
+                write!(f, "index {index} of the range is occupied")
+            }
+        }
+    }
+}
+
+impl<P> std::error::Error for InsertRangeError<P> {}
+
+/// [`XArray::remove_range`] removed nothing.
+pub enum RemoveRangeError<'g, P: Pointer> {
+    /// The range itself is malformed.
+    Bad(BadRange),
+    /// An index of the range does not hold the expected entry: the first one
+    /// found, in index order, with what it holds.
+    Mismatch {
+        /// The first index that does not hold the entry.
+        index: u64,
+        /// What it holds, bound to the guard.
+        current: Option<Entry<'g, P>>,
+    },
+}
+
+impl<'g, P: Pointer> fmt::Debug for RemoveRangeError<'g, P>
+where
+    P::Ref<'g>: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoveRangeError::Bad(reason) => f.debug_tuple("Bad").field(reason).finish(),
+            RemoveRangeError::Mismatch { index, current } => f
+                .debug_struct("Mismatch")
+                .field("index", index)
+                .field("current", current)
+                .finish(),
+        }
+    }
+}
+
+impl<P: Pointer> fmt::Display for RemoveRangeError<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoveRangeError::Bad(reason) => reason.fmt(f),
+            RemoveRangeError::Mismatch {
+                index,
+                current: None,
+            } => {
+                write!(f, "index {index} of the range is empty")
+            }
+            RemoveRangeError::Mismatch { index, .. } => {
+                write!(f, "index {index} of the range holds a different entry")
+            }
+        }
+    }
+}
+
+impl<'g, P: Pointer> std::error::Error for RemoveRangeError<'g, P> where P::Ref<'g>: fmt::Debug {}
+
+/// Why the locked range cores did nothing.
+pub(crate) enum RangeRefusal<'g, P: Pointer> {
+    /// Malformed range.
+    Bad(BadRange),
+    /// The first index the caller's condition (or the core's own rule)
+    /// refused, and what it holds.
+    Refused {
+        index: u64,
+        current: Option<Entry<'g, P>>,
+    },
+}
+
+/// Where a leaf hangs: the tree's root word, or slot `usize` of an interior
+/// node of shift `CHUNK_SHIFT`.
+enum Home {
+    Root,
+    Slot(*const Node, usize),
+}
+
+impl<P: Pointer> XArray<P> {
+    /// Inserts `item` at every index of the naturally aligned range of
+    /// `2^order` indices starting at `start`, only if every one of them is
+    /// empty: the swap cache's add of a large folio (`add_to_swap_cache`
+    /// with `folio_nr_pages(folio) > 1`, which stores the same folio in each
+    /// of its `nr` slots under one `xa_lock`, after `xas_create_range`).
+    /// Each slot holds a clone of `item` ([`SharedPointer`]: the same entry,
+    /// owning one copy, as the swap cache takes `nr` folio references).
+    ///
+    /// # Readers never see half a range
+    /// The range is checked and the new contents are built in a private
+    /// copy of its leaf (a range of at most [`FANOUT`] aligned indices lies
+    /// in one leaf), which is then published by **one** Release store (into
+    /// the parent's slot, or the root); the old leaf is retired. A reader
+    /// looks up one index at a time, and each lookup reads either the old
+    /// leaf (none of the range) or a leaf that holds all of it. What is
+    /// guaranteed, for one reader thread, as long as no other write to the
+    /// range's indices intervenes: **if a lookup of any index of the range
+    /// returns the entry, every later lookup (in the reader's program
+    /// order, or happening after it) of any index of the range returns it
+    /// too**. (The later walk reads the same slot that pointed at the new
+    /// leaf, or a later value of it, by read-read coherence: grows and
+    /// shrinks keep the same nodes on the path, and a later copy of the
+    /// leaf still holds the range.) [`XArray::remove_range`] gives the
+    /// mirror guarantee: once a lookup finds one index of the removed range
+    /// without the entry, no later lookup finds the entry at any of them.
+    /// The kernel gives readers less: its loop of `xas_store` makes the
+    /// slots visible one by one, and `swap_cache_get_folio` callers cope
+    /// by locking the folio and checking `folio->swap`; here a range is one
+    /// step, which is what the model's race checks rely on.
+    ///
+    /// Context: takes the tree's lock; allocates one node (from the tree's
+    /// node cache when it can). Clones `item` `2^order - 1` times under the
+    /// lock (for `Arc`: atomic increments, no `T` code runs).
+    ///
+    /// # Errors
+    /// [`InsertRangeError::Bad`] for an order above [`MAX_RANGE_ORDER`] or a
+    /// `start` not aligned to `2^order`; [`InsertRangeError::Occupied`]
+    /// naming the first occupied index. Either way nothing changed and the
+    /// item is handed back.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use swapcache::{Entry, InsertRangeError, XArray};
+    ///
+    /// let xa: XArray<Arc<u64>> = XArray::new();
+    /// let guard = xa.pin();
+    /// let folio = Arc::new(7);
+    /// xa.insert_range(16, 4, folio.clone(), &guard).unwrap(); // indices 16..32
+    /// assert_eq!(Arc::strong_count(&folio), 17); // one count per slot
+    /// let e = xa.load(31, &guard).unwrap();
+    /// assert!(e.as_ptr().unwrap().ptr_eq(&folio));
+    /// // Overlapping, or unaligned: refused, nothing changed.
+    /// assert!(matches!(
+    ///     xa.insert_range(0, 5, Arc::new(8), &guard),
+    ///     Err(InsertRangeError::Occupied { index: 16, .. })
+    /// ));
+    /// assert!(xa.insert_range(8, 4, Arc::new(8), &guard).is_err());
+    /// xa.remove_range(16, 4, e, &guard).unwrap();
+    /// assert!(xa.is_empty());
+    /// ```
+    pub fn insert_range<'g>(
+        &'g self,
+        start: u64,
+        order: u32,
+        item: P,
+        guard: &'g Guard,
+    ) -> Result<(), InsertRangeError<P>>
+    where
+        P: SharedPointer,
+    {
+        self.store_range_if(start, order, item, guard, |cur| cur.is_none())
+            .map(|_| ())
+            .map_err(|(item, why)| match why {
+                RangeRefusal::Bad(reason) => InsertRangeError::Bad { reason, item },
+                RangeRefusal::Refused { index, .. } => InsertRangeError::Occupied { index, item },
+            })
+    }
+
+    /// Removes the entry `expected` from every index of the naturally
+    /// aligned range of `2^order` indices at `start`, only if every one of
+    /// them holds it (`__delete_from_swap_cache` of a large folio: `nr`
+    /// slots, one `xa_lock`). One step for readers, as
+    /// [`XArray::insert_range`] explains. Returns the entry, valid for
+    /// `'g`; its `2^order` copies are retired.
+    ///
+    /// Context: takes the tree's lock; allocates one node unless the leaf
+    /// empties.
+    ///
+    /// # Errors
+    /// [`RemoveRangeError::Bad`] for a malformed range;
+    /// [`RemoveRangeError::Mismatch`] naming the first index that does not
+    /// hold `expected`. Nothing changed.
+    ///
+    /// # Panics
+    /// If `guard` was not pinned from this tree's collector.
+    pub fn remove_range<'g>(
+        &'g self,
+        start: u64,
+        order: u32,
+        expected: Entry<'_, P>,
+        guard: &'g Guard,
+    ) -> Result<Entry<'g, P>, RemoveRangeError<'g, P>> {
+        self.remove_range_if(start, order, None, guard, |cur| cur.same(expected))
+            .map_err(|why| match why {
+                RangeRefusal::Bad(reason) => RemoveRangeError::Bad(reason),
+                RangeRefusal::Refused { index, current } => {
+                    RemoveRangeError::Mismatch { index, current }
+                }
+            })
+    }
+
+    /// The locked core of range stores: checks every index with `pred` (and
+    /// refuses any index holding a pointer entry: a range store replaces
+    /// only empty slots and value entries, which own nothing), then
+    /// publishes a copy of the leaf holding `new` at every index, in one
+    /// store. Returns the first value entry replaced.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn store_range_if<'g>(
+        &'g self,
+        start: u64,
+        order: u32,
+        new: P,
+        guard: &'g Guard,
+        mut pred: impl FnMut(Option<Entry<'g, P>>) -> bool,
+    ) -> Result<Option<ValueEntry>, (P, RangeRefusal<'g, P>)>
+    where
+        P: SharedPointer,
+    {
+        self.check_guard(guard);
+        let nr = match check_range(start, order) {
+            Ok(nr) => nr as usize,
+            Err(reason) => return Err((new, RangeRefusal::Bad(reason))),
+        };
+        let new = Pending::<P, PtrItem<P>>::new(PtrItem(new));
+        let _lock = lock(&self.writer.lock);
+
+        let old = self.leaf_locked(start);
+        let first = offset(start, 0);
+        let mut shadow = None;
+        for i in 0..nr {
+            let cur = if old.is_null() {
+                ptr::null_mut()
+            } else {
+                // SAFETY: a live leaf of this tree, under the lock.
+                unsafe { &*old }.slots[first + i].load_locked()
+            };
+            // SAFETY: read from a leaf under the lock; `guard` checked.
+            let cur_entry = unsafe { self.entry(cur, guard) };
+            let is_ptr = !cur.is_null() && !is_value(cur);
+            if is_ptr || !pred(cur_entry) {
+                let index = start + i as u64;
+                return Err((
+                    new.into_item().0,
+                    RangeRefusal::Refused {
+                        index,
+                        current: cur_entry,
+                    },
+                ));
+            }
+            if shadow.is_none() && !cur.is_null() {
+                shadow = Some(decode_value(cur));
+            }
+        }
+        // The copies each slot will own, made before anything changes (a
+        // panicking `clone_ref` then leaves the tree as it was).
+        let raw = new.publish();
+        let mut words = [ptr::null_mut::<()>(); FANOUT];
+        words[0] = raw;
+        for w in &mut words[1..nr] {
+            // SAFETY: `raw` came from `P::into_raw` and is owned by us (and
+            // soon by the tree); it is taken back only after a grace period.
+            *w = P::clone_ref(unsafe { P::borrow(raw) }).into_raw();
+        }
+
+        // Build the new leaf privately: a copy of the old one (if any) with
+        // the range filled in. Relaxed stores: it is published below.
+        let leaf = self.writer.cache.alloc(0);
+        // SAFETY: just allocated, not shared yet.
+        let l = unsafe { &*leaf };
+        let mut count = 0;
+        if !old.is_null() {
+            // SAFETY: live leaf under the lock.
+            let o = unsafe { &*old };
+            for (dst, src) in l.slots.iter().zip(&o.slots) {
+                dst.store(src.load_locked(), Ordering::Relaxed);
+            }
+            count = o.count.load_locked();
+        }
+        for (i, &word) in words[..nr].iter().enumerate() {
+            let slot = &l.slots[first + i];
+            let cur = slot.load_locked();
+            if cur.is_null() {
+                count += 1;
+            } else {
+                self.count_entry(cur, -1);
+            }
+            slot.store(word, Ordering::Relaxed);
+            self.count_entry(word, 1);
+        }
+        l.count.store(count, Ordering::Relaxed);
+
+        let home = self.ensure_home(start);
+        // Release: publishes the whole new leaf, the range with it, in one
+        // store. Pairs with the Acquire loads of `root` and of interior
+        // slots in `lookup` and `find`/`find_in`.
+        self.set_home(&home, leaf, old.is_null());
+        let mut nodes = Retired::new();
+        if !old.is_null() {
+            // SAFETY: the old leaf was just unlinked (replaced), under the
+            // lock, once. Its entries now belong to the new leaf; retiring a
+            // node never touches its slots' entries.
+            unsafe { nodes.push(old.cast_mut()) };
+        }
+        // SAFETY: `nodes` was unlinked above; no entry is retired (the
+        // replaced words were value entries or empty).
+        unsafe { self.retire(ptr::null_mut(), 0, nodes, guard) };
+        Ok(shadow)
+    }
+
+    /// The locked core of range removals: every index of the range must
+    /// hold the same pointer entry (word for word) and `pred` must accept
+    /// it; the range is then cleared (or set to `shadow`) in one store, a
+    /// copy of the leaf or, if the leaf empties, its unlinking. Returns the
+    /// entry; its `nr` copies are retired.
+    pub(crate) fn remove_range_if<'g>(
+        &'g self,
+        start: u64,
+        order: u32,
+        shadow: Option<ValueEntry>,
+        guard: &'g Guard,
+        mut pred: impl FnMut(Entry<'g, P>) -> bool,
+    ) -> Result<Entry<'g, P>, RangeRefusal<'g, P>> {
+        self.check_guard(guard);
+        let nr = check_range(start, order).map_err(RangeRefusal::Bad)? as usize;
+        let _lock = lock(&self.writer.lock);
+
+        let mut path = Path::new();
+        self.walk_locked(start, &mut path);
+        let depth = path.depth;
+        // SAFETY: nodes on the path are live under the lock.
+        let is_leaf = depth > 0 && unsafe { &*path.nodes[depth - 1] }.shift.get() == 0;
+        if !is_leaf {
+            return Err(RangeRefusal::Refused {
+                index: start,
+                current: None,
+            });
+        }
+        let leaf_ptr = path.nodes[depth - 1];
+        // SAFETY: as above.
+        let leaf = unsafe { &*leaf_ptr };
+        let first = offset(start, 0);
+        let raw = leaf.slots[first].load_locked();
+        for i in 0..nr {
+            let cur = leaf.slots[first + i].load_locked();
+            // SAFETY: read from a leaf under the lock; `guard` checked.
+            let cur_entry = unsafe { self.entry(cur, guard) };
+            let ok = match cur_entry {
+                Some(e) if !is_value(cur) && cur == raw => pred(e),
+                _ => false,
+            };
+            if !ok {
+                return Err(RangeRefusal::Refused {
+                    index: start + i as u64,
+                    current: cur_entry,
+                });
+            }
+        }
+        // SAFETY: as above.
+        let Some(removed) = (unsafe { self.entry(raw, guard) }) else {
+            unreachable!("checked non-null above");
+        };
+        let shadow_word = shadow.map(encode_value);
+        let remaining = leaf.count.load_locked() - if shadow.is_some() { 0 } else { nr };
+        self.count_entry(raw, -(nr as isize));
+        if let Some(w) = shadow_word {
+            self.count_entry(w, nr as isize);
+        }
+        let mut nodes = Retired::new();
+        if remaining == 0 {
+            // The leaf holds nothing else: unlink it (and the empty nodes
+            // above it) in one store, leaving its slots as they were for any
+            // reader still inside. Its count is read by writers only.
+            leaf.count.store(0, Ordering::Relaxed);
+            // SAFETY: `path` is the full walk to the leaf; lock held.
+            unsafe { self.prune(&path, &mut nodes) };
+        } else {
+            let copy = self.writer.cache.alloc(0);
+            // SAFETY: just allocated, not shared yet.
+            let c = unsafe { &*copy };
+            for (dst, src) in c.slots.iter().zip(&leaf.slots) {
+                dst.store(src.load_locked(), Ordering::Relaxed);
+            }
+            let fill = shadow_word.unwrap_or(ptr::null_mut());
+            for slot in &c.slots[first..first + nr] {
+                slot.store(fill, Ordering::Relaxed);
+            }
+            c.count.store(remaining, Ordering::Relaxed);
+            let home = if depth == 1 {
+                Home::Root
+            } else {
+                Home::Slot(path.nodes[depth - 2], path.offsets[depth - 2])
+            };
+            // Release: publishes the copy without the range, in one store;
+            // pairs with the Acquire loads in `lookup` and `find`/`find_in`.
+            self.set_home(&home, copy, false);
+            // SAFETY: the old leaf was just replaced, under the lock, once.
+            unsafe { nodes.push(leaf_ptr) };
+        }
+        // SAFETY: lock held.
+        unsafe { self.shrink(&mut nodes) };
+        // SAFETY: the `nr` slots that each owned a copy of `raw` were
+        // unlinked above (with their leaf), the nodes by the copy, `prune`
+        // and `shrink`, all under the lock, once each.
+        unsafe { self.retire(raw, nr, nodes, guard) };
+        Ok(removed)
+    }
+
+    /// Grows the tree to cover `index` and creates the interior nodes down
+    /// to the parent of its leaf, without creating the leaf; returns where
+    /// the leaf hangs. Called under the lock.
+    fn ensure_home(&self, index: u64) -> Home {
+        let mut root = self.root.load_locked();
+        if root.is_null() {
+            let shift = min_shift(index);
+            if shift == 0 {
+                return Home::Root;
+            }
+            root = self.writer.cache.alloc(shift);
+            // Release: publishes the new (empty) root; pairs with the
+            // Acquire load of `root` in `lookup` and `find`.
+            self.root.store(root, Ordering::Release);
+        }
+        loop {
+            // SAFETY: under the lock the root is live.
+            let r = unsafe { &*root };
+            if covers(r.shift.get(), index) {
+                break;
+            }
+            // Grow, as in `ensure_leaf`.
+            let grown = self.writer.cache.alloc(r.shift.get() + CHUNK_SHIFT);
+            // SAFETY: just allocated, not shared yet.
+            let g = unsafe { &*grown };
+            g.slots[0].store(root.cast(), Ordering::Relaxed);
+            g.add_count(1);
+            // Release: as in `ensure_leaf`.
+            self.root.store(grown, Ordering::Release);
+            root = grown;
+        }
+        let mut node = root;
+        loop {
+            // SAFETY: live node under the lock.
+            let n = unsafe { &*node };
+            let shift = n.shift.get();
+            if shift == 0 {
+                return Home::Root;
+            }
+            let off = offset(index, shift);
+            if shift == CHUNK_SHIFT {
+                return Home::Slot(node, off);
+            }
+            let slot = &n.slots[off];
+            let mut child = slot.load_locked().cast::<Node>();
+            if child.is_null() {
+                child = self.writer.cache.alloc(shift - CHUNK_SHIFT);
+                // Release: as in `ensure_leaf`.
+                slot.store(child.cast(), Ordering::Release);
+                n.add_count(1);
+            }
+            node = child;
+        }
+    }
+
+    /// Stores `leaf` where a leaf hangs (Release: the caller's publication)
+    /// and counts it in the parent if the place was empty.
+    fn set_home(&self, home: &Home, leaf: *mut Node, was_empty: bool) {
+        match *home {
+            Home::Root => self.root.store(leaf, Ordering::Release),
+            Home::Slot(parent, off) => {
+                // SAFETY: a live interior node under the lock.
+                let p = unsafe { &*parent };
+                p.slots[off].store(leaf.cast(), Ordering::Release);
+                if was_empty {
+                    p.add_count(1);
+                }
+            }
+        }
+    }
+}
+
 /// The iterator of [`XArray::range`] and [`XArray::iter`]: yields
 /// `(index, entry)` pairs in index order.
-pub struct Range<'g, T> {
-    xa: &'g XArray<T>,
+#[must_use = "iterators are lazy and do nothing unless consumed"]
+pub struct Range<'g, P: Pointer> {
+    xa: &'g XArray<P>,
     guard: &'g Guard,
     next: u64,
     last: u64,
     done: bool,
 }
 
-impl<'g, T: Send + 'static> Iterator for Range<'g, T> {
-    type Item = (u64, Entry<'g, T>);
+impl<P: Pointer> fmt::Debug for Range<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Range")
+            .field("next", &self.next)
+            .field("last", &self.last)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'g, P: Pointer> Iterator for Range<'g, P> {
+    type Item = (u64, Entry<'g, P>);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -1566,7 +2308,7 @@ impl<'g, T: Send + 'static> Iterator for Range<'g, T> {
     }
 }
 
-impl<T> Drop for XArray<T> {
+impl<P: Pointer> Drop for XArray<P> {
     fn drop(&mut self) {
         // `load_locked`: `&mut self` means every writer's critical section
         // happens-before this point, and no reader holds a reference
@@ -1576,17 +2318,17 @@ impl<T> Drop for XArray<T> {
             // SAFETY: the root and everything below it are owned by the tree
             // and reachable once; retired nodes and entries are not
             // reachable from it and are freed by the collector instead.
-            unsafe { free_subtree::<T>(root) };
+            unsafe { free_subtree::<P>(root) };
         }
     }
 }
 
-/// Frees `node`, its descendants and the `T`s below it.
+/// Frees `node`, its descendants and the entries (`P`s) below it.
 ///
 /// # Safety
 /// Exclusive access; every node and pointer entry below `node` is owned by
 /// the tree and freed nowhere else.
-unsafe fn free_subtree<T>(node: *mut Node) {
+unsafe fn free_subtree<P: Pointer>(node: *mut Node) {
     // SAFETY: `node` came from `Node::new` and is owned (contract).
     let node = unsafe { Box::from_raw(node) };
     for slot in &node.slots {
@@ -1596,10 +2338,11 @@ unsafe fn free_subtree<T>(node: *mut Node) {
         }
         if node.shift.get() > 0 {
             // SAFETY: an interior slot owns its child node.
-            unsafe { free_subtree::<T>(raw.cast()) };
+            unsafe { free_subtree::<P>(raw.cast()) };
         } else if !is_value(raw) {
-            // SAFETY: a leaf pointer entry owns its boxed `T`.
-            drop(unsafe { Box::from_raw(raw.cast::<Aligned<T>>()) });
+            // SAFETY: a leaf pointer entry is a `P::into_raw` that the tree
+            // owns; it is taken back once, here.
+            drop(unsafe { P::from_raw(raw) });
         }
     }
 }

@@ -315,6 +315,24 @@ impl fmt::Debug for SwapMap {
 
 impl SwapMap {
     /// A map of `nr_slots` slots with the default configuration.
+    ///
+    /// # Example
+    ///
+    /// (The quick start of the crate's README.md: keep the two the same.)
+    ///
+    /// ```
+    /// use swapmap::{Freed, SwapError, SwapMap};
+    ///
+    /// let map = SwapMap::new(1024).unwrap(); // 4 MiB of swap; slot 0 is the swap header
+    /// let slot = map.alloc().unwrap(); // folio_alloc_swap: SWAP_HAS_CACHE already set
+    /// map.duplicate(slot).unwrap(); // a PTE holds the swap entry: count 1
+    /// assert_eq!(map.swapcache_clear(slot), Ok(Freed::No)); // page-out done, pin dropped
+    /// map.swapcache_prepare(slot).unwrap(); // a swap-in pins the slot (one CAS, no lock)
+    /// assert!(matches!(map.swapcache_prepare(slot), Err(SwapError::Exists { .. }))); // racer
+    /// assert_eq!(map.free(slot), Ok(Freed::No)); // swap_free: count 0, still pinned
+    /// assert_eq!(map.swapcache_clear(slot), Ok(Freed::Yes)); // pin dropped: the slot is free
+    /// assert_eq!(map.count(slot), Ok(0));
+    /// ```
     pub fn new(nr_slots: u64) -> Result<SwapMap, ConfigError> {
         SwapMap::builder(nr_slots).build()
     }

@@ -662,6 +662,24 @@ impl ZswapTree {
     /// A store for a device of `nr_slots` slots, without a writeback target
     /// (`zswap_swapon`: allocates the trees). A store over the pool limit is
     /// then rejected at once.
+    ///
+    /// # Example
+    ///
+    /// (The quick start of the crate's README.md: keep the two the same.)
+    ///
+    /// ```
+    /// use zswap_tree::{Config, ContentClass, LoadMode, PAGE_SIZE, ZswapTree};
+    ///
+    /// let zswap = ZswapTree::new(1 << 16, Config::default()); // 256 MiB of swap, liblz4
+    /// let page = ContentClass::Text.page(1); // a 4 KiB page of log-like text
+    /// zswap.store(42, &page).unwrap(); // compressed about 4:1
+    /// let mut out = [0u8; PAGE_SIZE];
+    /// assert!(zswap.load(42, &mut out, LoadMode::Optimistic).unwrap()); // copy out, keep it
+    /// assert_eq!(out, *page);
+    /// assert!(zswap.load(42, &mut out, LoadMode::Exclusive).unwrap()); // move out (6.5-6.8)
+    /// assert!(!zswap.load(42, &mut out, LoadMode::Exclusive).unwrap()); // gone: read the device
+    /// assert_eq!(zswap.stats().stored_pages, 0);
+    /// ```
     pub fn new(nr_slots: u64, config: Config) -> Self {
         Self::build(nr_slots, config, None)
     }
