@@ -243,6 +243,77 @@ struct ThreadResult {
     hist: Histogram<u64>,
     start: Instant,
     end: Instant,
+    sched: Sched,
+}
+
+/// Where a swap-in thread's time went, from the kernel's accounting of the
+/// thread (`/proc/thread-self/schedstat` and `status`): on a CPU, waiting
+/// for one (runnable: the machine is shared or oversubscribed), or neither
+/// (blocked: sleeping on a lock or a wait). Sums over the threads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Sched {
+    /// Swap-in time of the threads, summed (each thread's own wall time).
+    pub thread_us: f64,
+    /// On a CPU.
+    pub cpu_us: f64,
+    /// Runnable, waiting for a CPU.
+    pub runqueue_us: f64,
+    /// Voluntary context switches (the thread blocked).
+    pub voluntary: u64,
+    /// Involuntary context switches (it was preempted).
+    pub involuntary: u64,
+    /// Whether the kernel gave the figures (zero otherwise).
+    pub known: bool,
+}
+
+impl Sched {
+    /// This thread's counters now (cumulative since it started).
+    fn now() -> Sched {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+        let mut f = stat.split_whitespace().map(|x| x.parse::<u64>().ok());
+        let (run, wait) = (f.next().flatten(), f.next().flatten());
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+        let ctxt = |k: &str| super::rss::parse_status_kib(&status, k);
+        match (run, wait) {
+            (Some(run), Some(wait)) => Sched {
+                thread_us: 0.0,
+                cpu_us: run as f64 / 1e3,
+                runqueue_us: wait as f64 / 1e3,
+                voluntary: ctxt("voluntary_ctxt_switches:").unwrap_or(0),
+                involuntary: ctxt("nonvoluntary_ctxt_switches:").unwrap_or(0),
+                known: true,
+            },
+            _ => Sched::default(),
+        }
+    }
+
+    /// `self - before`, with the thread's wall time `wall`.
+    fn since(self, before: Sched, wall: Duration) -> Sched {
+        Sched {
+            thread_us: wall.as_secs_f64() * 1e6,
+            cpu_us: self.cpu_us - before.cpu_us,
+            runqueue_us: self.runqueue_us - before.runqueue_us,
+            voluntary: self.voluntary.saturating_sub(before.voluntary),
+            involuntary: self.involuntary.saturating_sub(before.involuntary),
+            known: self.known && before.known,
+        }
+    }
+
+    /// Time neither on a CPU nor waiting for one: blocked.
+    pub fn blocked_us(&self) -> f64 {
+        (self.thread_us - self.cpu_us - self.runqueue_us).max(0.0)
+    }
+}
+
+impl std::ops::AddAssign for Sched {
+    fn add_assign(&mut self, o: Sched) {
+        self.thread_us += o.thread_us;
+        self.cpu_us += o.cpu_us;
+        self.runqueue_us += o.runqueue_us;
+        self.voluntary += o.voluntary;
+        self.involuntary += o.involuntary;
+        self.known = self.known && o.known;
+    }
 }
 
 /// Faults the plan's part back in on `plan.threads` threads; returns the
@@ -252,7 +323,7 @@ fn swap_in(
     plan: &Plan,
     mode: Mode,
     pb: &ProgressBar,
-) -> Result<(FaultStats, Histogram<u64>, Duration), String> {
+) -> Result<(FaultStats, Histogram<u64>, Duration, Sched), String> {
     let barrier = Barrier::new(plan.threads);
     let results: Vec<Result<ThreadResult, String>> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..plan.threads)
@@ -262,6 +333,7 @@ fn swap_in(
                     let mut stats = FaultStats::default();
                     let mut hist = histogram();
                     barrier.wait();
+                    let sched0 = Sched::now();
                     let start = Instant::now();
                     // One clock read per access: the sample is the time
                     // from the end of the previous access to the end of
@@ -277,11 +349,13 @@ fn swap_in(
                             pb.inc(TICK as u64);
                         }
                     }
+                    let sched = Sched::now().since(sched0, prev - start);
                     Ok(ThreadResult {
                         stats,
                         hist,
                         start,
                         end: prev,
+                        sched,
                     })
                 })
             })
@@ -295,10 +369,15 @@ fn swap_in(
     });
     let mut stats = FaultStats::default();
     let mut hist = histogram();
+    let mut sched = Sched {
+        known: true,
+        ..Sched::default()
+    };
     let (mut first, mut last) = (None::<Instant>, None::<Instant>);
     for r in results {
         let r = r?;
         stats += r.stats;
+        sched += r.sched;
         hist.add(&r.hist).map_err(|e| format!("histogram: {e:?}"))?;
         first = Some(first.map_or(r.start, |f| f.min(r.start)));
         last = Some(last.map_or(r.end, |l| l.max(r.end)));
@@ -307,7 +386,7 @@ fn swap_in(
         (Some(f), Some(l)) => l - f,
         _ => Duration::ZERO,
     };
-    Ok((stats, hist, wall))
+    Ok((stats, hist, wall, sched))
 }
 
 /// Checks the swapped-in pages: returns (loss, misload, excess).
@@ -337,7 +416,7 @@ pub fn run_one(plan: &Plan, strategy: &str, mode: Mode, pb: &ProgressBar) -> Res
     pb.set_message(format!("{strategy} {}: populate + page-out", mode.name()));
     populate_and_pageout(&mm, plan, pb)?;
     pb.set_message(format!("{strategy} {}: swap-in", mode.name()));
-    let (stats, hist, wall) = swap_in(&mm, plan, mode, pb)?;
+    let (stats, hist, wall, sched) = swap_in(&mm, plan, mode, pb)?;
     pb.set_message(format!("{strategy} {}: verify", mode.name()));
     let (data_loss, misload, excess) = verify(&mm, plan, mode, pb)?;
     let accounting = check_accounting(&sys, &[&mm]);
@@ -364,6 +443,8 @@ pub fn run_one(plan: &Plan, strategy: &str, mode: Mode, pb: &ProgressBar) -> Res
         per_repeat_ratio: Vec::new(),
         kernel_ratio: report::kernel_ratio(strategy),
         latency: Latency::of(&hist),
+        cpu_us_per_page: sched.known.then(|| sched.cpu_us / plan.part.max(1) as f64),
+        sched,
         stats,
         device_stats: sys.device().stats(),
         data_loss,
@@ -569,6 +650,7 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Row>, String> {
     println!(
         "us/pg: swap-in wall time / pages swapped in, the median-time run (kernel, seed 004: bypass 4.17, pin-retry 4.26, swapcache 5.02). \
          @10GiB: us/pg x 2621440, the total of the kernel's run size; kernel: its totals (10,934,698 / 11,157,121 / 13,155,355 us). \
+         cpu/pg: the swap-in threads' on-CPU time per page (schedstat), free of waits for a CPU; runq%/blk%: share of the threads' time runnable but waiting for a CPU (a shared or oversubscribed machine) / blocked. \
          ratio: median over the repeats of the time over bypass's in the same repeat. \
          {} warm-up run(s) discarded; rows rotated per repeat. \
          Latency: per access, present-page accesses of the other threads included. waits = waits + cache_waits + sleeps. \
@@ -794,6 +876,11 @@ mod tests {
                     assert!(r.stats.faults >= 300, "{:?}", r.stats);
                     assert_eq!(r.content, content.name());
                     assert_eq!(r.compressor, compressor.label());
+                    // schedstat, where the kernel has it: the threads ran.
+                    if r.sched.known {
+                        assert!(r.sched.cpu_us > 0.0, "{:?}", r.sched);
+                        assert!(r.cpu_us_per_page.is_some_and(|c| c > 0.0));
+                    }
                 }
             }
         }

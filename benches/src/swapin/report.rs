@@ -170,6 +170,12 @@ pub struct Row {
     pub kernel_ratio: Option<f64>,
     /// Fault latency.
     pub latency: Latency,
+    /// On-CPU time of the swap-in threads per page swapped in (summed over
+    /// the threads; `None` where the kernel gives no schedstat): the cost
+    /// of the path, free of the time the threads waited for a CPU.
+    pub cpu_us_per_page: Option<f64>,
+    /// Where the swap-in threads' time went (median-time run).
+    pub sched: super::bench::Sched,
     /// Fault-path counters of the swap-in phase.
     pub stats: FaultStats,
     /// Device counters of the whole run.
@@ -235,6 +241,14 @@ pub fn per_repeat_ratios(runs: &[Row], base: &[Row]) -> Vec<f64> {
         .collect()
 }
 
+fn pct(v: f64, s: &super::bench::Sched) -> String {
+    if s.known && s.thread_us > 0.0 {
+        format!("{:.0}", 100.0 * v / s.thread_us)
+    } else {
+        "-".into()
+    }
+}
+
 fn opt3(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |x| format!("{x:.3}"))
 }
@@ -245,7 +259,7 @@ pub fn table(rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<16} {:<8} {:>11} {:>11} {:>11} {:>7} {:>7} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
+        "{:<16} {:<8} {:>11} {:>11} {:>11} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
         "strategy",
         "mode",
         "total us",
@@ -253,6 +267,9 @@ pub fn table(rows: &[Row]) -> String {
         "kernel us",
         "us/pg",
         "min",
+        "cpu/pg",
+        "runq%",
+        "blk%",
         "ratio",
         "kernel",
         "p50 ns",
@@ -270,7 +287,7 @@ pub fn table(rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<16} {:<8} {:>11.0} {:>11.0} {:>11} {:>7.3} {:>7.3} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
+            "{:<16} {:<8} {:>11.0} {:>11.0} {:>11} {:>7.3} {:>7.3} {:>7} {:>5} {:>5} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
             r.strategy,
             r.mode,
             r.total_us,
@@ -279,6 +296,9 @@ pub fn table(rows: &[Row]) -> String {
                 .map_or_else(|| "-".into(), |k| k.to_string()),
             r.us_per_page,
             r.us_per_page_min,
+            opt3(r.cpu_us_per_page),
+            pct(r.sched.runqueue_us, &r.sched),
+            pct(r.sched.blocked_us(), &r.sched),
             opt3(r.ratio_to_bypass),
             opt3(r.kernel_ratio),
             r.latency.p50_ns,
@@ -331,6 +351,8 @@ pub(crate) mod tests {
                 p999_ns: 20000,
                 max_ns: 50000,
             },
+            cpu_us_per_page: Some(us_per_page),
+            sched: Default::default(),
             stats: FaultStats::default(),
             device_stats: DeviceStats::default(),
             data_loss: 0,

@@ -208,7 +208,7 @@ fn ratio_panel(s: &mut String, rows: &[Row], modes: &[&str], y0: f64) -> f64 {
         .collect();
     for (k, (l, c)) in legend.iter().enumerate() {
         let x = LEFT + 130.0 * k as f64;
-        let y = y0 + h + 26.0;
+        let y = y0 + h + 34.0;
         let _ = writeln!(
             s,
             r#"<rect x="{x}" y="{:.1}" width="10" height="10" fill="{c}"/><text x="{}" y="{y:.1}">{}</text>"#,
@@ -217,7 +217,7 @@ fn ratio_panel(s: &mut String, rows: &[Row], modes: &[&str], y0: f64) -> f64 {
             esc(l)
         );
     }
-    TOP + h + 40.0
+    TOP + h + 48.0
 }
 
 fn panel(s: &mut String, rows: &[Row], mode: &str, y0: f64, dlo: f64, dhi: f64) {
