@@ -98,7 +98,8 @@ pub fn run(args: &BenchArgs) -> Result<Vec<ScaleRow>, String> {
     if plans.iter().any(|(_, _, p)| p.part == 0) {
         return Err("nothing to swap in".into());
     }
-    let head = bench::header(&plans[0].1, &plans[0].2);
+    let head =
+        bench::header(&plans[0].1, &plans[0].2).replace(&format!(" {} thread(s),", plans[0].0), "");
     let head = format!(
         "swapin scale: threads {list:?} on {ncpu} CPU(s){}; {}",
         if list.iter().any(|&t| t > ncpu) {

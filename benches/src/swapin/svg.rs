@@ -340,8 +340,12 @@ pub fn render_scale(rows: &[ScaleRow], title_text: &str, cpus: usize) -> String 
             y0 - 12.0,
             esc(mode)
         );
-        if threads.iter().any(|&t| t > cpus) {
-            let xs = x_of(cpus).max(LEFT);
+        if let Some(&over) = threads.iter().find(|&&t| t > cpus) {
+            // From halfway between the last count that fits and the first
+            // that does not: the shading covers the oversubscribed points
+            // only.
+            let fits = threads.iter().rev().find(|&&t| t <= cpus);
+            let xs = fits.map_or(LEFT, |&f| (x_of(f) + x_of(over)) / 2.0);
             let _ = writeln!(
                 body,
                 r##"<rect x="{xs:.1}" y="{y0:.1}" width="{:.1}" height="{PANEL_H}" fill="#f3e6e6"/><text x="{:.1}" y="{:.1}" fill="#a55">oversubscribed (more threads than CPUs)</text>"##,
