@@ -92,7 +92,11 @@ pub fn render(rows: &[Row], title_text: &str) -> String {
         .flat_map(|r| [r.latency.p50_ns, r.latency.p99_ns, r.latency.p999_ns]);
     let lo = values.clone().filter(|&v| v > 0).min().unwrap_or(1).max(1);
     let hi = values.max().unwrap_or(10).max(lo * 10);
-    let (dlo, dhi) = ((lo as f64).log10().floor(), (hi as f64).log10().ceil());
+    // 0.9: a value on a decade (100 ns) still gets a visible bar.
+    let (dlo, dhi) = (
+        (lo as f64 * 0.9).log10().floor(),
+        (hi as f64).log10().ceil(),
+    );
     for (i, mode) in modes.iter().enumerate() {
         let y0 = y_start + panel_h * i as f64 + TOP;
         panel(&mut body, rows, mode, y0, dlo, dhi);
