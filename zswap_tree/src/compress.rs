@@ -188,6 +188,141 @@ impl Compressor for Deflate {
     }
 }
 
+/// zstd through libzstd (the `zstd` crate's bulk API on a per-thread
+/// context, as zram keeps one per CPU), at a level from
+/// [`Zstd::MIN_LEVEL`] to [`Zstd::MAX_LEVEL`]. zram's and zswap's zstd use
+/// level 3 unless told otherwise (`ZSTD_CLEVEL_DEFAULT`; zram takes
+/// `algorithm_params level=N` since Linux 6.12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Zstd {
+    level: i32,
+}
+
+impl Zstd {
+    /// The lowest level offered here.
+    pub const MIN_LEVEL: i32 = 1;
+    /// The highest level (`ZSTD_maxCLevel`).
+    pub const MAX_LEVEL: i32 = 22;
+    /// The kernel's default level.
+    pub const DEFAULT_LEVEL: i32 = 3;
+
+    /// The level.
+    pub fn level(self) -> i32 {
+        self.level
+    }
+}
+
+/// One [`Zstd`] per level, so that [`Backend::compressor`] can hand out a
+/// `'static` reference.
+static ZSTD_LEVELS: [Zstd; Zstd::MAX_LEVEL as usize] = {
+    let mut a = [Zstd { level: 1 }; Zstd::MAX_LEVEL as usize];
+    let mut i = 0;
+    while i < a.len() {
+        a[i] = Zstd {
+            level: i as i32 + 1,
+        };
+        i += 1;
+    }
+    a
+};
+
+std::thread_local! {
+    /// This thread's compression context and the level it was made for.
+    static ZSTD_CCTX: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+    /// This thread's decompression context.
+    static ZSTD_DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl Compressor for Zstd {
+    fn name(&self) -> &'static str {
+        "zstd"
+    }
+
+    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
+        ZSTD_CCTX.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.as_ref().is_none_or(|(l, _)| *l != self.level) {
+                let ctx = zstd::bulk::Compressor::new(self.level)
+                    .map_err(|e| CompressError::Backend(e.to_string()))?;
+                *c = Some((self.level, ctx));
+            }
+            let Some((_, ctx)) = c.as_mut() else {
+                unreachable!("set above")
+            };
+            ctx.compress_to_buffer(&page[..], dst).map_err(|e| {
+                // ZSTD_error_dstSize_tooSmall.
+                if e.to_string().contains("too small") {
+                    CompressError::OutputTooSmall
+                } else {
+                    CompressError::Backend(e.to_string())
+                }
+            })
+        })
+    }
+
+    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
+        ZSTD_DCTX.with(|d| {
+            let mut d = d.borrow_mut();
+            if d.is_none() {
+                *d = Some(zstd::bulk::Decompressor::new().map_err(|_| DecompressError::Corrupt)?);
+            }
+            let Some(ctx) = d.as_mut() else {
+                unreachable!("set above")
+            };
+            // ZSTD_decompressDCtx into the page: it never writes past the
+            // page and fails on malformed, truncated or oversized input.
+            match ctx.decompress_to_buffer(src, &mut page[..]) {
+                Ok(PAGE_SIZE) => Ok(()),
+                Ok(len) => Err(DecompressError::WrongLength { len }),
+                Err(e) => {
+                    let m = e.to_string();
+                    Err(if m.contains("too small") {
+                        DecompressError::WrongLength { len: PAGE_SIZE + 1 }
+                    } else if m.contains("Src size is incorrect") || m.contains("truncated") {
+                        DecompressError::Truncated
+                    } else {
+                        DecompressError::Corrupt
+                    })
+                }
+            }
+        })
+    }
+}
+
+/// LZO1X in pure Rust (the `lzo1x` crate, a safe port of liblzo2; GPL-2.0
+/// as LZO itself is), compressing with its level 3 (liblzo2's `lzo1x_1`,
+/// a 2^14-entry dictionary; the kernel's `lzo1x_1_compress` uses 2^13).
+/// This is zram's `lzo`. zram's default, `lzo-rle` (Linux 5.1, 45ec975efb52),
+/// writes a different bitstream (version 1: zero runs as an RLE
+/// instruction) that no crate implements, so it is not offered: on
+/// zero-heavy pages it is faster than `lzo` and compresses about as well.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lzo;
+
+impl Compressor for Lzo {
+    fn name(&self) -> &'static str {
+        "lzo"
+    }
+
+    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
+        let out = lzo1x::compress(page, lzo1x::CompressLevel::new(3));
+        let slot = dst
+            .get_mut(..out.len())
+            .ok_or(CompressError::OutputTooSmall)?;
+        slot.copy_from_slice(&out);
+        Ok(out.len())
+    }
+
+    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
+        // lzo1x::decompress checks every read and write against its slices
+        // and requires the output to fill `page` exactly; it does not say
+        // how long a wrong-length output was, so that is `Corrupt` too.
+        lzo1x::decompress(src, &mut page[..]).map_err(|_| DecompressError::Corrupt)
+    }
+}
+
 /// The built-in backends, for choosing one at run time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Backend {
@@ -198,11 +333,21 @@ pub enum Backend {
     Lz4Flex,
     /// [`Deflate`]: pure-Rust deflate.
     Deflate,
+    /// [`Zstd`] at a level (clamped to `Zstd::MIN_LEVEL..=Zstd::MAX_LEVEL`).
+    Zstd(i32),
+    /// [`Lzo`]: LZO1X (zram's `lzo`).
+    Lzo,
 }
 
 impl Backend {
-    /// Every backend, default first.
-    pub const ALL: [Backend; 3] = [Backend::Lz4, Backend::Lz4Flex, Backend::Deflate];
+    /// Every backend, default first (zstd at its default level).
+    pub const ALL: [Backend; 5] = [
+        Backend::Lz4,
+        Backend::Lz4Flex,
+        Backend::Deflate,
+        Backend::Zstd(Zstd::DEFAULT_LEVEL),
+        Backend::Lzo,
+    ];
 
     /// The backend's compressor.
     pub fn compressor(self) -> &'static dyn Compressor {
@@ -210,12 +355,61 @@ impl Backend {
             Backend::Lz4 => &Lz4,
             Backend::Lz4Flex => &Lz4Flex,
             Backend::Deflate => &Deflate,
+            Backend::Zstd(level) => {
+                &ZSTD_LEVELS[(level.clamp(Zstd::MIN_LEVEL, Zstd::MAX_LEVEL) - 1) as usize]
+            }
+            Backend::Lzo => &Lzo,
         }
     }
 
-    /// The backend's name.
+    /// The backend's name (`zstd` for every level; see [`Backend::label`]).
     pub fn name(self) -> &'static str {
         self.compressor().name()
+    }
+
+    /// The name with the level where there is one (`zstd:3`), as
+    /// [`Backend::parse`] reads it.
+    pub fn label(self) -> String {
+        match self {
+            Backend::Zstd(l) => format!("zstd:{}", l.clamp(Zstd::MIN_LEVEL, Zstd::MAX_LEVEL)),
+            b => b.name().to_string(),
+        }
+    }
+
+    /// Parses a backend name: `lz4`, `lz4_flex`, `deflate`, `lzo` (or
+    /// `lzo1x`), `zstd` (level 3) or `zstd:N` for a level N in 1..=22.
+    /// zram's other names are refused with the reason.
+    pub fn parse(s: &str) -> Result<Backend, String> {
+        const KNOWN: &str = "lz4, lz4_flex, deflate, lzo, zstd, zstd:LEVEL (1-22)";
+        Ok(match s {
+            "lz4" => Backend::Lz4,
+            "lz4_flex" | "lz4-flex" => Backend::Lz4Flex,
+            "deflate" => Backend::Deflate,
+            "lzo" | "lzo1x" => Backend::Lzo,
+            "zstd" => Backend::Zstd(Zstd::DEFAULT_LEVEL),
+            "lzo-rle" => {
+                return Err(format!(
+                    "compressor \"lzo-rle\": not available (no implementation of the kernel's \
+                     lzo-rle bitstream); the nearest is \"lzo\". Known: {KNOWN}"
+                ));
+            }
+            _ => match s.strip_prefix("zstd:").or_else(|| s.strip_prefix("zstd-")) {
+                Some(l) => {
+                    let level: i32 = l
+                        .parse()
+                        .map_err(|_| format!("compressor {s:?}: level {l:?} is not a number"))?;
+                    if !(Zstd::MIN_LEVEL..=Zstd::MAX_LEVEL).contains(&level) {
+                        return Err(format!(
+                            "compressor {s:?}: zstd level {level} is outside {}..={}",
+                            Zstd::MIN_LEVEL,
+                            Zstd::MAX_LEVEL
+                        ));
+                    }
+                    Backend::Zstd(level)
+                }
+                None => return Err(format!("unknown compressor {s:?}; known: {KNOWN}")),
+            },
+        })
     }
 }
 
@@ -421,15 +615,24 @@ mod tests {
                     half[..v.len()].copy_from_slice(&v);
                     v.len()
                 }
+                Backend::Zstd(l) => {
+                    zstd::bulk::compress_to_buffer(&[7u8; 2048], &mut half, l).unwrap()
+                }
+                Backend::Lzo => {
+                    let v = lzo1x::compress(&[7u8; 2048], lzo1x::CompressLevel::new(3));
+                    half[..v.len()].copy_from_slice(&v);
+                    v.len()
+                }
             };
             let mut out = [0u8; PAGE_SIZE];
             let err = b.compressor().decompress(&half[..n], &mut out).unwrap_err();
-            assert_eq!(
-                err,
-                DecompressError::WrongLength { len: 2048 },
-                "{}",
-                b.name()
-            );
+            // lzo1x cannot say how long a wrong-length output was.
+            let want = if b == Backend::Lzo {
+                DecompressError::Corrupt
+            } else {
+                DecompressError::WrongLength { len: 2048 }
+            };
+            assert_eq!(err, want, "{}", b.name());
             // Two pages' worth of data is refused too.
             let mut two = vec![0u8; 3 * PAGE_SIZE];
             let n = match b {
@@ -442,6 +645,14 @@ mod tests {
                     two[..v.len()].copy_from_slice(&v);
                     v.len()
                 }
+                Backend::Zstd(l) => {
+                    zstd::bulk::compress_to_buffer(&[1u8; 8192], &mut two, l).unwrap()
+                }
+                Backend::Lzo => {
+                    let v = lzo1x::compress(&[1u8; 8192], lzo1x::CompressLevel::new(3));
+                    two[..v.len()].copy_from_slice(&v);
+                    v.len()
+                }
             };
             assert!(
                 b.compressor().decompress(&two[..n], &mut out).is_err(),
@@ -449,6 +660,42 @@ mod tests {
                 b.name()
             );
         }
+    }
+
+    #[test]
+    fn backends_parse_by_name_and_level() {
+        for b in Backend::ALL {
+            assert_eq!(Backend::parse(&b.label()), Ok(b), "{}", b.label());
+        }
+        assert_eq!(Backend::parse("zstd"), Ok(Backend::Zstd(3)));
+        assert_eq!(Backend::parse("zstd:19"), Ok(Backend::Zstd(19)));
+        assert_eq!(Backend::parse("lzo1x"), Ok(Backend::Lzo));
+        for bad in ["zstd:0", "zstd:23", "zstd:x", "lz5", "", "lzo-rle"] {
+            let e = Backend::parse(bad).unwrap_err();
+            assert!(e.contains("compressor"), "{bad}: {e}");
+        }
+        assert!(
+            Backend::parse("lzo-rle")
+                .unwrap_err()
+                .contains("not available")
+        );
+        // Every level is its own compressor and round-trips.
+        let page = ContentClass::Text.page(4);
+        let mut last = usize::MAX;
+        for level in [1, 3, 9, 19] {
+            let b = Backend::Zstd(level);
+            let c = compress(b, &page);
+            let mut out = [0u8; PAGE_SIZE];
+            b.compressor().decompress(&c, &mut out).unwrap();
+            assert_eq!(&out[..], &page[..]);
+            assert!(
+                c.len() <= last.saturating_add(16),
+                "level {level}: {} after {last}",
+                c.len()
+            );
+            last = c.len();
+        }
+        assert_eq!(Backend::Zstd(99).label(), "zstd:22");
     }
 
     #[test]

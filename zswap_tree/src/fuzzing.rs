@@ -252,6 +252,13 @@ fn reference_decode(backend: Backend, payload: &[u8]) -> Option<Box<Page>> {
             let v = miniz_oxide::inflate::decompress_to_vec_with_limit(payload, PAGE_SIZE).ok()?;
             out.copy_from_slice(v.get(..PAGE_SIZE).filter(|_| v.len() == PAGE_SIZE)?);
         }
+        // libzstd's one-shot decoder, not the per-thread context.
+        Backend::Zstd(_) => {
+            let v = zstd::bulk::decompress(payload, PAGE_SIZE).ok()?;
+            out.copy_from_slice(v.get(..PAGE_SIZE).filter(|_| v.len() == PAGE_SIZE)?);
+        }
+        // No second LZO decoder in the dependency tree.
+        Backend::Lzo => return None,
     }
     Some(out)
 }

@@ -233,8 +233,8 @@ mod sync;
 mod tree;
 
 pub use compress::{
-    Backend, CompressError, Compressor, ContentClass, DecompressError, Deflate, Lz4, Lz4Flex,
-    MAX_COMPRESSED, PAGE_SIZE, Page, fill_page, same_filled,
+    Backend, CompressError, Compressor, ContentClass, DecompressError, Deflate, Lz4, Lz4Flex, Lzo,
+    MAX_COMPRESSED, PAGE_SIZE, Page, Zstd, fill_page, same_filled,
 };
 pub use tree::{
     Config, LoadError, LoadMode, REGION_SHIFT, REGION_SLOTS, Stats, StoreError, TreeError,

@@ -8,6 +8,10 @@
 //!     [--scale 1/32|full|1/N] [--modes same,disjoint] [--json PATH] [--svg PATH]
 //! cargo run --release -p benches --bin swapin -- race [--rounds R] [--threads W]
 //!     [--delay US] [--seed S] [--seeds N] [--device ...] [--zswap exclusive|exclusive-if-cached]
+//! swapin compare BEFORE.json AFTER.json
+//! swapin capture (--pid PID | --self) [--max MiB] -o FILE
+//! swapin scale --threads 1,2,4 [bench options]
+//! swapin codecs [--compressors lz4,zstd:3,...] [--contents text,real,corpus:FILE]
 //! ```
 //!
 //! See [`benches::swapin`] for what each step does.
@@ -22,6 +26,10 @@ fn main() -> ExitCode {
         Command::Bench(a) => benches::swapin::bench::run(a).map(drop),
         Command::Race(a) => benches::swapin::race::run(a).map(drop),
         Command::Profile(a) => benches::swapin::bench::profile(a),
+        Command::Compare(a) => benches::swapin::compare::run(a),
+        Command::Capture(a) => benches::swapin::capture::run(a),
+        Command::Scale(a) => benches::swapin::scale::run(a).map(drop),
+        Command::Codecs(a) => benches::swapin::codecs::run(a).map(drop),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

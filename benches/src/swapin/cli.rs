@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fault_path::{SwapCacheKind, ZswapLoad};
-use zswap_tree::ContentClass;
+use zswap_tree::Backend;
+
+use super::content::Content;
 
 /// Pages in the kernel run's populated region: 32 GiB of 4 KiB pages.
 pub const KERNEL_POPULATED: usize = 32 << 18;
@@ -15,23 +17,26 @@ pub const KERNEL_SWAPPED_IN: usize = 10 << 18;
 #[derive(Debug, Parser)]
 #[command(
     name = "swapin",
-    about = "The seed-004 swap-in measurement and the swap-stress-race harness, on the fault_path model"
+    about = "The seed-004 swap-in measurement and the swap-stress-race harness, on the fault_path model",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 pub struct Cli {
-    /// What to run; `bench` with its defaults when omitted, so that
-    /// `cargo run --release --bin swapin` is the measurement.
+    /// What to run; `bench` when omitted, so that `cargo run --release
+    /// --bin swapin` is the measurement and `swapin --json x.json` is
+    /// `swapin bench --json x.json`.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// `bench`'s options, for the command line without a subcommand.
+    #[command(flatten)]
+    pub bench: BenchArgs,
 }
 
 impl Cli {
-    /// The subcommand to run: the one given, or `bench` with its defaults.
+    /// The subcommand to run: the one given, or `bench` with the options
+    /// given without one.
     pub fn command(self) -> Command {
-        self.command
-            .unwrap_or_else(|| match Cli::parse_from(["swapin", "bench"]).command {
-                Some(c) => c,
-                None => unreachable!("`bench` parses to a subcommand"),
-            })
+        self.command.unwrap_or(Command::Bench(self.bench))
     }
 }
 
@@ -44,6 +49,19 @@ pub enum Command {
     /// The stress harness (swap-stress-race's shape) per strategy; print
     /// data loss and misload.
     Race(RaceArgs),
+    /// Compare two `bench` JSON files (before, after): per row the change
+    /// in us/page and in the ratio to bypass, with a bootstrap 95%
+    /// confidence interval from the per-repeat figures.
+    Compare(CompareArgs),
+    /// Read a live process's private anonymous memory into a page corpus
+    /// file (for `--content corpus:FILE`).
+    Capture(CaptureArgs),
+    /// `bench` at each thread count of `--threads 1,2,4,...`: pages per
+    /// second and the ratio to bypass per strategy; JSON and an SVG plot.
+    Scale(BenchArgs),
+    /// Per content class and compressor: compression ratio, same-filled
+    /// share, compress and decompress time per page.
+    Codecs(CodecsArgs),
     /// Single-thread swap-in of N pages for one strategy, untimed except for
     /// one total: a driver for profilers (`valgrind --tool=callgrind
     /// --toggle-collect='*fault_loop*'`).
@@ -177,17 +195,6 @@ pub fn parse_scale(s: &str) -> Result<Scale, String> {
     Ok(Scale { divisor })
 }
 
-/// Parses a content class by its `zswap_tree` name.
-pub fn parse_content(s: &str) -> Result<ContentClass, String> {
-    ContentClass::ALL
-        .into_iter()
-        .find(|c| c.name() == s)
-        .ok_or_else(|| {
-            let names: Vec<_> = ContentClass::ALL.iter().map(|c| c.name()).collect();
-            format!("unknown content {s:?}; known: {}", names.join(", "))
-        })
-}
-
 /// The most pages (or slots) a run may name: 2^40, 4 PiB of 4 KiB pages,
 /// far beyond any machine, so that every size computed from it fits a
 /// `u64`; whether a run fits this machine is checked before it allocates.
@@ -221,6 +228,9 @@ pub fn parse_slots(s: &str) -> Result<u64, String> {
 
 /// Parses a thread count of at most [`MAX_THREADS`].
 pub fn parse_threads(s: &str) -> Result<usize, String> {
+    if s.trim().is_empty() {
+        return Err("empty thread count (an empty --threads list?)".into());
+    }
     parse_at_most(s, MAX_THREADS as u64, "threads").map(|n| n as usize)
 }
 
@@ -297,13 +307,20 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', value_parser = parse_row)]
     pub strategies: Vec<String>,
     /// Threads faulting pages back in (default: 2, or the CPU count if
-    /// lower).
-    #[arg(long, value_parser = parse_threads)]
-    pub threads: Option<usize>,
+    /// lower). `swapin scale` takes a list (default 1, 2, 4, ... up to
+    /// twice the CPU count).
+    #[arg(long, value_delimiter = ',', value_parser = parse_threads)]
+    pub threads: Vec<usize>,
     /// Page content: zero-tail (word 0 counter, word 1 index, zeros), text,
-    /// half-random, random.
-    #[arg(long, default_value = "zero-tail", value_parser = parse_content)]
-    pub content: ContentClass,
+    /// half-random, random, real (the shipped corpus of a real program's
+    /// memory) or corpus:FILE (a `swapin capture` file). Words 0 and 1 of
+    /// every page are the counter and the index.
+    #[arg(long, default_value = "zero-tail", value_parser = super::content::parse_content)]
+    pub content: Content,
+    /// Compressor of zram and zswap: lz4, lz4_flex, deflate, lzo, zstd or
+    /// zstd:LEVEL (1-22).
+    #[arg(long, default_value = "lz4", value_parser = Backend::parse)]
+    pub compressor: Backend,
     /// Swap device.
     #[arg(long, value_enum, default_value_t = DeviceArg::Zram)]
     pub device: DeviceArg,
@@ -338,6 +355,11 @@ pub struct BenchArgs {
     /// to bypass the median of the per-repeat ratios.
     #[arg(long, default_value_t = 5, value_parser = parse_repeat)]
     pub repeat: usize,
+    /// Discarded runs before the measured ones (the first row in the first
+    /// mode), so that no row pays the process's first-run costs. The rows
+    /// also rotate: repeat r starts with row r (mod the row count).
+    #[arg(long, default_value_t = 1, value_parser = parse_repeat)]
+    pub warmup: usize,
     /// Seed of the page contents.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -366,9 +388,28 @@ impl BenchArgs {
             .min(self.populated())
     }
 
-    /// Threads.
+    /// Threads (the first of `--threads`).
     pub fn threads(&self) -> usize {
-        self.threads.unwrap_or_else(default_threads).max(1)
+        self.threads
+            .first()
+            .copied()
+            .unwrap_or_else(default_threads)
+            .max(1)
+    }
+
+    /// The thread counts of `swapin scale`: `--threads`, else 1, 2, 4, ...
+    /// up to twice the CPU count. An empty list or a zero is an error.
+    pub fn thread_list(&self) -> Result<Vec<usize>, String> {
+        if self.threads.is_empty() {
+            let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+            return Ok(std::iter::successors(Some(1usize), |&t| Some(t * 2))
+                .take_while(|&t| t <= 2 * cpus)
+                .collect());
+        }
+        if self.threads.contains(&0) {
+            return Err("--threads: a thread count must be at least 1".into());
+        }
+        Ok(self.threads.clone())
     }
 
     /// The SVG path: `--svg`, else the JSON path with an `.svg`
@@ -420,10 +461,10 @@ pub struct RaceArgs {
     /// Put zswap in front of the device with this load mode.
     #[arg(long, value_enum)]
     pub zswap: Option<ZswapArg>,
-    /// Content is not used by the harness (word 0 and 1 only); accepted for
-    /// symmetry with `bench`.
-    #[arg(long, value_parser = parse_content, hide = true)]
-    pub content: Option<ContentClass>,
+    /// Accepted (and a corpus file checked) for symmetry with `bench`, but
+    /// not used: the harness pages hold word 0 and 1 only.
+    #[arg(long, value_parser = super::content::parse_content, hide = true)]
+    pub content: Option<Content>,
     /// First seed (read-delay choice and page-out order).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -439,10 +480,69 @@ pub struct RaceArgs {
     pub json: Option<PathBuf>,
 }
 
+/// `swapin compare` options.
+#[derive(Clone, Debug, Args)]
+pub struct CompareArgs {
+    /// The "before" JSON of `swapin bench --json`.
+    pub before: PathBuf,
+    /// The "after" JSON.
+    pub after: PathBuf,
+    /// Bootstrap resamples.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(100..=1_000_000))]
+    pub resamples: u32,
+    /// Seed of the bootstrap (the result is reproducible).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `swapin capture` options.
+#[derive(Clone, Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["pid", "self_"])))]
+pub struct CaptureArgs {
+    /// The process to read (root or its owner).
+    #[arg(long)]
+    pub pid: Option<u32>,
+    /// Read this process (a demo).
+    #[arg(long = "self")]
+    pub self_: bool,
+    /// Stop after this many MiB of pages.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub max: u64,
+    /// Output file (written whole or not at all).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `swapin codecs` options.
+#[derive(Clone, Debug, Args)]
+pub struct CodecsArgs {
+    /// Compressors, comma-separated (default: lz4, lz4_flex, deflate, lzo,
+    /// zstd:1, zstd:3, zstd:9).
+    #[arg(long, value_delimiter = ',', value_parser = Backend::parse)]
+    pub compressors: Vec<Backend>,
+    /// Content classes, comma-separated (default: zero-tail, text,
+    /// half-random, random, real).
+    #[arg(long, value_delimiter = ',', value_parser = super::content::parse_content)]
+    pub contents: Vec<Content>,
+    /// Pages per class (a corpus is cycled).
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
+    pub pages: u32,
+    /// Timed passes; the figure is the median pass.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub passes: u32,
+    /// Write the rows as JSON to this path.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
+    use zswap_tree::ContentClass;
 
     fn bench(args: &[&str]) -> BenchArgs {
         let mut v = vec!["swapin", "bench"];
@@ -478,6 +578,58 @@ mod tests {
             Command::Bench(b) => assert_eq!(b.populated(), 262_144),
             c => panic!("{c:?}"),
         }
+        // bench's flags work without naming it.
+        let c = Cli::try_parse_from([
+            "swapin",
+            "--json",
+            "x.json",
+            "--strategies",
+            "bypass",
+            "--compressor",
+            "zstd:7",
+            "--repeat",
+            "3",
+        ])
+        .expect("parses");
+        match c.command() {
+            Command::Bench(b) => {
+                assert_eq!(b.json, Some(PathBuf::from("x.json")));
+                assert_eq!(b.strategies, ["bypass"]);
+                assert_eq!(b.compressor, Backend::Zstd(7));
+                assert_eq!(b.repeat, 3);
+            }
+            c => panic!("{c:?}"),
+        }
+        // A subcommand's own flags still go to it, and mixing is refused.
+        assert!(matches!(
+            Cli::try_parse_from(["swapin", "race", "--rounds", "2"]).unwrap().command(),
+            Command::Race(r) if r.rounds == 2
+        ));
+        assert!(Cli::try_parse_from(["swapin", "--repeat", "2", "race"]).is_err());
+        assert!(Cli::try_parse_from(["swapin", "--nope"]).is_err());
+    }
+
+    #[test]
+    fn new_commands_refuse_bad_input() {
+        for args in [
+            vec!["swapin", "bench", "--compressor", "lz5"],
+            vec!["swapin", "bench", "--compressor", "zstd:40"],
+            vec!["swapin", "--compressor", "lzo-rle"],
+            vec!["swapin", "bench", "--content", "corpus:/nonexistent.swpc"],
+            vec!["swapin", "scale", "--threads", ""],
+            vec!["swapin", "capture", "-o", "x.swpc"],
+            vec!["swapin", "capture", "--pid", "1", "--self", "-o", "x"],
+            vec!["swapin", "capture", "--pid", "x", "-o", "x"],
+            vec!["swapin", "capture", "--self"],
+            vec!["swapin", "compare", "a.json"],
+            vec!["swapin", "codecs", "--compressors", "nope"],
+        ] {
+            assert!(Cli::try_parse_from(&args).is_err(), "{args:?}");
+        }
+        let e = Cli::try_parse_from(["swapin", "--compressor", "lzo-rle"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not available"), "{e}");
     }
 
     #[test]
@@ -486,7 +638,9 @@ mod tests {
         assert_eq!(b.populated(), 262_144, "1 GiB");
         assert_eq!(b.swapped_in(), 81_920, "320 MiB");
         assert_eq!(b.device, DeviceArg::Zram);
-        assert_eq!(b.content, ContentClass::ZeroTail);
+        assert_eq!(b.content, Content::Class(ContentClass::ZeroTail));
+        assert_eq!(b.compressor, Backend::Lz4);
+        assert_eq!(b.warmup, 1);
         assert_eq!(b.modes, vec![Mode::Same, Mode::Disjoint]);
         assert!(b.strategies.is_empty());
         let rows = strategies_or_all(&b.strategies);
@@ -538,7 +692,7 @@ mod tests {
         ]);
         assert_eq!(b.strategies, ["bypass", "pin-retry", "swapcache"]);
         assert_eq!(b.threads(), 3);
-        assert_eq!(b.content, ContentClass::HalfRandom);
+        assert_eq!(b.content, Content::Class(ContentClass::HalfRandom));
         assert_eq!(b.device, DeviceArg::Zswap);
         assert_eq!(b.populated(), KERNEL_POPULATED);
         assert_eq!(b.swapped_in(), KERNEL_SWAPPED_IN);

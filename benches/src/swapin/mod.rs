@@ -12,6 +12,12 @@
 //!                    pages, and the slot/frame accounting
 //!                  print a table, write JSON (--json) and an SVG plot (--svg)
 //!   swapin race    fault_path::harness::run_race per strategy and seed
+//!   swapin compare two bench JSON files: per row the change, with a
+//!                  bootstrap confidence interval
+//!   swapin capture a process's private anonymous pages into a corpus
+//!   swapin scale   bench per thread count: pages/s and ratio to bypass
+//!   swapin codecs  ratio, same-filled share, compress/decompress time per
+//!                  content and compressor
 //! ```
 //!
 //! Kernel anchor (DESIGN.md section 6, seed 004): Before (bypass) 10934698
@@ -19,8 +25,13 @@
 //! 2621440 pages: 4.17, 4.26 and 5.02 us per page.
 
 pub mod bench;
+pub mod capture;
 pub mod cli;
+pub mod codecs;
+pub mod compare;
+pub mod content;
 pub mod race;
 pub mod report;
 pub mod rss;
+pub mod scale;
 pub mod svg;

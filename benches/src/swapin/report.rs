@@ -5,7 +5,60 @@ use fault_path::device::DeviceStats;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::bench::Plan;
+use super::cli::BenchArgs;
 use super::rss::RssScope;
+
+/// The version of the `swapin bench` JSON document ([`BenchJson`]);
+/// `swapin compare` reads only this one. Version 1 (before the field
+/// existed) was a bare list of rows without per-repeat figures.
+pub const JSON_VERSION: u32 = 2;
+
+/// The `swapin bench --json` document.
+#[derive(Debug, Serialize)]
+pub struct BenchJson<'a> {
+    /// [`JSON_VERSION`].
+    pub version: u32,
+    /// `swapin bench`.
+    pub tool: &'static str,
+    /// The header line of the run.
+    pub header: &'a str,
+    /// Scale (`full`, `1/N`).
+    pub scale: String,
+    /// Compressor label.
+    pub compressor: String,
+    /// Content name.
+    pub content: &'a str,
+    /// Swap-in threads.
+    pub threads: usize,
+    /// Repeats of each row.
+    pub repeat: usize,
+    /// Discarded warm-up runs.
+    pub warmup: usize,
+    /// Seed of the contents.
+    pub seed: u64,
+    /// The rows.
+    pub rows: &'a [Row],
+}
+
+impl<'a> BenchJson<'a> {
+    /// The document of a run.
+    pub fn new(header: &'a str, args: &BenchArgs, plan: &'a Plan, rows: &'a [Row]) -> Self {
+        BenchJson {
+            version: JSON_VERSION,
+            tool: "swapin bench",
+            header,
+            scale: args.scale.to_string(),
+            compressor: plan.compressor.label(),
+            content: plan.content.name(),
+            threads: plan.threads,
+            repeat: args.repeat.max(1),
+            warmup: args.warmup,
+            seed: args.seed,
+            rows,
+        }
+    }
+}
 
 /// The kernel measurement of seed 004 (10 GiB swapped in from 32 GiB on
 /// zram), in microseconds: (strategy, time).
@@ -14,6 +67,15 @@ pub const KERNEL_US: [(&str, u64); 3] = [
     ("pin-retry", 11_157_121),
     ("swapcache", 13_155_355),
 ];
+
+/// The kernel's total for the row (seed 004), where it has one.
+pub fn kernel_total_us(row: &str) -> Option<u64> {
+    let strategy = row.split_once(':').map_or(row, |(s, _)| s);
+    KERNEL_US
+        .iter()
+        .find(|(s, _)| *s == strategy)
+        .map(|&(_, us)| us)
+}
 
 /// The kernel's ratio to bypass for `strategy`, where seed 004 has one:
 /// 1.000 (bypass), 1.020 (pin-retry), 1.203 (swapcache).
@@ -69,8 +131,10 @@ pub struct Row {
     pub mode: String,
     /// `zram`, `ramdisk` or `zswap`.
     pub device: String,
-    /// Page content class.
+    /// Page content.
     pub content: String,
+    /// Compressor of zram / zswap (`lz4`, `zstd:3`, ...).
+    pub compressor: String,
     /// Swap-in threads.
     pub threads: usize,
     /// Pages populated and paged out.
@@ -87,14 +151,31 @@ pub struct Row {
     pub runs: usize,
     /// The fastest run's `us_per_page`.
     pub us_per_page_min: f64,
+    /// Every run's `us_per_page`, in repeat order (what `swapin compare`
+    /// bootstraps).
+    pub per_repeat_us_per_page: Vec<f64>,
+    /// `us_per_page` times the kernel run's 2621440 pages: the total the
+    /// kernel's run size would take at this speed.
+    pub at_kernel_size_us: f64,
+    /// The kernel's total for this row (seed 004), where it has one.
+    pub kernel_total_us: Option<u64>,
     /// Time over bypass's in the same mode (`None` without a bypass row):
     /// the median over the repeats of this strategy's run over bypass's run
     /// of the same repeat ([`paired_ratio`]).
     pub ratio_to_bypass: Option<f64>,
+    /// The per-repeat ratios to bypass, in repeat order (empty without a
+    /// bypass row).
+    pub per_repeat_ratio: Vec<f64>,
     /// The kernel's ratio (seed 004), where it has one.
     pub kernel_ratio: Option<f64>,
     /// Fault latency.
     pub latency: Latency,
+    /// On-CPU time of the swap-in threads per page swapped in (summed over
+    /// the threads; `None` where the kernel gives no schedstat): the cost
+    /// of the path, free of the time the threads waited for a CPU.
+    pub cpu_us_per_page: Option<f64>,
+    /// Where the swap-in threads' time went (median-time run).
+    pub sched: super::bench::Sched,
     /// Fault-path counters of the swap-in phase.
     pub stats: FaultStats,
     /// Device counters of the whole run.
@@ -144,17 +225,28 @@ pub fn median_row(mut runs: Vec<Row>) -> Option<Row> {
 /// instead of landing on whichever strategy ran then. `None` when the two
 /// have different numbers of runs or a reference time is zero.
 pub fn paired_ratio(runs: &[Row], base: &[Row]) -> Option<f64> {
-    if runs.is_empty() || runs.len() != base.len() {
-        return None;
+    let mut r = per_repeat_ratios(runs, base);
+    (!r.is_empty()).then(|| crate::median(&mut r))
+}
+
+/// `runs[r].total_us / base[r].total_us` for every repeat r; empty when
+/// the two have different numbers of runs or a reference time is zero.
+pub fn per_repeat_ratios(runs: &[Row], base: &[Row]) -> Vec<f64> {
+    if runs.len() != base.len() || base.iter().any(|b| b.total_us <= 0.0) {
+        return Vec::new();
     }
-    let mut r = Vec::with_capacity(runs.len());
-    for (a, b) in runs.iter().zip(base) {
-        if b.total_us <= 0.0 {
-            return None;
-        }
-        r.push(a.total_us / b.total_us);
+    runs.iter()
+        .zip(base)
+        .map(|(a, b)| a.total_us / b.total_us)
+        .collect()
+}
+
+fn pct(v: f64, s: &super::bench::Sched) -> String {
+    if s.known && s.thread_us > 0.0 {
+        format!("{:.0}", 100.0 * v / s.thread_us)
+    } else {
+        "-".into()
     }
-    Some(crate::median(&mut r))
 }
 
 fn opt3(v: Option<f64>) -> String {
@@ -167,12 +259,17 @@ pub fn table(rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<16} {:<8} {:>11} {:>7} {:>7} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
+        "{:<16} {:<8} {:>11} {:>11} {:>11} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
         "strategy",
         "mode",
         "total us",
+        "@10GiB us",
+        "kernel us",
         "us/pg",
         "min",
+        "cpu/pg",
+        "runq%",
+        "blk%",
         "ratio",
         "kernel",
         "p50 ns",
@@ -190,12 +287,18 @@ pub fn table(rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<16} {:<8} {:>11.0} {:>7.3} {:>7.3} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
+            "{:<16} {:<8} {:>11.0} {:>11.0} {:>11} {:>7.3} {:>7.3} {:>7} {:>5} {:>5} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
             r.strategy,
             r.mode,
             r.total_us,
+            r.at_kernel_size_us,
+            r.kernel_total_us
+                .map_or_else(|| "-".into(), |k| k.to_string()),
             r.us_per_page,
             r.us_per_page_min,
+            opt3(r.cpu_us_per_page),
+            pct(r.sched.runqueue_us, &r.sched),
+            pct(r.sched.blocked_us(), &r.sched),
             opt3(r.ratio_to_bypass),
             opt3(r.kernel_ratio),
             r.latency.p50_ns,
@@ -226,6 +329,7 @@ pub(crate) mod tests {
             mode: mode.into(),
             device: "zram".into(),
             content: "zero-tail".into(),
+            compressor: "lz4".into(),
             threads: 2,
             pages_populated: 1024,
             pages_swapped_in: 320,
@@ -233,7 +337,11 @@ pub(crate) mod tests {
             us_per_page,
             runs: 1,
             us_per_page_min: us_per_page,
+            per_repeat_us_per_page: vec![us_per_page],
+            at_kernel_size_us: us_per_page * 2_621_440.0,
+            kernel_total_us: kernel_total_us(strategy),
             ratio_to_bypass: None,
+            per_repeat_ratio: Vec::new(),
             kernel_ratio: kernel_ratio(strategy),
             latency: Latency {
                 samples: 640,
@@ -243,6 +351,8 @@ pub(crate) mod tests {
                 p999_ns: 20000,
                 max_ns: 50000,
             },
+            cpu_us_per_page: Some(us_per_page),
+            sched: Default::default(),
             stats: FaultStats::default(),
             device_stats: DeviceStats::default(),
             data_loss: 0,
