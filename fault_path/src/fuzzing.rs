@@ -172,8 +172,13 @@ fn run_op(
 ) {
     match op {
         Op::SetOrders { mask } => {
-            let max = sys.swap_map().max_order().min(3);
-            let orders = u32::from(mask) & ((2 << max) - 1);
+            // The largest order the machine holds, and the largest the
+            // decoder enables (the address spaces have at most 12 pages).
+            let max = sys
+                .swap_map()
+                .max_order()
+                .min(crate::frame::MAX_FOLIO_ORDER);
+            let orders = u32::from(mask) & ((2 << max.min(3)) - 1);
             if let Err(e) = sys.set_orders(orders) {
                 panic!("{at}: set_orders({orders:#b}): {e}");
             }
