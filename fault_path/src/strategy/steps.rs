@@ -294,11 +294,12 @@ impl SwapFault<'_> {
     /// first write).
     pub(crate) fn map_cached(&mut self, fr: FrameId) -> Result<SwapIn, FaultError> {
         let sys = self.sys;
-        if sys.nr_pages(fr) > 1 {
-            return self.map_cached_page(fr);
-        }
+        // The page of this slot: the folio itself at order 0; in a large
+        // folio a page-out left in the cache, the slot's page of it.
+        let large = sys.nr_pages(fr) > 1;
+        let page = fr + (self.slot - sys.frames.swap(fr)) as FrameId;
         let mut result = Ok(SwapIn::Mapped);
-        let mut exclusive = false;
+        let mut mapped = false;
         {
             let _g = self.mm.lock_ptl(self.vpn);
             if self.mm.pte(self.vpn) != self.orig {
@@ -309,19 +310,24 @@ impl SwapFault<'_> {
                 match sys.frames.alloc() {
                     None => result = Err(FaultError::NoMemory),
                     Some(t) => {
-                        sys.frames.copy_frame(fr, t);
+                        sys.frames.copy_frame(page, t);
                         self.st.copies += 1;
                         let _ = sys.map.free(self.slot);
                         self.mm.set_pte(self.vpn, Pte::present(t));
                     }
                 }
             } else {
-                // Our reference becomes the PTE's.
-                self.mm.set_pte(self.vpn, Pte::present(fr));
-                exclusive = true;
+                // Our reference becomes the PTE's. A large folio stays in
+                // the cache for its other slots: only this slot's reference
+                // goes here.
+                if large {
+                    let _ = sys.map.free(self.slot);
+                }
+                self.mm.set_pte(self.vpn, Pte::present(page));
+                mapped = true;
             }
         }
-        if exclusive {
+        if mapped && !large {
             // Only this PTE named the slot (count 1; fork is excluded), and
             // it maps the folio now: nobody else can act on the slot, so
             // `swap_free` and `folio_free_swap`'s delete + put_swap_folio
@@ -331,51 +337,13 @@ impl SwapFault<'_> {
             // (anyone who looks at the flag takes the folio lock first).
             sys.del_free_and_clear(fr, self.slot);
             sys.frames.put_unlock_clear(fr, PG_SWAPCACHE);
-        } else {
-            // folio_free_swap: if the last reference went meanwhile (a
-            // zap, another address space), drop the cache.
-            sys.try_free_swap(fr);
-            sys.frames.unlock_put(fr);
+            return result;
         }
-        result
-    }
-
-    /// [`SwapFault::map_cached`] for the page of this fault's slot in the
-    /// locked large swap-cache folio `fr` (an order-0 fault on one page of a
-    /// large folio that a page-out left in the cache): under the PTE lock,
-    /// `pte_same`, then the page itself is mapped (our reference becomes the
-    /// PTE's) and the slot's reference dropped, or a private copy when the
-    /// entry is shared. The folio leaves the swap cache once none of its
-    /// slots is referenced any more (`folio_free_swap` checks
-    /// `folio_swapped`).
-    fn map_cached_page(&mut self, fr: FrameId) -> Result<SwapIn, FaultError> {
-        let sys = self.sys;
-        let page = fr + (self.slot - sys.frames.swap(fr)) as FrameId;
-        let mut result = Ok(SwapIn::Mapped);
-        let mut mapped_page = false;
-        {
-            let _g = self.mm.lock_ptl(self.vpn);
-            if self.mm.pte(self.vpn) != self.orig {
-                self.st.pte_same_fail += 1;
-                result = Ok(SwapIn::Retry);
-            } else if sys.map.count(self.slot).is_ok_and(|c| c > 1) {
-                match sys.frames.alloc() {
-                    None => result = Err(FaultError::NoMemory),
-                    Some(t) => {
-                        sys.frames.copy_frame(page, t);
-                        self.st.copies += 1;
-                        let _ = sys.map.free(self.slot);
-                        self.mm.set_pte(self.vpn, Pte::present(t));
-                    }
-                }
-            } else {
-                let _ = sys.map.free(self.slot);
-                self.mm.set_pte(self.vpn, Pte::present(page));
-                mapped_page = true;
-            }
-        }
+        // folio_free_swap: if the last reference went meanwhile (a zap,
+        // another address space), or none of a large folio's slots is
+        // referenced any more (`folio_swapped`), drop the cache.
         sys.try_free_swap(fr);
-        if mapped_page {
+        if mapped {
             sys.frames.unlock(fr);
         } else {
             sys.frames.unlock_put(fr);
