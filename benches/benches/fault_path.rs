@@ -174,6 +174,19 @@ fn evict_caches(buf: &mut [u64]) {
     black_box(&*buf);
 }
 
+/// `0..n` in a random order (Fisher-Yates on a xorshift stream), so that
+/// what one case leaves behind biases no particular successor.
+fn shuffled(rng: &mut u64, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    for k in (1..n).rev() {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        order.swap(k, (*rng % (k as u64 + 1)) as usize);
+    }
+    order
+}
+
 /// The paired target check (see the module docs).
 fn targets(_: &mut Criterion) {
     if !benches::selected("targets") {
@@ -213,13 +226,7 @@ fn targets(_: &mut Criterion) {
         // A fresh random order every round: what a case leaves behind (the
         // frame free-list order, the allocator's state) then biases no
         // particular successor.
-        let mut order: Vec<usize> = (0..cases.len()).collect();
-        for k in (1..order.len()).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            order.swap(k, (rng % (k as u64 + 1)) as usize);
-        }
+        let order = shuffled(&mut rng, cases.len());
         for i in order {
             let (_, fx, strategy, kind) = cases[i];
             let (sys, mm) = &fixtures[fx];
@@ -302,13 +309,7 @@ fn large(_: &mut Criterion) {
     let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
     for round in 0..WARMUP + ROUNDS {
         let mut this = vec![0.0; cases.len()];
-        let mut order: Vec<usize> = (0..cases.len()).collect();
-        for k in (1..order.len()).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            order.swap(k, (rng % (k as u64 + 1)) as usize);
-        }
+        let order = shuffled(&mut rng, cases.len());
         for i in order {
             let (_, strategy, orders) = cases[i];
             sys.set_strategy(strategy).expect("strategy");
