@@ -927,6 +927,34 @@ impl Frames {
         fill(unsafe { &mut *page })
     }
 
+    /// As [`Frames::fill_private`] for the `nr` frames from `head`, which
+    /// are contiguous in the pool (a large folio), as one slice of pages:
+    /// a device decompresses a multi-page object straight into the folio.
+    ///
+    /// # Safety
+    /// As [`Frames::fill_private`], for each of the `nr` frames.
+    #[cfg(not(loom))]
+    pub(crate) unsafe fn fill_private_run<R>(
+        &self,
+        head: FrameId,
+        nr: u32,
+        fill: impl FnOnce(&mut [zswap_tree::Page]) -> R,
+    ) -> R {
+        let start = head as usize * WORDS;
+        let words = &self.words[start..start + nr as usize * WORDS];
+        // As in `fill_private`: writing through a pointer derived from the
+        // shared reference to these `UnsafeCell`s is allowed, and `nr`
+        // pages of 4096 bytes are exactly the `nr * WORDS` words.
+        let pages = std::ptr::slice_from_raw_parts_mut(
+            words.as_ptr().cast::<zswap_tree::Page>().cast_mut(),
+            nr as usize,
+        );
+        // SAFETY: the caller guarantees no other access to these words
+        // while the `&mut` lives (see # Safety), so it is unique; the memory
+        // is initialised and in bounds (the slice above was bounds-checked).
+        fill(unsafe { &mut *pages })
+    }
+
     /// Copies frame `from` into frame `to`.
     pub fn copy_frame(&self, from: FrameId, to: FrameId) {
         for (d, s) in self.words(to).iter().zip(self.words(from)) {
@@ -1150,6 +1178,27 @@ mod tests {
         let c = frames.alloc_order(1).unwrap();
         frames.set_flags(c, PG_SWAPCACHE);
         assert!(!frames.split(c, 1, &[1, 1]));
+    }
+
+    #[test]
+    fn fill_private_run_writes_every_frame_of_the_folio() {
+        let frames = Frames::new(8);
+        let head = frames.alloc_order(2).unwrap();
+        // SAFETY: `head` was just allocated and is visible to no one else.
+        unsafe {
+            frames.fill_private_run(head, 4, |pages| {
+                assert_eq!(pages.len(), 4);
+                for (i, p) in pages.iter_mut().enumerate() {
+                    p.fill(0);
+                    p[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+                }
+            })
+        };
+        for i in 0..4 {
+            assert_eq!(frames.word(head + i, 0), u64::from(i) + 1);
+        }
+        frames.put(head);
+        assert_eq!(frames.stats().in_use, 0);
     }
 
     #[test]

@@ -766,6 +766,28 @@ impl System {
             Some((tree, _)) if tree.contains(s0) => Backend::Zswap,
             _ => Backend::Device,
         };
+        if backend == Backend::Device && nr > 1 {
+            // One request for the folio: zram decompresses a multi-page
+            // object once (`Zram::multi_pages`).
+            let read = |pages: &mut [zswap_tree::Page]| {
+                self.device
+                    .read_run(s0, pages)
+                    .map_err(|e| FaultError::Io(e.to_string()))
+            };
+            #[cfg(not(loom))]
+            // SAFETY: forwarded from our caller, for every frame of the folio.
+            return unsafe { self.frames.fill_private_run(head, nr, read) }.map(|_| ());
+            #[cfg(loom)]
+            {
+                let mut pages = vec![[0u8; zswap_tree::PAGE_SIZE]; nr as usize];
+                if read(&mut pages)? {
+                    for (i, p) in pages.iter().enumerate() {
+                        self.frames.copy_in(head + i as FrameId, p);
+                    }
+                }
+                return Ok(());
+            }
+        }
         for i in 0..nr {
             // SAFETY: forwarded from our caller.
             unsafe { self.read_page(head, head + i, s0 + u64::from(i), in_swapcache, backend)? };
@@ -847,6 +869,25 @@ impl System {
         }
         self.device
             .read(slot, page)
+            .map_err(|e| FaultError::Io(e.to_string()))
+    }
+
+    /// Writes the large folio `head` to the slots from `s0` (`swap_writepage`
+    /// of a large folio): into zswap page by page if there is one (6.13's
+    /// `zswap_store` of a large folio, one entry per page; a page it refuses
+    /// goes to the device alone), else to the device as one run, which zram
+    /// may store as multi-page objects (`Zram::multi_pages`).
+    pub(crate) fn write_folio(&self, head: FrameId, s0: u64) -> Result<(), FaultError> {
+        let nr = self.nr_pages(head);
+        if self.zswap.is_some() || nr == 1 {
+            return (0..nr).try_for_each(|i| self.write_from(head + i, s0 + u64::from(i)));
+        }
+        let mut pages = vec![[0u8; zswap_tree::PAGE_SIZE]; nr as usize];
+        for (i, p) in pages.iter_mut().enumerate() {
+            self.frames.copy_out(head + i as FrameId, p);
+        }
+        self.device
+            .write_run(s0, &pages)
             .map_err(|e| FaultError::Io(e.to_string()))
     }
 
