@@ -378,10 +378,11 @@ impl SwapDevice for Zram {
                 let (o, i) = (Arc::clone(o), *i as usize);
                 drop(s);
                 bump(&self.c.multi_partial_reads);
-                let mut run = vec![0u8; o.nr as usize * PAGE_SIZE];
-                o.decode(self.comp, &mut run, slot)?;
-                page.copy_from_slice(&run[i * PAGE_SIZE..(i + 1) * PAGE_SIZE]);
-                Ok(true)
+                with_run_buffer(o.nr as usize * PAGE_SIZE, |run| {
+                    o.decode(self.comp, run, slot)?;
+                    page.copy_from_slice(&run[i * PAGE_SIZE..(i + 1) * PAGE_SIZE]);
+                    Ok(true)
+                })
             }
         }
     }
@@ -471,6 +472,26 @@ impl SwapDevice for Zram {
     fn stats(&self) -> DeviceStats {
         self.c.snapshot()
     }
+}
+
+/// Runs `f` on a zeroed-once buffer of `len` bytes, kept per thread (the
+/// decompression buffer of a one-page read of a multi-page object, as
+/// zram's per-CPU stream buffer): a fresh 64 KiB allocation per read would
+/// cost more than the decompression (first-touch faults after the heap
+/// top is trimmed). Reentrant calls get a fresh buffer.
+fn with_run_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    std::thread_local! {
+        static RUN: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    RUN.with(|b| match b.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![0u8; len]),
+    })
 }
 
 /// A delay injected into device reads, to widen race windows as the
