@@ -52,9 +52,9 @@ use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, lock};
 /// A frame number.
 pub type FrameId = u32;
 
-/// Words per frame: a 4 KiB page normally; 2 under loom (word 0, the
+/// Words per frame: a 4 KiB page normally; 2 under loom and shuttle (word 0, the
 /// counter, and word 1, the index, are all the models look at).
-pub const WORDS: usize = if cfg!(loom) { 2 } else { 512 };
+pub const WORDS: usize = if cfg!(any(loom, shuttle)) { 2 } else { 512 };
 
 /// Folio flag: locked (`PG_locked`).
 pub const PG_LOCKED: u32 = 1 << 0;
@@ -131,8 +131,9 @@ pub struct FrameStats {
     pub alloc_failures: u64,
 }
 
-/// Free-list shards (per-CPU page lists, `per_cpu_pages`); 1 under loom.
-const FREE_SHARDS: usize = if cfg!(loom) { 1 } else { 8 };
+/// Free-list shards (per-CPU page lists, `per_cpu_pages`); 1 under loom and
+/// shuttle (no per-thread state: shuttle threads share one OS thread).
+const FREE_SHARDS: usize = if cfg!(any(loom, shuttle)) { 1 } else { 8 };
 
 /// Folio orders the pool hands out: 0 to 9 (4 KiB to 2 MiB, the PMD order).
 pub const NR_FOLIO_ORDERS: usize = 10;
@@ -146,14 +147,14 @@ const PCP_HIGH: usize = 4 * REFILL;
 
 /// The calling thread's free-list shard.
 #[inline]
-#[cfg_attr(loom, allow(clippy::modulo_one))] // one shard under loom
+#[cfg_attr(any(loom, shuttle), allow(clippy::modulo_one))] // one shard under loom
 fn home_shard() -> usize {
     crate::sync::shard() % FREE_SHARDS
 }
 
 /// Frames moved per refill of an empty per-thread list, and per drain of a
 /// full one (`pcp->batch`).
-const REFILL: usize = if cfg!(loom) { 2 } else { 64 };
+const REFILL: usize = if cfg!(any(loom, shuttle)) { 2 } else { 64 };
 
 /// "Not the head of a free block" in [`Buddy::free_order`].
 const NOT_FREE: u8 = u8::MAX;
@@ -909,7 +910,7 @@ impl Frames {
     /// the swap cache, or named by a swap-in marker, is locked by the filler,
     /// and every reader of such a folio's contents takes the folio lock first
     /// (`map_cached`, page-out, the marker waiters).
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     pub(crate) unsafe fn fill_private<R>(
         &self,
         f: FrameId,
@@ -985,7 +986,7 @@ impl Frames {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::*;
 

@@ -808,7 +808,7 @@ impl System {
         in_swapcache: bool,
         backend: Backend,
     ) -> Result<(), FaultError> {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         {
             // SAFETY: forwarded from our caller.
             unsafe {
@@ -818,9 +818,10 @@ impl System {
             }
             .map(|_transferred| ())
         }
-        #[cfg(loom)]
+        #[cfg(any(loom, shuttle))]
         {
-            // Under loom frames are loom atomics: read into a buffer, copy.
+            // Under loom (shuttle) frames are loom (shuttle) atomics: read into a
+            // buffer, copy.
             with_page_buffer(|page| {
                 let copy = self.read_into_buf(head, slot, in_swapcache, backend, page)?;
                 if copy {
@@ -963,11 +964,12 @@ fn table_frame(v: std::num::NonZeroU64) -> FrameId {
 }
 
 /// Runs `f` on a 4 KiB bounce buffer: one per thread, reused, so that a
-/// fault does not zero a page of stack for every read. Under loom, model
-/// threads can share an OS thread (and its thread-locals) and switch inside
+/// fault does not zero a page of stack for every read. Under loom and
+/// shuttle, model
+/// threads share an OS thread (and its thread-locals) and switch inside
 /// `f`, so each call gets its own buffer there.
 fn with_page_buffer<R>(f: impl FnOnce(&mut zswap_tree::Page) -> R) -> R {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     {
         std::thread_local! {
             static PAGE: std::cell::RefCell<Box<zswap_tree::Page>> =
@@ -981,13 +983,13 @@ fn with_page_buffer<R>(f: impl FnOnce(&mut zswap_tree::Page) -> R) -> R {
             Err(_) => f(&mut Box::new([0; zswap_tree::PAGE_SIZE])),
         })
     }
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     {
         f(&mut Box::new([0; zswap_tree::PAGE_SIZE]))
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::*;
     use crate::device::Ramdisk;
