@@ -657,7 +657,7 @@ impl SwapDevice for NullDevice {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::*;
     // lz4_flex, not liblz4, should miri run these; it skips them (the

@@ -934,7 +934,7 @@ impl Frames {
     ///
     /// # Safety
     /// As [`Frames::fill_private`], for each of the `nr` frames.
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     pub(crate) unsafe fn fill_private_run<R>(
         &self,
         head: FrameId,

@@ -774,10 +774,10 @@ impl System {
                     .read_run(s0, pages)
                     .map_err(|e| FaultError::Io(e.to_string()))
             };
-            #[cfg(not(loom))]
+            #[cfg(not(any(loom, shuttle)))]
             // SAFETY: forwarded from our caller, for every frame of the folio.
             return unsafe { self.frames.fill_private_run(head, nr, read) }.map(|_| ());
-            #[cfg(loom)]
+            #[cfg(any(loom, shuttle))]
             {
                 let mut pages = vec![[0u8; zswap_tree::PAGE_SIZE]; nr as usize];
                 if read(&mut pages)? {
