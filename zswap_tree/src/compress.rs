@@ -120,6 +120,16 @@ pub const fn max_compressed_len(len: usize) -> usize {
     2 * len
 }
 
+/// Copies the output of a backend that compresses into its own vector
+/// into the caller's buffer; returns its length.
+fn copy_to(out: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
+    let slot = dst
+        .get_mut(..out.len())
+        .ok_or(CompressError::OutputTooSmall)?;
+    slot.copy_from_slice(out);
+    Ok(out.len())
+}
+
 /// LZ4 through liblz4 (the `lz4` crate's block API: `LZ4_compress_default`,
 /// `LZ4_decompress_safe`). The default backend: see the crate docs for the
 /// measurement.
@@ -198,12 +208,7 @@ impl Compressor for Deflate {
     }
 
     fn compress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
-        let out = miniz_oxide::deflate::compress_to_vec(src, 1);
-        let slot = dst
-            .get_mut(..out.len())
-            .ok_or(CompressError::OutputTooSmall)?;
-        slot.copy_from_slice(&out);
-        Ok(out.len())
+        copy_to(&miniz_oxide::deflate::compress_to_vec(src, 1), dst)
     }
 
     fn decompress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<(), DecompressError> {
@@ -342,12 +347,7 @@ impl Compressor for Lzo {
     }
 
     fn compress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
-        let out = lzo1x::compress(src, lzo1x::CompressLevel::new(3));
-        let slot = dst
-            .get_mut(..out.len())
-            .ok_or(CompressError::OutputTooSmall)?;
-        slot.copy_from_slice(&out);
-        Ok(out.len())
+        copy_to(&lzo1x::compress(src, lzo1x::CompressLevel::new(3)), dst)
     }
 
     fn decompress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<(), DecompressError> {
