@@ -338,9 +338,14 @@ impl Compressor for Zstd {
 /// writes a different bitstream (version 1: zero runs as an RLE
 /// instruction) that no crate implements, so it is not offered: on
 /// zero-heavy pages it is faster than `lzo` and compresses about as well.
+///
+/// Only with the crate's `lzo` feature (off by default): the `lzo1x`
+/// crate is GPL-2.0, this crate MIT OR Apache-2.0.
+#[cfg(feature = "lzo")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lzo;
 
+#[cfg(feature = "lzo")]
 impl Compressor for Lzo {
     fn name(&self) -> &'static str {
         "lzo"
@@ -370,12 +375,15 @@ pub enum Backend {
     Deflate,
     /// [`Zstd`] at a level (clamped to `Zstd::MIN_LEVEL..=Zstd::MAX_LEVEL`).
     Zstd(i32),
-    /// [`Lzo`]: LZO1X (zram's `lzo`).
+    /// [`Lzo`]: LZO1X (zram's `lzo`); only with the `lzo` feature.
+    #[cfg(feature = "lzo")]
     Lzo,
 }
 
 impl Backend {
-    /// Every backend, default first (zstd at its default level).
+    /// Every backend, default first (zstd at its default level; `lzo`
+    /// last, with the `lzo` feature).
+    #[cfg(feature = "lzo")]
     pub const ALL: [Backend; 5] = [
         Backend::Lz4,
         Backend::Lz4Flex,
@@ -383,6 +391,25 @@ impl Backend {
         Backend::Zstd(Zstd::DEFAULT_LEVEL),
         Backend::Lzo,
     ];
+
+    /// Every backend, default first (zstd at its default level; `lzo`
+    /// only with the `lzo` feature).
+    #[cfg(not(feature = "lzo"))]
+    pub const ALL: [Backend; 4] = [
+        Backend::Lz4,
+        Backend::Lz4Flex,
+        Backend::Deflate,
+        Backend::Zstd(Zstd::DEFAULT_LEVEL),
+    ];
+
+    /// The error of asking for `lzo` (named `name`) in a build without
+    /// the `lzo` feature.
+    pub fn lzo_unavailable(name: &str) -> String {
+        format!(
+            "compressor {name:?}: not built in: zswap_tree's cargo feature `lzo` is off \
+             (the lzo1x crate is GPL-2.0, so it is opt-in: build with `--features zswap_tree/lzo`)"
+        )
+    }
 
     /// The backend's compressor.
     pub fn compressor(self) -> &'static dyn Compressor {
@@ -393,6 +420,7 @@ impl Backend {
             Backend::Zstd(level) => {
                 &ZSTD_LEVELS[(level.clamp(Zstd::MIN_LEVEL, Zstd::MAX_LEVEL) - 1) as usize]
             }
+            #[cfg(feature = "lzo")]
             Backend::Lzo => &Lzo,
         }
     }
@@ -413,14 +441,22 @@ impl Backend {
 
     /// Parses a backend name: `lz4`, `lz4_flex`, `deflate`, `lzo` (or
     /// `lzo1x`), `zstd` (level 3) or `zstd:N` for a level N in 1..=22.
-    /// zram's other names are refused with the reason.
+    /// zram's other names are refused with the reason, and `lzo` without
+    /// the `lzo` feature with the feature's name
+    /// ([`Backend::lzo_unavailable`]).
     pub fn parse(s: &str) -> Result<Backend, String> {
+        #[cfg(feature = "lzo")]
         const KNOWN: &str = "lz4, lz4_flex, deflate, lzo, zstd, zstd:LEVEL (1-22)";
+        #[cfg(not(feature = "lzo"))]
+        const KNOWN: &str = "lz4, lz4_flex, deflate, zstd, zstd:LEVEL (1-22)";
         Ok(match s {
             "lz4" => Backend::Lz4,
             "lz4_flex" | "lz4-flex" => Backend::Lz4Flex,
             "deflate" => Backend::Deflate,
+            #[cfg(feature = "lzo")]
             "lzo" | "lzo1x" => Backend::Lzo,
+            #[cfg(not(feature = "lzo"))]
+            "lzo" | "lzo1x" => return Err(Backend::lzo_unavailable(s)),
             "zstd" => Backend::Zstd(Zstd::DEFAULT_LEVEL),
             "lzo-rle" => {
                 return Err(format!(
@@ -687,6 +723,7 @@ mod tests {
                 Backend::Zstd(l) => {
                     zstd::bulk::compress_to_buffer(&[7u8; 2048], &mut half, l).unwrap()
                 }
+                #[cfg(feature = "lzo")]
                 Backend::Lzo => {
                     let v = lzo1x::compress(&[7u8; 2048], lzo1x::CompressLevel::new(3));
                     half[..v.len()].copy_from_slice(&v);
@@ -696,7 +733,11 @@ mod tests {
             let mut out = [0u8; PAGE_SIZE];
             let err = b.compressor().decompress(&half[..n], &mut out).unwrap_err();
             // lzo1x cannot say how long a wrong-length output was.
-            let want = if b == Backend::Lzo {
+            #[cfg(feature = "lzo")]
+            let lzo = b == Backend::Lzo;
+            #[cfg(not(feature = "lzo"))]
+            let lzo = false;
+            let want = if lzo {
                 DecompressError::Corrupt
             } else {
                 DecompressError::WrongLength { len: 2048 }
@@ -717,6 +758,7 @@ mod tests {
                 Backend::Zstd(l) => {
                     zstd::bulk::compress_to_buffer(&[1u8; 8192], &mut two, l).unwrap()
                 }
+                #[cfg(feature = "lzo")]
                 Backend::Lzo => {
                     let v = lzo1x::compress(&[1u8; 8192], lzo1x::CompressLevel::new(3));
                     two[..v.len()].copy_from_slice(&v);
@@ -738,7 +780,13 @@ mod tests {
         }
         assert_eq!(Backend::parse("zstd"), Ok(Backend::Zstd(3)));
         assert_eq!(Backend::parse("zstd:19"), Ok(Backend::Zstd(19)));
+        #[cfg(feature = "lzo")]
         assert_eq!(Backend::parse("lzo1x"), Ok(Backend::Lzo));
+        #[cfg(not(feature = "lzo"))]
+        for name in ["lzo", "lzo1x"] {
+            let e = Backend::parse(name).unwrap_err();
+            assert!(e.contains("feature `lzo`") && e.contains("GPL-2.0"), "{e}");
+        }
         for bad in ["zstd:0", "zstd:23", "zstd:x", "lz5", "", "lzo-rle"] {
             let e = Backend::parse(bad).unwrap_err();
             assert!(e.contains("compressor"), "{bad}: {e}");

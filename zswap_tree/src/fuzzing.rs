@@ -258,6 +258,7 @@ fn reference_decode(backend: Backend, payload: &[u8]) -> Option<Box<Page>> {
             out.copy_from_slice(v.get(..PAGE_SIZE).filter(|_| v.len() == PAGE_SIZE)?);
         }
         // No second LZO decoder in the dependency tree.
+        #[cfg(feature = "lzo")]
         Backend::Lzo => return None,
     }
     Some(out)

@@ -232,8 +232,10 @@ pub mod rbtree;
 mod sync;
 mod tree;
 
+#[cfg(feature = "lzo")]
+pub use compress::Lzo;
 pub use compress::{
-    Backend, CompressError, Compressor, ContentClass, DecompressError, Deflate, Lz4, Lz4Flex, Lzo,
+    Backend, CompressError, Compressor, ContentClass, DecompressError, Deflate, Lz4, Lz4Flex,
     MAX_COMPRESSED, PAGE_SIZE, Page, Zstd, fill_page, max_compressed_len, same_filled,
 };
 pub use tree::{

@@ -8,6 +8,8 @@
 //!     [--scale 1/32|full|1/N] [--modes same,disjoint] [--json PATH] [--svg PATH]
 //! cargo run --release -p benches --bin swapin -- race [--rounds R] [--threads W]
 //!     [--delay US] [--seed S] [--seeds N] [--device ...] [--zswap exclusive|exclusive-if-cached]
+//!     [--orders 0,2,4] [--large-bug NAME] [--content ...] [--zap-pages N] [--zswap-pool BYTES]
+//! swapin soak [race options]                           # 10,000 rounds, every fixed strategy
 //! swapin compare BEFORE.json AFTER.json
 //! swapin capture (--pid PID | --self) [--max MiB] -o FILE
 //! swapin scale --threads 1,2,4 [bench options]
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let result = match &Cli::parse().command() {
         Command::Bench(a) => benches::swapin::bench::run(a).map(drop),
         Command::Race(a) => benches::swapin::race::run(a).map(drop),
+        Command::Soak(a) => benches::swapin::race::soak(&a.clone().soak()).map(drop),
         Command::Profile(a) => benches::swapin::bench::profile(a),
         Command::Compare(a) => benches::swapin::compare::run(a),
         Command::Capture(a) => benches::swapin::capture::run(a),

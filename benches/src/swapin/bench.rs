@@ -64,6 +64,9 @@ pub struct Plan {
     pub readahead: u32,
     /// Content seed.
     pub seed: u64,
+    /// Largest folio order (0: 4 KiB pages only; see
+    /// [`super::cli::orders_mask`]).
+    pub order: u32,
 }
 
 impl Plan {
@@ -79,6 +82,7 @@ impl Plan {
             compressor: args.compressor,
             readahead: args.readahead,
             seed: args.seed,
+            order: args.orders.first().copied().unwrap_or(0),
         }
     }
 
@@ -167,6 +171,7 @@ pub fn build_system(plan: &Plan, row: &str) -> Result<Arc<System>, String> {
     let mut cfg = SystemConfig::new(frames, device).strategy(strategy);
     cfg.readahead = plan.readahead;
     cfg.swap_cache = kind;
+    cfg.orders = super::cli::orders_mask(plan.order);
     if plan.device == DeviceArg::Zswap {
         cfg.zswap = Some(ZswapConfig {
             load: plan.zswap,
@@ -197,11 +202,13 @@ pub fn prefault_frames(sys: &System) {
 }
 
 /// Populates every page and pages it out, chunk by chunk.
+/// Returns the phase's statistics (its page-outs: `thp_swpout` and
+/// `thp_swpout_fallback` with large folios).
 pub fn populate_and_pageout(
     mm: &AddressSpace,
     plan: &Plan,
     pb: &ProgressBar,
-) -> Result<(), String> {
+) -> Result<FaultStats, String> {
     let mut st = FaultStats::default();
     let mut page: Page = [0u8; PAGE_SIZE];
     let fill = !plan.content.is_zero_tail();
@@ -234,7 +241,7 @@ pub fn populate_and_pageout(
         }
         pb.inc((end - start) as u64);
     }
-    Ok(())
+    Ok(st)
 }
 
 /// What a swap-in thread brings back.
@@ -417,7 +424,7 @@ pub fn run_one(plan: &Plan, strategy: &str, mode: Mode, pb: &ProgressBar) -> Res
     prefault_frames(&sys);
     let mm = AddressSpace::new(Arc::clone(&sys), plan.pages);
     pb.set_message(format!("{strategy} {}: populate + page-out", mode.name()));
-    populate_and_pageout(&mm, plan, pb)?;
+    let out = populate_and_pageout(&mm, plan, pb)?;
     pb.set_message(format!("{strategy} {}: swap-in", mode.name()));
     let (stats, hist, wall, sched) = swap_in(&mm, plan, mode, pb)?;
     pb.set_message(format!("{strategy} {}: verify", mode.name()));
@@ -448,6 +455,11 @@ pub fn run_one(plan: &Plan, strategy: &str, mode: Mode, pb: &ProgressBar) -> Res
         latency: Latency::of(&hist),
         cpu_us_per_page: sched.known.then(|| sched.cpu_us / plan.part.max(1) as f64),
         sched,
+        order: plan.order,
+        faults_per_page: stats.faults as f64 / plan.part.max(1) as f64,
+        ratio_to_order0: None,
+        thp_swpout: out.thp_swpout,
+        thp_swpout_fallback: out.thp_swpout_fallback,
         stats,
         device_stats: sys.device().stats(),
         data_loss,
@@ -643,10 +655,19 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Row>, String> {
     let per_pass: u64 = args.modes.iter().map(|&m| plan.steps(m)).sum();
     let warm = args.modes.first().map_or(0, |&m| plan.steps(m)) * args.warmup as u64;
     let progress = Progress::new(
-        per_pass * (strategies.len() * repeat) as u64 + warm,
+        (per_pass * (strategies.len() * repeat) as u64 + warm) * args.orders.len().max(1) as u64,
         args.quiet,
     );
-    let rows = measure(args, &plan, &strategies, &progress)?;
+    super::cli::check_orders(&args.orders)?;
+    let mut rows: Vec<Row> = Vec::new();
+    for &order in &args.orders {
+        let plan = Plan {
+            order,
+            ..plan.clone()
+        };
+        rows.extend(measure(args, &plan, &strategies, &progress)?);
+    }
+    report::ratios_to_order0(&mut rows);
     progress.finish();
     print!("{}", report::table(&rows));
     let scope = rows.first().map(|r| r.peak_rss_scope);
@@ -779,6 +800,7 @@ mod tests {
             compressor: Backend::Lz4,
             readahead: 8,
             seed: 1,
+            order: 0,
         }
     }
 
@@ -985,6 +1007,70 @@ mod tests {
         // The table keeps the order given, by mode.
         let names: Vec<_> = two.iter().map(|r| r.strategy.as_str()).collect();
         assert_eq!(names[..3], ["swapcache", "pin-retry", "bypass"]);
+    }
+
+    /// `--orders 0,2`: a row set per order, the large rows with one fault
+    /// per folio, whole-folio page-outs and swap-ins (bypass, pin-retry),
+    /// the ratio to the order-0 row; an order-0-only strategy stays at one
+    /// fault a page.
+    #[test]
+    fn orders_give_per_order_rows() {
+        use clap::Parser;
+        let a = [
+            "swapin",
+            "bench",
+            "--strategies",
+            "bypass,pin-retry,swapcache",
+            "--pages",
+            "1200",
+            "--swapin-pages",
+            "400",
+            "--repeat",
+            "1",
+            "--warmup",
+            "0",
+            "--quiet",
+            "--threads",
+            "2",
+            "--modes",
+            "disjoint",
+            "--orders",
+            "0,2",
+            "--svg",
+            "/dev/null",
+        ];
+        let super::super::cli::Command::Bench(b) =
+            super::super::cli::Cli::try_parse_from(a).unwrap().command()
+        else {
+            panic!("bench")
+        };
+        let rows = run(&b).unwrap();
+        assert_eq!(rows.len(), 6);
+        for r in &rows {
+            assert_eq!((r.data_loss, r.misload), (0, 0), "{r:?}");
+            assert!(r.accounting.is_empty(), "{:?}", r.accounting);
+            assert_eq!(r.ratio_to_order0.is_some(), r.order == 2, "{}", r.strategy);
+        }
+        for r in rows.iter().filter(|r| r.order == 2) {
+            assert_eq!(
+                r.thp_swpout, 300,
+                "{}: 1200 pages in order-2 folios",
+                r.strategy
+            );
+            if r.strategy == "swapcache" {
+                assert_eq!((r.stats.thp_swpin, r.faults_per_page), (0, 1.0));
+            } else {
+                assert_eq!(r.stats.thp_swpin, 100, "{}", r.strategy);
+                assert!(
+                    (r.faults_per_page - 0.25).abs() < 1e-9,
+                    "{}",
+                    r.faults_per_page
+                );
+            }
+        }
+        let mut bad = b.clone();
+        bad.orders = Vec::new();
+        assert!(run(&bad).unwrap_err().contains("empty"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use fault_path::{SwapCacheKind, ZswapLoad};
+use fault_path::{LargeBug, SwapCacheKind, ZswapLarge, ZswapLoad};
 use zswap_tree::Backend;
 
 use super::content::Content;
@@ -49,6 +49,10 @@ pub enum Command {
     /// The stress harness (swap-stress-race's shape) per strategy; print
     /// data loss and misload.
     Race(RaceArgs),
+    /// `race` at 10,000 rounds and one seed for every fixed strategy (every
+    /// row but `bypass`); fails unless every row is clean. Takes `race`'s
+    /// options.
+    Soak(RaceArgs),
     /// Compare two `bench` JSON files (before, after): per row the change
     /// in us/page and in the ratio to bypass, with a bootstrap 95%
     /// confidence interval from the per-repeat figures.
@@ -239,6 +243,50 @@ pub fn parse_repeat(s: &str) -> Result<usize, String> {
     parse_at_most(s, MAX_REPEAT as u64, "repeats").map(|n| n as usize)
 }
 
+/// The largest folio order a run may ask for: the model's largest
+/// (`fault_path::frame::MAX_FOLIO_ORDER`, 9 = 2 MiB, the PMD order).
+pub const MAX_ORDER: u32 = fault_path::frame::MAX_FOLIO_ORDER;
+
+/// Parses one entry of `--orders`: the largest folio order of a row, 0
+/// (4 KiB pages only) to [`MAX_ORDER`].
+pub fn parse_order(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty folio order (an empty --orders list?)".into());
+    }
+    let n: u32 = t
+        .parse()
+        .map_err(|_| format!("folio order {s:?}: expected a number 0..={MAX_ORDER}"))?;
+    if n > MAX_ORDER {
+        return Err(format!(
+            "folio order {n}: above the largest, {MAX_ORDER} ({} KiB folios)",
+            4u64 << MAX_ORDER
+        ));
+    }
+    Ok(n)
+}
+
+/// The `SystemConfig::orders` mask of a largest order `max`: every order
+/// from 0 to `max` enabled (bit k: order k), so that `--orders 2` means
+/// "folios up to 16 KiB": a range that cannot take an order-2 folio takes
+/// order 1, then 0, as the kernel's loop over the enabled mTHP sizes does.
+pub fn orders_mask(max: u32) -> u32 {
+    (2u32 << max.min(MAX_ORDER)) - 1
+}
+
+/// Checks an `--orders` list: not empty, no order twice.
+pub fn check_orders(list: &[u32]) -> Result<(), String> {
+    if list.is_empty() {
+        return Err("--orders: an empty list".into());
+    }
+    for (i, o) in list.iter().enumerate() {
+        if list[..i].contains(o) {
+            return Err(format!("--orders: order {o} given twice"));
+        }
+    }
+    Ok(())
+}
+
 /// Parses one strategy name against `fault_path::strategy::names()`.
 pub fn parse_strategy(s: &str) -> Result<String, String> {
     let names = fault_path::strategy::names();
@@ -345,6 +393,11 @@ pub struct BenchArgs {
         default_value = "same,disjoint"
     )]
     pub modes: Vec<Mode>,
+    /// Largest folio orders, comma-separated, a row set per order: 0 (4 KiB
+    /// pages only, the default), 2 (folios up to 16 KiB), 4 (up to 64 KiB),
+    /// ... up to 9 (2 MiB). Every order up to the given one is enabled.
+    #[arg(long, value_delimiter = ',', default_value = "0", value_parser = parse_order)]
+    pub orders: Vec<u32>,
     /// Swap-in readahead window on the swap-cache path (pages; 0 or 1
     /// disables it).
     #[arg(long, default_value_t = 8)]
@@ -433,9 +486,9 @@ pub struct RaceArgs {
     /// Default: every strategy, then `swapcache:xarray`.
     #[arg(long, value_delimiter = ',', value_parser = parse_row)]
     pub strategies: Vec<String>,
-    /// Rounds per run.
-    #[arg(long, default_value_t = 30)]
-    pub rounds: usize,
+    /// Rounds per run (default 30; `swapin soak`: 10,000).
+    #[arg(long)]
+    pub rounds: Option<usize>,
     /// Worker threads (in pairs walking in opposite directions), plus one
     /// page-out thread.
     #[arg(long, alias = "workers", default_value_t = 4, value_parser = parse_threads)]
@@ -446,38 +499,152 @@ pub struct RaceArgs {
     /// Delay one read in this many.
     #[arg(long, default_value_t = 1)]
     pub every: u32,
-    /// Pages in the shared region.
-    #[arg(long, default_value_t = 16, value_parser = parse_pages)]
-    pub pages: usize,
-    /// Swap slots on the device (small: slots are reused at once).
-    #[arg(long, default_value_t = 3, value_parser = parse_slots)]
-    pub slots: u64,
-    /// Pages per page-out call.
-    #[arg(long, default_value_t = 16, value_parser = parse_pages)]
-    pub chunk: usize,
+    /// Pages in the shared region (default 16; with a largest order m > 0,
+    /// 4 folios: max(16, 4 x 2^m)).
+    #[arg(long, value_parser = parse_pages)]
+    pub pages: Option<usize>,
+    /// Swap slots on the device (small: slots are reused at once; default
+    /// 3; with a largest order m > 0, 3 clusters of 2^m).
+    #[arg(long, value_parser = parse_slots)]
+    pub slots: Option<u64>,
+    /// Pages per page-out call (default 16; with a largest order m > 0,
+    /// one folio: 2^m).
+    #[arg(long, value_parser = parse_pages)]
+    pub chunk: Option<usize>,
     /// Swap device (`zswap` = zswap over a ram disk).
     #[arg(long, value_enum, default_value_t = DeviceArg::Ramdisk)]
     pub device: DeviceArg,
     /// Put zswap in front of the device with this load mode.
     #[arg(long, value_enum)]
     pub zswap: Option<ZswapArg>,
-    /// Accepted (and a corpus file checked) for symmetry with `bench`, but
-    /// not used: the harness pages hold word 0 and 1 only.
-    #[arg(long, value_parser = super::content::parse_content, hide = true)]
+    /// Page content of words 2.. (as bench's `--content`): zero-tail (the
+    /// default: zeros), text, half-random, random, real or corpus:FILE. The
+    /// harness checks every page's content with its index after each
+    /// round (a page holding another page's content is a misload).
+    #[arg(long, value_parser = super::content::parse_content)]
     pub content: Option<Content>,
+    /// Largest folio orders, comma-separated: a row set per order (0, the
+    /// default: 4 KiB pages only; m > 0: folios up to 2^m pages, on
+    /// clusters of 2^m slots).
+    #[arg(long, value_delimiter = ',', default_value = "0", value_parser = parse_order)]
+    pub orders: Vec<u32>,
+    /// Negative control: a large-folio swap-in missing one check (needs an
+    /// order above 0). Adds what exercises its race unless given
+    /// otherwise: a zap region for recheck-faulting-only, zswap with a
+    /// small pool for skip-backend-check. Default rows: the large forms
+    /// (pin-retry, pin-sleep, pin-waitqueue, sync-map).
+    #[arg(long, value_enum)]
+    pub large_bug: Option<LargeBugArg>,
+    /// Pages of a zap region after the counted ones, zapped and refilled
+    /// by a zapper thread while the workers read them (default 0; 4 folios
+    /// with `--large-bug recheck-faulting-only`).
+    #[arg(long, value_parser = parse_pages)]
+    pub zap_pages: Option<usize>,
+    /// zswap's pool limit in compressed bytes, so that writeback leaves
+    /// ranges half in zswap and half on the device (default: unlimited;
+    /// with `--large-bug skip-backend-check`, 64 bytes a folio page... see
+    /// the README).
+    #[arg(long)]
+    pub zswap_pool: Option<u64>,
+    /// zswap's large-folio rule: mainline (no large swap-in while zswap
+    /// holds a page) or all-in-zswap (the 2026 RFC: a range all in zswap
+    /// may come back as one folio).
+    #[arg(long, value_enum, default_value_t = ZswapLargeArg::Mainline)]
+    pub zswap_large: ZswapLargeArg,
     /// First seed (read-delay choice and page-out order).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Runs per strategy, with seeds seed, seed+1, ... (bypass loses data
-    /// in about half the runs of the default recipe).
-    #[arg(long, default_value_t = 5)]
-    pub seeds: u64,
+    /// Runs per strategy, with seeds seed, seed+1, ... (default 5;
+    /// `swapin soak`: 1).
+    #[arg(long)]
+    pub seeds: Option<u64>,
     /// Readahead window (pages).
     #[arg(long, default_value_t = 8)]
     pub readahead: u32,
+    /// Watchdog: a run in which no round completes for this many seconds
+    /// is stopped and counted as hung (a livelock: a failure of a fixed
+    /// form, a catch of a negative control).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub hang_secs: u64,
     /// Write the rows as JSON to this path.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+impl RaceArgs {
+    /// Rounds per run: `--rounds`, else 30 (`swapin soak`: 10,000, which
+    /// sets it before the run).
+    pub fn rounds(&self) -> usize {
+        self.rounds.unwrap_or(super::race::RACE_ROUNDS)
+    }
+
+    /// Runs per strategy: `--seeds`, else 5 (`soak`: 1).
+    pub fn seeds(&self, soak: bool) -> u64 {
+        self.seeds
+            .unwrap_or(if soak { 1 } else { super::race::RACE_SEEDS })
+    }
+
+    /// These options as `swapin soak` takes them: 10,000 rounds unless
+    /// `--rounds` is given.
+    pub fn soak(mut self) -> RaceArgs {
+        self.rounds.get_or_insert(super::race::SOAK_ROUNDS);
+        self
+    }
+}
+
+/// The negative controls of the large-folio races
+/// (`fault_path::LargeBug`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LargeBugArg {
+    /// Race 5: pin only the faulting entry, not the whole range.
+    PinFaultingOnly,
+    /// Race 6: re-check only the faulting PTE under the PTE lock.
+    RecheckFaultingOnly,
+    /// Race 7: skip the one-backend check (all in zswap or none).
+    SkipBackendCheck,
+    /// Race 8: skip the no-entry-in-the-swap-cache check.
+    SkipSwapcacheCheck,
+}
+
+impl LargeBugArg {
+    /// The name the table and JSON use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LargeBugArg::PinFaultingOnly => "pin-faulting-only",
+            LargeBugArg::RecheckFaultingOnly => "recheck-faulting-only",
+            LargeBugArg::SkipBackendCheck => "skip-backend-check",
+            LargeBugArg::SkipSwapcacheCheck => "skip-swapcache-check",
+        }
+    }
+}
+
+impl From<LargeBugArg> for LargeBug {
+    fn from(b: LargeBugArg) -> LargeBug {
+        match b {
+            LargeBugArg::PinFaultingOnly => LargeBug::PinFaultingOnly,
+            LargeBugArg::RecheckFaultingOnly => LargeBug::RecheckFaultingOnly,
+            LargeBugArg::SkipBackendCheck => LargeBug::SkipBackendCheck,
+            LargeBugArg::SkipSwapcacheCheck => LargeBug::SkipSwapCacheCheck,
+        }
+    }
+}
+
+/// zswap's large-folio rule (`fault_path::ZswapLarge`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ZswapLargeArg {
+    /// Mainline: no large swap-in while zswap holds any page.
+    Mainline,
+    /// The 2026 RFC: a range entirely in zswap may be one folio.
+    AllInZswap,
+}
+
+impl From<ZswapLargeArg> for ZswapLarge {
+    fn from(z: ZswapLargeArg) -> ZswapLarge {
+        match z {
+            ZswapLargeArg::Mainline => ZswapLarge::Mainline,
+            ZswapLargeArg::AllInZswap => ZswapLarge::AllInZswap,
+        }
+    }
 }
 
 /// `swapin compare` options.
@@ -603,7 +770,7 @@ mod tests {
         // A subcommand's own flags still go to it, and mixing is refused.
         assert!(matches!(
             Cli::try_parse_from(["swapin", "race", "--rounds", "2"]).unwrap().command(),
-            Command::Race(r) if r.rounds == 2
+            Command::Race(r) if r.rounds() == 2
         ));
         assert!(Cli::try_parse_from(["swapin", "--repeat", "2", "race"]).is_err());
         assert!(Cli::try_parse_from(["swapin", "--nope"]).is_err());
@@ -630,6 +797,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not available"), "{e}");
+    }
+
+    #[test]
+    fn bench_orders_parse_and_bad_ones_are_refused() {
+        assert_eq!(bench(&[]).orders, [0], "the default stays order 0");
+        let b = bench(&["--orders", "0,2,4"]);
+        assert_eq!(b.orders, [0, 2, 4]);
+        assert_eq!(
+            (
+                orders_mask(0),
+                orders_mask(2),
+                orders_mask(4),
+                orders_mask(9)
+            ),
+            (1, 0b111, 0b1_1111, 0x3ff)
+        );
+        for bad in ["", "0,", "10", "99", "x", "-2", "2.5"] {
+            let e = Cli::try_parse_from(["swapin", "bench", "--orders", bad]);
+            assert!(e.is_err(), "{bad:?}");
+        }
+        let e = Cli::try_parse_from(["swapin", "bench", "--orders", "10"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("above the largest, 9"), "{e}");
+        let e = Cli::try_parse_from(["swapin", "bench", "--orders", ""])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("empty"), "{e}");
+        assert!(check_orders(&[]).unwrap_err().contains("empty"));
+        assert!(check_orders(&[2, 0, 2]).unwrap_err().contains("twice"));
+        assert!(check_orders(&[0, 2, 4]).is_ok());
     }
 
     #[test]
@@ -741,11 +939,23 @@ mod tests {
             panic!("not race");
         };
         assert_eq!(
-            (
-                r.pages, r.slots, r.threads, r.chunk, r.delay, r.every, r.rounds
-            ),
-            (16, 3, 4, 16, 100, 1, 30)
+            (r.threads, r.delay, r.every, r.rounds(), r.seeds(false)),
+            (4, 100, 1, 30, 5)
         );
+        let Command::Soak(s) = Cli::try_parse_from(["swapin", "soak"]).unwrap().command() else {
+            panic!("not soak");
+        };
+        assert_eq!((s.clone().soak().rounds(), s.seeds(true)), (10_000, 1));
+        let Command::Soak(s) = Cli::try_parse_from(["swapin", "soak", "--rounds", "500"])
+            .unwrap()
+            .command()
+        else {
+            panic!("not soak");
+        };
+        assert_eq!(s.soak().rounds(), 500);
+        // Sizes follow the order (race::config resolves them).
+        assert_eq!((r.pages, r.slots, r.chunk), (None, None, None));
+        assert_eq!((r.orders.as_slice(), r.large_bug), (&[0][..], None));
         assert_eq!(r.device, DeviceArg::Ramdisk);
         let Command::Race(r) =
             Cli::try_parse_from(["swapin", "race", "--workers", "2", "--zswap", "exclusive"])

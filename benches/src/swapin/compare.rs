@@ -1,7 +1,8 @@
 //! `swapin compare A.json B.json`: the before/after table a kernel patch's
 //! commit message would carry.
 //!
-//! Per row (strategy, mode, threads, device, content, compressor) present
+//! Per row (strategy, mode, threads, device, content, compressor, largest
+//! folio order: version 2 files are order 0) present
 //! in both files:
 //! - the change in us/page, `median(B) / median(A) - 1`, over the
 //!   per-repeat figures of each file;
@@ -38,6 +39,9 @@ pub struct CmpRow {
     pub content: String,
     /// Compressor.
     pub compressor: String,
+    /// Largest folio order (version 2 files: 0).
+    #[serde(default)]
+    pub order: u32,
     /// Per-repeat us/page.
     pub per_repeat_us_per_page: Vec<f64>,
     /// Per-repeat ratio to bypass.
@@ -45,7 +49,17 @@ pub struct CmpRow {
 }
 
 impl CmpRow {
-    fn key(&self) -> (String, String, usize, String, String, String) {
+    /// The row's name in the table: the strategy, with its largest folio
+    /// order when above 0 (`pin-retry o4`).
+    pub fn label(&self) -> String {
+        if self.order == 0 {
+            self.strategy.clone()
+        } else {
+            format!("{} o{}", self.strategy, self.order)
+        }
+    }
+
+    fn key(&self) -> (String, String, usize, String, String, String, u32) {
         (
             self.strategy.clone(),
             self.mode.clone(),
@@ -53,6 +67,7 @@ impl CmpRow {
             self.device.clone(),
             self.content.clone(),
             self.compressor.clone(),
+            self.order,
         )
     }
 }
@@ -78,10 +93,11 @@ pub fn parse(text: &str) -> Result<Vec<CmpRow>, String> {
         ));
     }
     match v.get("version").and_then(|x| x.as_u64()) {
-        Some(n) if n == u64::from(JSON_VERSION) => {}
+        // Version 2 rows lack the large-folio fields: they are order 0.
+        Some(n) if n == u64::from(JSON_VERSION) || n == 2 => {}
         Some(n) => {
             return Err(format!(
-                "JSON version {n}; this swapin reads version {JSON_VERSION}"
+                "JSON version {n}; this swapin reads versions 2 and {JSON_VERSION}"
             ));
         }
         None => return Err("not a swapin bench JSON file (no \"version\")".into()),
@@ -190,7 +206,7 @@ pub fn compare(
     let mut unmatched = Vec::new();
     for rb in b {
         let Some(ra) = a.iter().find(|r| r.key() == rb.key()) else {
-            unmatched.push(format!("{} {} (after only)", rb.strategy, rb.mode));
+            unmatched.push(format!("{} {} (after only)", rb.label(), rb.mode));
             continue;
         };
         if ra.per_repeat_us_per_page.is_empty() || rb.per_repeat_us_per_page.is_empty() {
@@ -237,7 +253,7 @@ pub fn compare(
     }
     for ra in a {
         if !b.iter().any(|r| r.key() == ra.key()) {
-            unmatched.push(format!("{} {} (before only)", ra.strategy, ra.mode));
+            unmatched.push(format!("{} {} (before only)", ra.label(), ra.mode));
         }
     }
     if out.is_empty() {
@@ -291,7 +307,7 @@ pub fn table(rows: &[Compared]) -> String {
         let _ = writeln!(
             s,
             "{:<16} {:<8} {:>5} {:>8.3} {:>8.3} {:>26} {:>4} {:>6} {:>6} {:>28} {:>4}",
-            c.row.strategy,
+            c.row.label(),
             c.row.mode,
             format!("{}/{}", c.repeats.0, c.repeats.1),
             c.us.0,
@@ -337,6 +353,7 @@ mod tests {
             device: "zram".into(),
             content: "zero-tail".into(),
             compressor: "lz4".into(),
+            order: 0,
             per_repeat_us_per_page: us.to_vec(),
             per_repeat_ratio: ratio.to_vec(),
         }
@@ -401,8 +418,20 @@ mod tests {
     fn files_of_another_version_are_refused() {
         let v1 = parse("[{\"strategy\": \"bypass\"}]").unwrap_err();
         assert!(v1.contains("version 1"), "{v1}");
-        let v3 = parse("{\"version\": 3, \"rows\": []}").unwrap_err();
-        assert!(v3.contains("JSON version 3"), "{v3}");
+        let v4 = parse("{\"version\": 4, \"rows\": []}").unwrap_err();
+        assert!(v4.contains("JSON version 4"), "{v4}");
+        // Version 2 (before --orders) and 3 are read; a version 2 row is
+        // order 0 and matches an order-0 row of version 3.
+        let row = |v: u32, extra: &str| {
+            format!(
+                "{{\"version\": {v}, \"rows\": [{{\"strategy\": \"bypass\", \"mode\": \"same\", \"threads\": 2, \"device\": \"zram\", \"content\": \"zero-tail\", \"compressor\": \"lz4\", \"per_repeat_us_per_page\": [1.0], \"per_repeat_ratio\": [1.0]{extra}}}]}}"
+            )
+        };
+        let v2 = parse(&row(2, "")).unwrap();
+        let v3 = parse(&row(3, ", \"order\": 0")).unwrap();
+        assert_eq!(v2[0].key(), v3[0].key());
+        let v3_4 = parse(&row(3, ", \"order\": 4")).unwrap();
+        assert_ne!(v2[0].key(), v3_4[0].key());
         assert!(
             parse("{\"rows\": []}")
                 .unwrap_err()

@@ -10,9 +10,12 @@ use super::cli::BenchArgs;
 use super::rss::RssScope;
 
 /// The version of the `swapin bench` JSON document ([`BenchJson`]);
-/// `swapin compare` reads only this one. Version 1 (before the field
-/// existed) was a bare list of rows without per-repeat figures.
-pub const JSON_VERSION: u32 = 2;
+/// `swapin compare` reads this one and version 2 (rows without the
+/// large-folio fields: order 0). Version 1 (before the field existed) was
+/// a bare list of rows without per-repeat figures. Version 3 added per
+/// row `order`, `faults_per_page`, `ratio_to_order0`, `thp_swpout` and
+/// `thp_swpout_fallback` (`--orders`).
+pub const JSON_VERSION: u32 = 3;
 
 /// The `swapin bench --json` document.
 #[derive(Debug, Serialize)]
@@ -176,7 +179,21 @@ pub struct Row {
     pub cpu_us_per_page: Option<f64>,
     /// Where the swap-in threads' time went (median-time run).
     pub sched: super::bench::Sched,
-    /// Fault-path counters of the swap-in phase.
+    /// Largest folio order of the run (0: 4 KiB pages only).
+    pub order: u32,
+    /// Faults (swap-in and anonymous) per page swapped in: below 1 with
+    /// large folios (one fault maps a whole folio).
+    pub faults_per_page: f64,
+    /// `us_per_page` over the order-0 row's of the same strategy and mode
+    /// (`None` for order 0 or without an order-0 row).
+    pub ratio_to_order0: Option<f64>,
+    /// Large folios paged out whole in the populate phase (`THP_SWPOUT`).
+    pub thp_swpout: u64,
+    /// Large folios split for page-out in the populate phase
+    /// (`THP_SWPOUT_FALLBACK`).
+    pub thp_swpout_fallback: u64,
+    /// Fault-path counters of the swap-in phase (`thp_swpin`,
+    /// `thp_swpin_fallback` among them).
     pub stats: FaultStats,
     /// Device counters of the whole run.
     pub device_stats: DeviceStats,
@@ -194,6 +211,22 @@ pub struct Row {
     pub peak_rss_kib: Option<u64>,
     /// What the peak covers.
     pub peak_rss_scope: RssScope,
+}
+
+/// Sets `ratio_to_order0` of every row of an order above 0: its median
+/// us/page over that of the order-0 row of the same strategy and mode.
+pub fn ratios_to_order0(rows: &mut [Row]) {
+    let base: Vec<(String, String, f64)> = rows
+        .iter()
+        .filter(|r| r.order == 0)
+        .map(|r| (r.strategy.clone(), r.mode.clone(), r.us_per_page))
+        .collect();
+    for r in rows.iter_mut().filter(|r| r.order > 0) {
+        r.ratio_to_order0 = base
+            .iter()
+            .find(|(s, m, us)| *s == r.strategy && *m == r.mode && *us > 0.0)
+            .map(|(_, _, us)| r.us_per_page / us);
+    }
 }
 
 /// Picks the median-time run of `runs` (one strategy and mode) as the
@@ -259,9 +292,10 @@ pub fn table(rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<16} {:<8} {:>11} {:>11} {:>11} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
+        "{:<16} {:<8} {:>3} {:>11} {:>11} {:>11} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
         "strategy",
         "mode",
+        "ord",
         "total us",
         "@10GiB us",
         "kernel us",
@@ -272,6 +306,12 @@ pub fn table(rows: &[Row]) -> String {
         "blk%",
         "ratio",
         "kernel",
+        "x ord0",
+        "flt/pg",
+        "swpout",
+        "out_fb",
+        "swpin",
+        "in_fb",
         "p50 ns",
         "p99 ns",
         "p99.9 ns",
@@ -287,9 +327,10 @@ pub fn table(rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<16} {:<8} {:>11.0} {:>11.0} {:>11} {:>7.3} {:>7.3} {:>7} {:>5} {:>5} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
+            "{:<16} {:<8} {:>3} {:>11.0} {:>11.0} {:>11} {:>7.3} {:>7.3} {:>7} {:>5} {:>5} {:>6} {:>6} {:>6} {:>6.3} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>4} {:>7}",
             r.strategy,
             r.mode,
+            r.order,
             r.total_us,
             r.at_kernel_size_us,
             r.kernel_total_us
@@ -301,6 +342,12 @@ pub fn table(rows: &[Row]) -> String {
             pct(r.sched.blocked_us(), &r.sched),
             opt3(r.ratio_to_bypass),
             opt3(r.kernel_ratio),
+            opt3(r.ratio_to_order0),
+            r.faults_per_page,
+            r.thp_swpout,
+            r.thp_swpout_fallback,
+            r.stats.thp_swpin,
+            r.stats.thp_swpin_fallback,
             r.latency.p50_ns,
             r.latency.p99_ns,
             r.latency.p999_ns,
@@ -353,6 +400,11 @@ pub(crate) mod tests {
             },
             cpu_us_per_page: Some(us_per_page),
             sched: Default::default(),
+            order: 0,
+            faults_per_page: 1.0,
+            ratio_to_order0: None,
+            thp_swpout: 0,
+            thp_swpout_fallback: 0,
             stats: FaultStats::default(),
             device_stats: DeviceStats::default(),
             data_loss: 0,
@@ -425,6 +477,34 @@ pub(crate) mod tests {
         assert_eq!(a[1]["strategy"], "swapcache");
         assert_eq!(a[0]["peak_rss_scope"], "per-run");
         assert!(a[1]["kernel_ratio"].as_f64().unwrap() > 1.2);
+    }
+
+    #[test]
+    fn order_rows_are_divided_by_their_order0_row() {
+        let mut rows = vec![
+            row("bypass", "same", 2.0),
+            row("bypass", "disjoint", 1.0),
+            row("bypass", "same", 1.0),
+            row("pin-retry", "same", 1.0),
+        ];
+        rows[2].order = 4;
+        rows[3].order = 4;
+        ratios_to_order0(&mut rows);
+        assert_eq!(rows[0].ratio_to_order0, None);
+        assert_eq!(rows[2].ratio_to_order0, Some(0.5));
+        assert_eq!(rows[3].ratio_to_order0, None, "no order-0 pin-retry row");
+        let v = serde_json::to_value(&rows[2]).unwrap();
+        for k in [
+            "order",
+            "faults_per_page",
+            "ratio_to_order0",
+            "thp_swpout",
+            "thp_swpout_fallback",
+        ] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        assert!(v["stats"]["thp_swpin"].is_u64());
+        assert!(table(&rows).contains(" x ord0 "));
     }
 
     #[test]
