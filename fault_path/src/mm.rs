@@ -280,6 +280,28 @@ impl AddressSpace {
                 continue;
             }
             let nr = sys.nr_pages(head) as usize;
+            if !sys.legacy && sys.frames.flags(head) & PG_SWAPCACHE != 0 {
+                // Already in the swap cache (a large folio one of whose
+                // pages a fault mapped from there, so that the last
+                // page-out could not free it): it keeps its slots.
+                // shrink_folio_list calls add_to_swap only for a folio not
+                // in the swap cache yet, and try_to_unmap writes the
+                // entries of folio->swap. Allocating new slots here would
+                // leave the old ones cached and pinned for ever.
+                let v0 = vpn - (fr - head) as usize;
+                if range.start <= v0 && v0 + nr <= end {
+                    let s0 = sys.frames.swap(head);
+                    n += self.pageout_whole(v0, head, s0, true, st)?;
+                } else {
+                    // Differs on purpose: MADV_PAGEOUT would split it
+                    // (split_folio keeps each piece cached at its slot);
+                    // the model leaves a partly covered cached folio
+                    // alone, as reclaim may.
+                    sys.frames.unlock_put(head);
+                }
+                vpn = v0 + nr;
+                continue;
+            }
             if nr == 1 {
                 n += self.pageout_one(vpn, fr, st)?;
                 vpn += 1;
@@ -419,7 +441,7 @@ impl AddressSpace {
         let covered = range.start <= v0 && v0 + nr <= range.end;
         if covered && sys.large_ok() {
             match sys.map.alloc_order(order) {
-                Ok(Some(s0)) => return self.pageout_whole(v0, head, s0, st),
+                Ok(Some(s0)) => return self.pageout_whole(v0, head, s0, false, st),
                 Ok(None) => st.thp_swpout_fallback += 1,
                 Err(e) => {
                     sys.frames.unlock_put(head);
@@ -463,22 +485,28 @@ impl AddressSpace {
     }
 
     /// The whole-folio page-out of [`AddressSpace::pageout_large`] to the
-    /// `nr` slots from `s0` that the allocation handed out pinned.
+    /// `nr` slots from `s0` that the allocation handed out pinned, or, when
+    /// `cached`, of a folio already in the swap cache at `s0..s0 + nr`
+    /// (of any order: its slots keep their pins and the cache its
+    /// references).
     fn pageout_whole(
         &self,
         v0: usize,
         head: FrameId,
         s0: u64,
+        cached: bool,
         st: &mut FaultStats,
     ) -> Result<usize, FaultError> {
         let sys = &*self.sys;
         let nr = sys.nr_pages(head);
         // add_to_swap_cache: the folio in each of its nr slots, with the
         // cache's nr references.
-        sys.frames.set_swap(head, s0);
-        sys.frames.set_flags(head, PG_SWAPCACHE);
-        sys.frames.get_n(head, nr);
-        if !sys.cache_add(s0, head) {
+        if !cached {
+            sys.frames.set_swap(head, s0);
+            sys.frames.set_flags(head, PG_SWAPCACHE);
+            sys.frames.get_n(head, nr);
+        }
+        if !cached && !sys.cache_add(s0, head) {
             unreachable_cache_conflict(s0);
             sys.frames.clear_flags(head, PG_SWAPCACHE);
             sys.frames.put_n(head, nr);
@@ -516,7 +544,7 @@ impl AddressSpace {
             return Err(e);
         }
         st.pageouts += u64::from(unmapped);
-        st.thp_swpout += 1;
+        st.thp_swpout += u64::from(nr > 1);
         // __remove_mapping: freeze at ours + the cache's nr.
         if sys.frames.freeze(head, 1 + nr) {
             sys.remove_from_swap_cache(head, s0);

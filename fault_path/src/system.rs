@@ -127,7 +127,9 @@ impl SwapCacheKind {
 pub enum ZswapLarge {
     /// Mainline (6.12-6.18): zswap cannot load a large folio
     /// (`zswap_load` warns and fails on one), so large-folio swap-in is off
-    /// while zswap holds any page and every swap-in takes order 0.
+    /// once zswap is enabled (`!zswap_never_enabled()` in
+    /// `alloc_swap_folio`; here: once zswap has stored a page, even if it
+    /// holds none now) and every swap-in takes order 0.
     #[default]
     Mainline,
     /// The 2026 zswap large-folio swap-in RFC: a range entirely in zswap

@@ -301,3 +301,44 @@ fn zram_multi_page_objects_through_the_fault_path() {
     assert_eq!(dev.stats().multi_partial_reads, 15);
     assert_clean(&sys, &[&mm]);
 }
+
+/// A large folio left in the swap cache and paged out again keeps its
+/// slots (`shrink_folio_list` calls `add_to_swap` only for a folio not in
+/// the swap cache). The state is built single-threaded: an extra
+/// reference (standing in for a racing fault's lookup, as in the loom
+/// model `large_cached_paged_out_again_*`) makes the first page-out's
+/// freeze fail, so the folio stays cached with its PTEs swapped; a write
+/// to its second page maps that page from the cache. The model once
+/// allocated new slots on the second page-out, leaving the old ones cached
+/// and pinned: the first page's next fault then found a folio that no
+/// longer cached its slot and retried for ever (`swapin race --orders 4
+/// --strategies pin-sleep --rounds 1000 --seed 2`).
+#[test]
+fn a_cached_large_folio_is_paged_out_again_to_its_own_slots() {
+    for strategy in ["pin-retry", "pin-sleep", "sync-map", "swapcache"] {
+        let sys = System::new(cfg(strategy, zram(64), 256)).unwrap();
+        let mm = AddressSpace::new(Arc::clone(&sys), 32);
+        mm.populate().unwrap();
+        let mut st = FaultStats::default();
+        let PteKind::Present(head) = mm.pte(0).kind() else {
+            panic!("page 0 not mapped");
+        };
+        assert_eq!(sys.frames().order(head), 4, "{strategy}: an order-4 folio");
+        sys.frames().get(head);
+        assert_eq!(mm.pageout(0..16, &mut st), Ok(16), "{strategy}");
+        sys.frames().put(head);
+        let s0 = slot(&mm, 0);
+        assert_eq!(sys.cached_folio(s0), Some(head), "{strategy}: still cached");
+        mm.write(1, &mut st).unwrap();
+        assert!(
+            matches!(mm.pte(1).kind(), PteKind::Present(_)),
+            "{strategy}"
+        );
+        // The whole folio again: page 1 goes back to its own slot.
+        assert_eq!(mm.pageout(0..16, &mut st), Ok(1), "{strategy}");
+        assert_eq!(slot(&mm, 1), s0 + 1, "{strategy}: its own slot");
+        assert_clean(&sys, &[&mm]);
+        check_all(&mm, &mut st, |v| u64::from(v == 1));
+        assert_clean(&sys, &[&mm]);
+    }
+}

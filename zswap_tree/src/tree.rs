@@ -643,6 +643,9 @@ pub struct ZswapTree {
     /// 1 after the pool hit its limit, until it shrinks below the accept
     /// threshold (`zswap_pool_reached_full`).
     reached_full: AtomicU64,
+    /// Set by the first store and never cleared: see
+    /// [`ZswapTree::ever_stored`].
+    ever_stored: AtomicBool,
 }
 
 impl fmt::Debug for ZswapTree {
@@ -717,6 +720,7 @@ impl ZswapTree {
             counters: Arc::new(Counters::default()),
             next_id: AtomicU64::new(0),
             reached_full: AtomicU64::new(0),
+            ever_stored: AtomicBool::new(false),
         }
     }
 
@@ -868,6 +872,10 @@ impl ZswapTree {
             on_lru: false,
         };
         let old = region.inner.lock().insert(offset, slot);
+        if !self.ever_stored.load(Relaxed) {
+            // Relaxed: a flag read without ordering (see `ever_stored`).
+            self.ever_stored.store(true, Relaxed);
+        }
         // After the lock: the free of a replaced entry.
         if let Some(old) = old {
             Self::release(region, old.payload);
@@ -1127,6 +1135,29 @@ impl ZswapTree {
                 WbOutcome::Dropped
             };
         }
+    }
+
+    /// Whether any page was ever stored: the negation of the kernel's
+    /// `zswap_never_enabled()` (a static key set when zswap is first
+    /// enabled and never cleared), which `alloc_swap_folio` checks before
+    /// it tries a large folio: zswap cannot load one. The model counts
+    /// zswap as enabled from its first store, so that a system configured
+    /// with zswap but never storing keeps large swap-ins. One relaxed load,
+    /// where [`ZswapTree::stats`] takes every region lock.
+    ///
+    /// Relaxed: it orders nothing; a reader racing the first store may see
+    /// `false`, as a fault racing the kernel's static-key flip may.
+    ///
+    /// ```
+    /// use zswap_tree::{Config, PAGE_SIZE, ZswapTree};
+    /// let zswap = ZswapTree::new(64, Config::default());
+    /// assert!(!zswap.ever_stored());
+    /// zswap.store(3, &[7u8; PAGE_SIZE]).unwrap();
+    /// assert!(zswap.invalidate(3));
+    /// assert!(zswap.ever_stored()); // empty again, but it has been used
+    /// ```
+    pub fn ever_stored(&self) -> bool {
+        self.ever_stored.load(Relaxed)
     }
 
     /// A snapshot of the counters.

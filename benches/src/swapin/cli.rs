@@ -546,8 +546,8 @@ pub struct RaceArgs {
     /// the README).
     #[arg(long)]
     pub zswap_pool: Option<u64>,
-    /// zswap's large-folio rule: mainline (no large swap-in while zswap
-    /// holds a page) or all-in-zswap (the 2026 RFC: a range all in zswap
+    /// zswap's large-folio rule: mainline (no large swap-in once zswap
+    /// has stored a page: `zswap_never_enabled`) or all-in-zswap (the 2026 RFC: a range all in zswap
     /// may come back as one folio).
     #[arg(long, value_enum, default_value_t = ZswapLargeArg::Mainline)]
     pub zswap_large: ZswapLargeArg,
@@ -632,7 +632,7 @@ impl From<LargeBugArg> for LargeBug {
 /// zswap's large-folio rule (`fault_path::ZswapLarge`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ZswapLargeArg {
-    /// Mainline: no large swap-in while zswap holds any page.
+    /// Mainline: no large swap-in once zswap has stored a page.
     Mainline,
     /// The 2026 RFC: a range entirely in zswap may be one folio.
     AllInZswap,

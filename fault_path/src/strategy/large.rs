@@ -71,9 +71,12 @@ impl SwapFault<'_> {
         }
         let zswap = sys.zswap();
         // Mainline: zswap cannot load a large folio, so none is swapped in
-        // while zswap holds a page (`zswap_never_enabled` in
-        // `alloc_swap_folio`, the rule).
-        if zswap.is_some_and(|z| z.stats().stored_pages > 0)
+        // once zswap has been used (`zswap_never_enabled` in
+        // `alloc_swap_folio`; zswap counts as enabled from its first
+        // store). A racing first store seen late is caught by the backend
+        // check below (a mixed range) or is an all-in-zswap range, which
+        // loads page by page.
+        if zswap.is_some_and(|z| z.ever_stored())
             && sys.zswap_large == ZswapLarge::Mainline
             && !self.bug(LargeBug::SkipBackendCheck)
         {
