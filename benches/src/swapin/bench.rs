@@ -67,6 +67,8 @@ pub struct Plan {
     /// Largest folio order (0: 4 KiB pages only; see
     /// [`super::cli::orders_mask`]).
     pub order: u32,
+    /// zram's multi-page object order (0: off; `Zram::multi_pages`).
+    pub zram_multi_pages: u32,
 }
 
 impl Plan {
@@ -83,6 +85,7 @@ impl Plan {
             readahead: args.readahead,
             seed: args.seed,
             order: args.orders.first().copied().unwrap_or(0),
+            zram_multi_pages: args.zram_multi_pages,
         }
     }
 
@@ -165,7 +168,11 @@ pub fn build_system(plan: &Plan, row: &str) -> Result<Arc<System>, String> {
     )?;
     let slots = (plan.pages + plan.pages / 16 + 2048) as u64;
     let device: Arc<dyn SwapDevice> = match plan.device {
-        DeviceArg::Zram => Arc::new(Zram::new(slots, plan.compressor.compressor())),
+        DeviceArg::Zram => Arc::new(
+            Zram::new(slots, plan.compressor.compressor())
+                .multi_pages(plan.zram_multi_pages)
+                .map_err(|e| format!("--zram-multi-pages: {e}"))?,
+        ),
         DeviceArg::Ramdisk | DeviceArg::Zswap => Arc::new(Ramdisk::new(slots, None)),
     };
     let mut cfg = SystemConfig::new(frames, device).strategy(strategy);
@@ -490,8 +497,16 @@ pub fn schedule(n: usize, rep: usize) -> Vec<usize> {
 /// The header line of a run.
 pub fn header(args: &BenchArgs, plan: &Plan) -> String {
     format!(
-        "swapin bench: {} ({}), compressor {}, content {}, {} thread(s), {} pages populated ({}), {} swapped in ({}); scale {}, readahead {}",
+        "swapin bench: {}{} ({}), compressor {}, content {}, {} thread(s), {} pages populated ({}), {} swapped in ({}); scale {}, readahead {}",
         plan.device.name(),
+        if plan.zram_multi_pages > 0 {
+            format!(
+                " with {} KiB multi-page objects",
+                4u32 << plan.zram_multi_pages
+            )
+        } else {
+            String::new()
+        },
         if plan.device == DeviceArg::Zswap {
             plan.zswap.name()
         } else {
@@ -648,6 +663,13 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Row>, String> {
     if plan.part == 0 {
         return Err("nothing to swap in".into());
     }
+    if plan.zram_multi_pages > 0 && plan.device != DeviceArg::Zram {
+        return Err(format!(
+            "--zram-multi-pages {}: a zram option, but the device is {}",
+            plan.zram_multi_pages,
+            plan.device.name()
+        ));
+    }
     let strategies = super::cli::strategies_or_all(&args.strategies);
     let header = header(args, &plan);
     println!("{header}");
@@ -801,6 +823,7 @@ mod tests {
             readahead: 8,
             seed: 1,
             order: 0,
+            zram_multi_pages: 0,
         }
     }
 
@@ -867,6 +890,44 @@ mod tests {
             };
             check_clean(&p, &["pin-retry", "swapcache"], &pb);
         }
+    }
+
+    /// `--zram-multi-pages 4` with order-4 folios: whole-object reads,
+    /// clean; on another device, or above order 4, an error.
+    #[test]
+    fn zram_multi_pages_run_clean_and_bad_uses_are_refused() {
+        use clap::Parser;
+        let pb = ProgressBar::hidden();
+        let p = Plan {
+            order: 4,
+            zram_multi_pages: 4,
+            pages: 700,
+            ..plan(1, 300)
+        };
+        for s in ["pin-retry", "bypass"] {
+            for mode in [Mode::Same, Mode::Disjoint] {
+                let r = run_one(&p, s, mode, &pb).unwrap();
+                assert_eq!((r.data_loss, r.misload, r.excess), (0, 0, 0), "{r:?}");
+                assert!(r.accounting.is_empty(), "{:?}", r.accounting);
+                // Large faults, each one decompressing one 64 KiB object.
+                assert!(r.stats.thp_swpin > 0, "{:?}", r.stats);
+                assert!(r.device_stats.multi_reads > 0, "{:?}", r.device_stats);
+            }
+        }
+        let parse = |extra: &[&str]| {
+            let mut v = vec!["swapin", "bench", "--scale", "1/4096"];
+            v.extend_from_slice(extra);
+            match super::super::cli::Cli::try_parse_from(v).map(|c| c.command()) {
+                Ok(super::super::cli::Command::Bench(b)) => Ok(b),
+                Ok(c) => panic!("{c:?}"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let e = parse(&["--zram-multi-pages", "5"]).unwrap_err();
+        assert!(e.contains("zram-multi-pages"), "{e}");
+        let b = parse(&["--zram-multi-pages", "2", "--device", "ramdisk"]).unwrap();
+        let e = run(&b).unwrap_err();
+        assert!(e.contains("a zram option"), "{e}");
     }
 
     /// The real corpus and the new compressors on zram and zswap.

@@ -398,6 +398,13 @@ pub struct BenchArgs {
     /// ... up to 9 (2 MiB). Every order up to the given one is enabled.
     #[arg(long, value_delimiter = ',', default_value = "0", value_parser = parse_order)]
     pub orders: Vec<u32>,
+    /// zram multi-page compression (the 2024 RFC's
+    /// `ZSMALLOC_MULTI_PAGES_ORDER`): a large folio's page-out stores each
+    /// aligned run of 2^N pages as one object (1-4; 0, the default, is off,
+    /// as upstream). Only with `--device zram`; it pays with `--orders`
+    /// of at least N.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=4))]
+    pub zram_multi_pages: u32,
     /// Swap-in readahead window on the swap-cache path (pages; 0 or 1
     /// disables it).
     #[arg(long, default_value_t = 8)]
