@@ -460,17 +460,22 @@ impl System {
     /// occupied (seed 002's in-lock check); returns `false` if it does.
     ///
     /// A large folio occupies each of its `nr` slots from `slot` (its first)
-    /// in one locked step ([`swapmap::SwapMap::table_add_nr`]). The xarray
-    /// cache takes order-0 folios only here (a large folio is split before
-    /// it is swapped out with the xarray cache; see [`System::large_ok`]).
+    /// in one locked step: [`swapmap::SwapMap::table_add_nr`] on the swap
+    /// table, [`swapcache::SwapCache::add_range`] on the xarray (the
+    /// kernel's `xas_create_range` + one `xas_store` per index under the
+    /// tree lock, in `add_to_swap_cache` up to 6.17), so that a lookup of
+    /// any slot sees the whole folio or none of it.
     pub(crate) fn cache_add(&self, slot: u64, fr: FrameId) -> bool {
         let nr = self.nr_pages(fr);
         match self.xarray() {
-            Some(c) if nr == 1 => {
+            Some(c) => {
                 let guard = c.pin();
-                c.add(slot, fr, &guard).is_ok()
+                if nr == 1 {
+                    c.add(slot, fr, &guard).is_ok()
+                } else {
+                    c.add_range(slot, u64::from(nr), fr, &guard).is_ok()
+                }
             }
-            Some(_) => false,
             None if nr == 1 => self.map.table_add(slot, table_value(fr)).is_ok(),
             None => self.map.table_add_nr(slot, nr, table_value(fr)).is_ok(),
         }
@@ -491,13 +496,12 @@ impl System {
             && slot.wrapping_sub(self.frames.swap(fr)) < u64::from(self.nr_pages(fr))
     }
 
-    /// Whether large folios are usable with this configuration: the swap
-    /// table keeps them in the swap cache; the xarray cache here does not
-    /// (multi-index entries are not modelled on it), nor the seed-002
-    /// legacy mode.
+    /// Whether large folios are usable with this configuration: both swap
+    /// caches keep them (the swap table and the xarray in each of their
+    /// `nr` slots); the seed-002 legacy mode does not (it predates them).
     #[inline]
     pub(crate) fn large_ok(&self) -> bool {
-        self.orders() > 1 && !self.legacy && self.swap_cache_kind() == SwapCacheKind::Table
+        self.orders() > 1 && !self.legacy
     }
 
     /// The enabled folio orders (bit k: order k; bit 0 always set).
@@ -541,9 +545,15 @@ impl System {
     pub(crate) fn cache_del(&self, slot: u64, fr: FrameId) -> bool {
         let nr = self.nr_pages(fr);
         match self.xarray() {
-            Some(c) => {
+            Some(c) if nr == 1 => {
                 let guard = c.pin();
                 c.delete_if(slot, None, &guard, |f| f == fr).is_ok()
+            }
+            // A large folio leaves all its slots in one locked step.
+            Some(c) => {
+                let guard = c.pin();
+                c.delete_range(slot, u64::from(nr), fr, None, &guard)
+                    .is_ok()
             }
             None if nr == 1 => self.map.table_del(slot, table_value(fr)).is_ok(),
             None => self.map.table_del_nr(slot, nr, table_value(fr)).is_ok(),

@@ -237,18 +237,34 @@ fn zswap_rules_for_large_swap_in() {
     assert_clean(&sys, &[&mm]);
 }
 
+/// The xarray swap cache keeps a large folio whole in its `nr` slots
+/// (`SwapCache::add_range` / `delete_range`), as the swap table does: the
+/// page-out takes whole folios, and a large swap-in reads them back.
 #[test]
-fn the_xarray_swap_cache_splits_large_folios() {
-    let mut c = cfg("swapcache", zram(256), 256);
-    c.swap_cache = SwapCacheKind::XArray;
-    let sys = System::new(c).unwrap();
-    let mm = AddressSpace::new(Arc::clone(&sys), 32);
-    mm.populate().unwrap();
-    let mut st = FaultStats::default();
-    assert_eq!(mm.pageout(0..32, &mut st), Ok(32));
-    assert_eq!((st.thp_swpout, sys.frames().stats().splits), (0, 2));
-    check_all(&mm, &mut st, |_| 0);
-    assert_clean(&sys, &[&mm]);
+fn the_xarray_swap_cache_keeps_large_folios_whole() {
+    for (strategy, large_swapins) in [("swapcache", 0), ("pin-retry", 2), ("sync-map", 2)] {
+        let mut c = cfg(strategy, zram(256), 256);
+        c.swap_cache = SwapCacheKind::XArray;
+        let sys = System::new(c).unwrap();
+        let mm = AddressSpace::new(Arc::clone(&sys), 32);
+        mm.populate().unwrap();
+        let mut st = FaultStats::default();
+        assert_eq!(mm.pageout(0..32, &mut st), Ok(32));
+        assert_eq!(
+            (st.thp_swpout, sys.frames().stats().splits),
+            (2, 0),
+            "{strategy}"
+        );
+        assert_eq!(
+            sys.swap_cache().nr_folios(),
+            0,
+            "{strategy}: freed after writeback"
+        );
+        let mut st = FaultStats::default();
+        check_all(&mm, &mut st, |_| 0);
+        assert_eq!(st.thp_swpin, large_swapins, "{strategy}");
+        assert_clean(&sys, &[&mm]);
+    }
 }
 
 #[test]
@@ -315,8 +331,14 @@ fn zram_multi_page_objects_through_the_fault_path() {
 /// --strategies pin-sleep --rounds 1000 --seed 2`).
 #[test]
 fn a_cached_large_folio_is_paged_out_again_to_its_own_slots() {
-    for strategy in ["pin-retry", "pin-sleep", "sync-map", "swapcache"] {
-        let sys = System::new(cfg(strategy, zram(64), 256)).unwrap();
+    for (strategy, kind) in ["pin-retry", "pin-sleep", "sync-map", "swapcache"]
+        .into_iter()
+        .flat_map(|s| [(s, SwapCacheKind::Table), (s, SwapCacheKind::XArray)])
+    {
+        let mut c = cfg(strategy, zram(64), 256);
+        c.swap_cache = kind;
+        let strategy = format!("{strategy}:{}", kind.name());
+        let sys = System::new(c).unwrap();
         let mm = AddressSpace::new(Arc::clone(&sys), 32);
         mm.populate().unwrap();
         let mut st = FaultStats::default();

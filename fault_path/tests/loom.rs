@@ -743,6 +743,53 @@ fn large_cached_skip_check_negative_control() {
     );
 }
 
+/// A whole-folio page-out racing a fault on one of its pages, on either
+/// swap cache: T1 pages out folio A (pages 0-1, order 1), which enters
+/// the cache in both slots in one step (the table's `table_add_nr`, the
+/// xarray's `add_range`), is unmapped, written and deleted in one step;
+/// T0 writes page 1, and a fault that lands while A is cached maps page 1
+/// from it (the lookup of slot 3 finds the whole folio), so that A stays
+/// cached until a later fault or page-out frees it. Afterwards the range
+/// is paged out again (a cached folio goes out to its own slots) and read
+/// back: nothing lost, every slot and frame accounted for.
+fn large_pageout_vs_fault(strategy: &'static str, kind: SwapCacheKind) {
+    large_model(move || {
+        let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(4, None));
+        let mut cfg = SystemConfig::new(10, dev).strategy(strategy);
+        cfg.cluster_size = 2;
+        cfg.readahead = 0;
+        cfg.orders = 0b11;
+        cfg.swap_cache = kind;
+        let sys = System::new(cfg).unwrap();
+        let mm = Arc::new(AddressSpace::new(StdArc::clone(&sys), 4));
+        mm.populate().unwrap();
+        let mm1 = mm.clone();
+        let t1 = thread::spawn(move || {
+            let mut st = FaultStats::default();
+            let _ = mm1.pageout(0..2, &mut st);
+        });
+        // As in race 8: a scheduling point before T0's first load.
+        thread::yield_now();
+        let mut st = FaultStats::default();
+        mm.write(1, &mut st).unwrap();
+        t1.join().unwrap();
+        let _ = mm.pageout(0..4, &mut st);
+        check_large(&sys, &mm, [0, 1, 0, 0]);
+    });
+}
+
+#[test]
+fn large_pageout_vs_fault_pin_retry() {
+    large_pageout_vs_fault("pin-retry", SwapCacheKind::Table);
+}
+
+#[test]
+fn large_pageout_vs_fault_xarray() {
+    for s in ["pin-retry", "swapcache"] {
+        large_pageout_vs_fault(s, SwapCacheKind::XArray);
+    }
+}
+
 /// Ranges swapped out as large folios under the strategies that stay at
 /// order 0 (`swap-count`, `pte-marker`, `swapcache`): two order-0
 /// swap-ins of the two pages of one range race, and both are right.
