@@ -94,7 +94,7 @@ fn every_strategy_swaps_large_ranges_back_in_correctly() {
         check_all(&mm, &mut st, |v| u64::from(v % 3 == 0));
         let large = matches!(
             s,
-            "bypass" | "pin-retry" | "pin-sleep" | "pin-waitqueue" | "sync-map"
+            "bypass" | "pin-retry" | "pin-sleep" | "pin-waitqueue" | "sync-map" | "swapcache"
         );
         // Three folios of 16: one major fault each for the large forms.
         if large {
@@ -242,7 +242,7 @@ fn zswap_rules_for_large_swap_in() {
 /// page-out takes whole folios, and a large swap-in reads them back.
 #[test]
 fn the_xarray_swap_cache_keeps_large_folios_whole() {
-    for (strategy, large_swapins) in [("swapcache", 0), ("pin-retry", 2), ("sync-map", 2)] {
+    for (strategy, large_swapins) in [("swapcache", 2), ("pin-retry", 2), ("sync-map", 2)] {
         let mut c = cfg(strategy, zram(256), 256);
         c.swap_cache = SwapCacheKind::XArray;
         let sys = System::new(c).unwrap();

@@ -547,6 +547,11 @@ fn large_vs_order0_pin_waitqueue() {
 }
 
 #[test]
+fn large_vs_order0_swapcache() {
+    large_vs_order0("swapcache", None);
+}
+
+#[test]
 fn large_vs_order0_sync_map() {
     large_vs_order0("sync-map", None);
 }
@@ -601,6 +606,11 @@ fn large_zap_bypass() {
 #[test]
 fn large_zap_pin_retry() {
     large_zap("pin-retry", None);
+}
+
+#[test]
+fn large_zap_swapcache() {
+    large_zap("swapcache", None);
 }
 
 #[test]
@@ -729,6 +739,11 @@ fn large_cached_pin_retry() {
 }
 
 #[test]
+fn large_cached_swapcache() {
+    large_cached("swapcache", None);
+}
+
+#[test]
 fn large_cached_sync_map() {
     large_cached("sync-map", None);
 }
@@ -791,11 +806,11 @@ fn large_pageout_vs_fault_xarray() {
 }
 
 /// Ranges swapped out as large folios under the strategies that stay at
-/// order 0 (`swap-count`, `pte-marker`, `swapcache`): two order-0
-/// swap-ins of the two pages of one range race, and both are right.
+/// order 0 (`swap-count`, `pte-marker`): two order-0 swap-ins of the two
+/// pages of one range race, and both are right.
 #[test]
 fn large_range_under_order0_strategies() {
-    for s in ["swap-count", "pte-marker", "swapcache"] {
+    for s in ["swap-count", "pte-marker"] {
         large_model(move || {
             let (sys, mm) = large_pair(s, None, None);
             let mm1 = mm.clone();

@@ -23,7 +23,7 @@
 //! negative controls of the large-folio races.
 
 use super::{SwapFault, SwapIn};
-use crate::frame::{FrameId, MAX_FOLIO_ORDER};
+use crate::frame::{FrameId, MAX_FOLIO_ORDER, PG_SWAPCACHE, PG_UPTODATE};
 use crate::pte::Pte;
 use crate::system::{FaultError, LargeBug, ZswapLarge};
 use swapmap::SwapError;
@@ -196,6 +196,96 @@ impl SwapFault<'_> {
         } else {
             SwapIn::Retry
         }))
+    }
+
+    /// The large form of the swap-cache path (`swapcache`): the swap table
+    /// series (Kairui Song, 2025-2026: every swap-in through the swap cache,
+    /// `SWP_SYNCHRONOUS_IO` bypass removed) swaps a large folio in on a
+    /// synchronous device as `__read_swap_cache_async` does an order-0 one:
+    /// pin the whole range (`swapcache_prepare(entry, nr)`, all or nothing,
+    /// count 1 each: large folios are exclusive), allocate the folio
+    /// locked, add it to the swap cache in its `nr` slots in one step, read
+    /// it, then map it as `do_swap_page` maps a swap-cache folio: under the
+    /// PTE lock re-check the whole range, install `nr` PTEs and
+    /// `swap_free_nr`; after it `folio_free_swap` takes the folio out of the
+    /// cache and drops the pins. Order-0 faults on its other pages meanwhile
+    /// find it in the cache and wait for its lock, as on the order-0 path.
+    /// `None`: take order 0 (no batch, no folio, or the pin refused: a
+    /// cached or shared entry, which the order-0 path sorts out).
+    ///
+    /// The negative controls of races 5-8 are those of
+    /// [`SwapFault::large_batch`] only; this form always pins and re-checks
+    /// the whole range.
+    pub(crate) fn swap_in_large_cached(&mut self) -> Option<Result<SwapIn, FaultError>> {
+        let b = self.large_batch(Hold::Pin)?;
+        let sys = self.sys;
+        let nr = b.nr();
+        let Some(fr) = sys.frames.alloc_order(b.order) else {
+            self.st.thp_swpin_fallback += 1;
+            return None;
+        };
+        if sys.map.swapcache_prepare_single_nr(b.s0, nr).is_err() {
+            sys.frames.put(fr);
+            self.st.thp_swpin_fallback += 1;
+            return None;
+        }
+        // A stale lookup of this frame number may hold the lock for a
+        // moment (it then finds the folio caches nothing and lets go).
+        let w = sys.frames.lock(fr);
+        self.st.spins += u64::from(w.spins);
+        self.st.yields += w.yields;
+        // add_to_swap_cache: the cache's nr references, then the folio in
+        // each of its slots in one locked step.
+        sys.frames.set_swap(fr, b.s0);
+        sys.frames.set_flags(fr, PG_SWAPCACHE);
+        sys.frames.get_n(fr, nr);
+        if !sys.cache_add(b.s0, fr) {
+            // Impossible under the pins (seed 002's in-lock check).
+            sys.frames.clear_flags(fr, PG_SWAPCACHE);
+            sys.frames.put_n(fr, nr);
+            let _ = sys.map.swapcache_clear_nr(b.s0, nr);
+            sys.frames.unlock_put(fr);
+            self.st.thp_swpin_fallback += 1;
+            return None;
+        }
+        // SAFETY: `fr` is locked by us and reachable only through the swap
+        // cache, whose readers take the folio lock before they look at its
+        // contents (as `read_swap_cache_async`'s read).
+        if let Err(e) = unsafe { sys.read_folio(fr, b.s0, true) } {
+            sys.delete_from_swap_cache(fr, b.s0);
+            sys.frames.unlock_put(fr);
+            return Some(Err(e));
+        }
+        sys.frames.set_flags(fr, PG_UPTODATE);
+        self.st.major += 1;
+        let mapped = {
+            let _g = self.mm.lock_ptl(b.v0);
+            let same =
+                (0..nr).all(|i| self.mm.pte(b.v0 + i as usize) == Pte::swap(b.s0 + u64::from(i)));
+            if same {
+                // One reference per PTE: ours and nr - 1 more.
+                sys.frames.get_n(fr, nr - 1);
+                for i in 0..nr {
+                    self.mm
+                        .set_pte(b.v0 + i as usize, Pte::present(fr + i as FrameId));
+                }
+                let _ = sys.map.free_nr(b.s0, nr);
+            }
+            same
+        };
+        if mapped {
+            // folio_free_swap: no reference left on any slot.
+            sys.delete_from_swap_cache(fr, b.s0);
+            sys.frames.unlock(fr);
+            self.st.thp_swpin += 1;
+            return Some(Ok(SwapIn::Mapped));
+        }
+        // A PTE of the range changed (a zap): the folio stays in the cache
+        // for the others' faults, unless no slot is referenced any more.
+        self.st.pte_same_fail += 1;
+        sys.try_free_swap(fr);
+        sys.frames.unlock_put(fr);
+        Some(Ok(SwapIn::Retry))
     }
 
     /// Under the PTE lock: re-checks the whole range (the faulting PTE only,

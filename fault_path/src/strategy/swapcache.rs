@@ -8,7 +8,10 @@ use crate::system::FaultError;
 /// `swapcache`: every swap-in goes through the swap cache (the "Cached"
 /// row of seed 004: `SWP_SYNCHRONOUS_IO` dropped).
 ///
-/// Large folios: order 0, as `swapin_readahead` in 6.12; a large folio a
+/// Large folios: on a synchronous device, a range that passes the checks
+/// of `can_swapin_thp` comes in as one folio through the swap cache
+/// ([`SwapFault::swap_in_large_cached`], the swap table series' form);
+/// otherwise order 0 (`swapin_readahead`, as in 6.12). A large folio a
 /// page-out left in the swap cache is mapped page by page.
 #[derive(Debug)]
 pub struct SwapCachePath;
@@ -27,7 +30,10 @@ impl Strategy for SwapCachePath {
                 f.map_cached(fr)
             }
             Cached::Stale => Ok(SwapIn::Retry),
-            Cached::Miss => f.swapcache_path(),
+            Cached::Miss => match f.swap_in_large_cached() {
+                Some(r) => r,
+                None => f.swapcache_path(),
+            },
         }
     }
 }
