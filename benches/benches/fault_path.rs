@@ -296,7 +296,12 @@ fn large(_: &mut Criterion) {
         ("pin-retry order 4", "pin-retry", 1 << 4, 0),
         ("bypass order 4", "bypass", 1 << 4, 0),
         ("pin-retry order 4, 64K obj", "pin-retry", 1 << 4, 4),
+        ("swapcache order 0", "swapcache", 1, 0),
+        ("swapcache order 4", "swapcache", 1 << 4, 0),
     ];
+    // The swap-cache path's own order-4 / order-0 ratio, per round.
+    let (sc0, sc4) = (5, 6);
+    let mut sc_ratios = Vec::with_capacity(ROUNDS);
     // One fixture per zram granularity: 4 KiB objects (upstream's default)
     // and 64 KiB multi-page objects (the 2024 RFC).
     let fixture = |multi: u32| {
@@ -344,6 +349,7 @@ fn large(_: &mut Criterion) {
                 ns[i].push(this[i]);
                 ratios[i].push(this[i] / this[0]);
             }
+            sc_ratios.push(this[sc4] / this[sc0]);
         }
     }
     println!(
@@ -372,6 +378,11 @@ fn large(_: &mut Criterion) {
     println!(
         "  order 4 with 64 KiB zram objects / order 0 (pin-retry): {:.4} (target 0.5: {verdict})",
         med[4]
+    );
+    let (q1, q3) = benches::quartiles(&mut sc_ratios);
+    println!(
+        "  order 4 / order 0 (swapcache, the large swap-cache path): {:.4} (IQR {q1:.4}-{q3:.4})",
+        benches::median(&mut sc_ratios)
     );
 }
 

@@ -210,10 +210,7 @@ pub fn compare(
             continue;
         };
         if ra.per_repeat_us_per_page.is_empty() || rb.per_repeat_us_per_page.is_empty() {
-            return Err(format!(
-                "{} {}: no per-repeat figures",
-                rb.strategy, rb.mode
-            ));
+            return Err(format!("{} {}: no per-repeat figures", rb.label(), rb.mode));
         }
         let us_change = bootstrap(
             &ra.per_repeat_us_per_page,
