@@ -270,13 +270,18 @@ impl SwapFault<'_> {
                         .set_pte(b.v0 + i as usize, Pte::present(fr + i as FrameId));
                 }
                 let _ = sys.map.free_nr(b.s0, nr);
+                // folio_free_swap (no reference left on any slot) and
+                // folio_unlock under the PTE lock, as do_swap_page does:
+                // our reference is a PTE's now, and once the PTE lock goes
+                // a zap may put it; with the cache's references gone too
+                // that frees the folio, and a later unlock would release
+                // the lock of the frame's next owner.
+                sys.delete_from_swap_cache(fr, b.s0);
+                sys.frames.unlock(fr);
             }
             same
         };
         if mapped {
-            // folio_free_swap: no reference left on any slot.
-            sys.delete_from_swap_cache(fr, b.s0);
-            sys.frames.unlock(fr);
             self.st.thp_swpin += 1;
             return Some(Ok(SwapIn::Mapped));
         }
