@@ -21,6 +21,14 @@ pub(crate) fn pinned_bypass(
             return r;
         }
     }
+    // do_swap_page looks the faulting entry up in the swap cache before it
+    // tries a large folio: a folio there is mapped from the cache. Only
+    // an entry with SWAP_HAS_CACHE can have one (one load).
+    if f.sys.map.has_cache(f.slot) == Ok(true)
+        && let Some(r) = f.bypass_prologue()
+    {
+        return r;
+    }
     // Large form (6.12): the whole aligned range pinned with
     // swapcache_prepare(entry, nr); a busy range refaults as a busy entry.
     if let Some(r) = f.swap_in_large(Hold::Pin, &on_busy, &after_clear) {
