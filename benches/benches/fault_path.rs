@@ -45,8 +45,9 @@
 //!   order: `pin-retry` at order 0 (the reference), again (A/A), at order
 //!   4 (64 KiB folios: one fault reads 16 pages), `bypass` at order 4,
 //!   and `pin-retry` at order 4 on a second zram fixture that stores 64
-//!   KiB multi-page objects (`Zram::multi_pages(4)`).
-//!   The medians of ns/page and of the per-round ratio to the reference
+//!   KiB multi-page objects (`Zram::multi_pages(4)`), and `swapcache` at
+//!   orders 0 and 4 (the large swap-cache path); `LARGE_CACHE=warm` skips
+//!   the eviction. The medians of ns/page and of the per-round ratio to the reference
 //!   are compared with the target (64 KiB swap-in at most 0.5x order 0's
 //!   time per page). Run it alone with `-- large`.
 //!
@@ -288,6 +289,8 @@ fn large(_: &mut Criterion) {
     const ROUNDS: usize = 101;
     const WARMUP: usize = 3;
     const N: usize = 2048;
+    // `LARGE_CACHE=warm` skips the eviction between runs.
+    let cold = std::env::var("LARGE_CACHE").map_or(true, |v| v != "warm");
     // (label, strategy, enabled orders, zram multi-page order); the first
     // is the reference.
     let cases = [
@@ -333,7 +336,9 @@ fn large(_: &mut Criterion) {
             mm.dontneed(0..N);
             mm.populate().expect("populate");
             pageout(mm, 0..N);
-            evict_caches(&mut evict);
+            if cold {
+                evict_caches(&mut evict);
+            }
             let mut st = FaultStats::default();
             let t0 = std::time::Instant::now();
             for vpn in 0..N {
@@ -353,8 +358,9 @@ fn large(_: &mut Criterion) {
         }
     }
     println!(
-        "large folios (cold caches; medians of {ROUNDS} rounds of {N} single-thread faults \
-         on zram zero-tail pages, every case once per round in a random order, ratios per round):"
+        "large folios ({} caches; medians of {ROUNDS} rounds of {N} single-thread faults \
+         on zram zero-tail pages, every case once per round in a random order, ratios per round):",
+        if cold { "cold" } else { "warm" }
     );
     let mut med = Vec::new();
     for (i, (name, ..)) in cases.iter().enumerate() {

@@ -782,16 +782,21 @@ pub fn profile(a: &super::cli::ProfileArgs) -> Result<(), String> {
     let slots = u64::from(frames);
     let device: Arc<dyn SwapDevice> = match a.device.as_str() {
         "null" => Arc::new(fault_path::device::NullDevice::new(slots)),
-        "zram" => Arc::new(Zram::new(
-            slots,
-            zswap_tree::Backend::default().compressor(),
-        )),
+        "zram" => Arc::new(
+            Zram::new(slots, zswap_tree::Backend::default().compressor())
+                .multi_pages(a.zram_multi_pages)
+                .map_err(|e| format!("profile: --zram-multi-pages: {e}"))?,
+        ),
         d => return Err(format!("profile: device {d:?}: null or zram")),
     };
+    if a.zram_multi_pages > 0 && a.device != "zram" {
+        return Err("profile: --zram-multi-pages needs --device zram".into());
+    }
     let (strategy, kind) = crate::swapin::cli::split_row(&a.strategy)?;
     let mut cfg = SystemConfig::new(frames, device).strategy(strategy);
     cfg.readahead = a.readahead;
     cfg.swap_cache = kind;
+    cfg.orders = super::cli::orders_mask(a.order);
     let sys = System::new(cfg).map_err(|e| e.to_string())?;
     prefault_frames(&sys);
     let mm = AddressSpace::new(Arc::clone(&sys), a.pages);

@@ -88,6 +88,13 @@ pub struct ProfileArgs {
     /// Readahead window.
     #[arg(long, default_value_t = 8)]
     pub readahead: u32,
+    /// Largest folio order (0: 4 KiB pages only; every order up to it is
+    /// enabled).
+    #[arg(long, default_value_t = 0, value_parser = parse_order)]
+    pub order: u32,
+    /// zram multi-page objects of 2^N pages (0: off; zram only).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=4))]
+    pub zram_multi_pages: u32,
 }
 
 /// The swap device.
