@@ -7,7 +7,7 @@
 //!    that of populating everything and paging it all out, with a frame
 //!    pool the size of the swapped-in part). Word 0 is the counter (0),
 //!    word 1 [`index_word`]; with a content class other than `zero-tail`
-//!    words 2.. are filled by [`ContentClass::fill`].
+//!    words 2.. are filled by [`zswap_tree::ContentClass::fill`].
 //! 2. **swap in** the first N pages on T threads started by a barrier; each
 //!    access is a write (word 0 += 1, as the reproducer's workers do) and
 //!    is timed into a per-thread hdrhistogram. `same`: every thread walks

@@ -10,7 +10,7 @@ use crate::system::FaultError;
 ///
 /// Large folios: on a synchronous device, a range that passes the checks
 /// of `can_swapin_thp` comes in as one folio through the swap cache
-/// ([`SwapFault::swap_in_large_cached`], the swap table series' form);
+/// (`SwapFault::swap_in_large_cached`, the swap table series' form);
 /// otherwise order 0 (`swapin_readahead`, as in 6.12). A large folio a
 /// page-out left in the swap cache is mapped page by page.
 #[derive(Debug)]
