@@ -215,6 +215,10 @@ impl AddressSpace {
                     st.faults += 1;
                     self.sys.strategy().on_marker(self, vpn, orig, fr, st);
                     st.retries += 1;
+                    // As after a `Retry`: the wait may have found the
+                    // folio free or unlocked (its swap-in just ended), and
+                    // under loom and shuttle a refault loop must yield.
+                    crate::sync::spin_loop();
                 }
             }
         }

@@ -236,6 +236,37 @@ fn zap_pte_marker() {
     zap("pte-marker");
 }
 
+/// `pte-marker`: the zap comes right after the swap-in maps its folio,
+/// and the frame it frees is reused at once by another owner that locks
+/// it. The swap-in must not touch the folio once its reference has become
+/// the PTE's: an unlock after the PTE lock goes would release the new
+/// owner's lock (loom catches that with the unlock after `pte_unmap_unlock`;
+/// do_swap_page's `folio_unlock` comes before it, and so does the model's).
+#[test]
+fn zap_pte_marker_then_reuse_keeps_the_new_owners_lock() {
+    loom::model(|| {
+        let (sys, mm) = swapped_page_with("pte-marker", None, SwapCacheKind::default());
+        let (mm1, sys1) = (mm.clone(), StdArc::clone(&sys));
+        let t1 = thread::spawn(move || {
+            mm1.dontneed(0..1);
+            let frames = sys1.frames();
+            if let Some(f) = frames.alloc() {
+                frames.lock(f);
+                assert!(
+                    frames.is_locked(f),
+                    "frame {f}: the lock its new owner holds was released by another"
+                );
+                frames.unlock_put(f);
+            }
+        });
+        let mut st = FaultStats::default();
+        mm.write(0, &mut st).unwrap();
+        t1.join().unwrap();
+        let errs = check_accounting(&sys, &[&mm]);
+        assert!(errs.is_empty(), "{errs:?}");
+    });
+}
+
 #[test]
 fn zap_swapcache_xarray() {
     zap_with("swapcache", SwapCacheKind::XArray);
