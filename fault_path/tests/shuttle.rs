@@ -549,20 +549,53 @@ per_strategy! { zswap_if_cached_pageout;
     race2_zswap_if_cached_pageout_swapcache => "swapcache",
 }
 
-/// **Open finding** (not a loom race): exclusive loads with a page-out
-/// thread. PCT finds a misload with `pin-retry` and `sync-map` (e.g.
-/// "misload of page 5" within 10^4 PCT schedules; the random scheduler
-/// did not find it in 10^4); `swapcache` passes. Ignored until it is
-/// understood: run it with `--ignored`, replay its printed schedule.
-#[test]
-#[ignore = "open finding: exclusive zswap loads + page-out misload under PCT (pin-retry, sync-map)"]
-fn finding_zswap_exclusive_pageout() {
-    for s in ["pin-retry", "sync-map"] {
-        pass(Scenario {
-            pageouts: 4,
-            ..zswap(s, ZswapLoad::Exclusive)
-        });
+/// Exclusive loads (6.5-6.8) with a page-out thread that reuses slots:
+/// the pin does not make a bypass swap-in's exclusive load safe. A fault
+/// reads its PTE (`orig`, slot S) without a lock; another swap-in maps the
+/// page and frees S, and a page-out gives S to another page, which zswap
+/// now holds at S. The stale fault's `swapcache_prepare` (or
+/// `SWAP_MAP_SYNC`) succeeds on the new incarnation of S (count 1, no
+/// cache), its exclusive load erases the other page's only copy, and its
+/// `pte_same` check fails, so the folio is dropped: the other page later
+/// reads the device (a misload; replayed: page 1's stale fault on slot 8
+/// erased page 4's entry). This is the data loss 25cd241408a2 ("mm: zswap:
+/// fix data loss on SWP_SYNCHRONOUS_IO devices") fixed in the kernel,
+/// where do_swap_page pins and reads the same way: "an optimistic read of
+/// the swap data into a page that will be dismissed if the fault fails due
+/// to races. In this case, zswap mustn't drop its authoritative copy."
+/// So these are negative controls: the fix is `exclusive-if-cached`
+/// ([`race2_zswap_if_cached_pageout_pin_retry`] and the others), and the
+/// strategies that never read into a folio they may dismiss pass with
+/// exclusive loads too: the swap-cache path (the folio stays in the cache)
+/// and `pte-marker` (it checks the PTE under its lock before the read).
+/// loom's race 2 has no page-out thread, so no slot reuse; there the pin
+/// is enough.
+fn zswap_exclusive_pageout(strategy: &'static str) -> Scenario {
+    Scenario {
+        pageouts: 4,
+        ..zswap(strategy, ZswapLoad::Exclusive)
     }
+}
+
+#[test]
+fn race2_zswap_exclusive_pageout_pin_retry_negative_control() {
+    control(
+        zswap_exclusive_pageout("pin-retry"),
+        &["misload", "data loss"],
+    );
+}
+
+#[test]
+fn race2_zswap_exclusive_pageout_sync_map_negative_control() {
+    control(
+        zswap_exclusive_pageout("sync-map"),
+        &["misload", "data loss"],
+    );
+}
+
+per_strategy! { zswap_exclusive_pageout;
+    race2_zswap_exclusive_pageout_pte_marker => "pte-marker",
+    race2_zswap_exclusive_pageout_swapcache => "swapcache",
 }
 
 per_strategy! { zswap_pinned;
