@@ -421,9 +421,19 @@ impl AddressSpace {
         let nr = sys.nr_pages(head) as usize;
         let order = sys.frames.order(head);
         let covered = range.start <= v0 && v0 + nr <= range.end;
+        if covered && sys.frames.flags(head) & PG_SWAPCACHE != 0 {
+            // Already in the swap cache: a large folio a page-out left
+            // there, whose pages faults mapped from it one by one
+            // (`map_cached`). shrink_folio_list skips add_to_swap for a
+            // swap-cache folio, and try_to_unmap installs the folio's own
+            // entries: a new run of slots would leave the old ones naming
+            // the folio in the cache after it left it.
+            let s0 = sys.frames.swap(head);
+            return self.pageout_whole(v0, head, s0, true, st);
+        }
         if covered && sys.large_ok() {
             match sys.map.alloc_order(order) {
-                Ok(Some(s0)) => return self.pageout_whole(v0, head, s0, st),
+                Ok(Some(s0)) => return self.pageout_whole(v0, head, s0, false, st),
                 Ok(None) => st.thp_swpout_fallback += 1,
                 Err(e) => {
                     sys.frames.unlock_put(head);
@@ -467,28 +477,34 @@ impl AddressSpace {
     }
 
     /// The whole-folio page-out of [`AddressSpace::pageout_large`] to the
-    /// `nr` slots from `s0` that the allocation handed out pinned.
+    /// `nr` slots from `s0` that the allocation handed out pinned, or, when
+    /// `cached`, to the slots of the swap cache the folio is already in
+    /// (each cache-only where a PTE maps its page, or referenced by a swap
+    /// PTE where none does).
     fn pageout_whole(
         &self,
         v0: usize,
         head: FrameId,
         s0: u64,
+        cached: bool,
         st: &mut FaultStats,
     ) -> Result<usize, FaultError> {
         let sys = &*self.sys;
         let nr = sys.nr_pages(head);
-        // add_to_swap_cache: the folio in each of its nr slots, with the
-        // cache's nr references.
-        sys.frames.set_swap(head, s0);
-        sys.frames.set_flags(head, PG_SWAPCACHE);
-        sys.frames.get_n(head, nr);
-        if !sys.cache_add(s0, head) {
-            unreachable_cache_conflict(s0);
-            sys.frames.clear_flags(head, PG_SWAPCACHE);
-            sys.frames.put_n(head, nr);
-            let _ = sys.map.swapcache_clear_nr(s0, nr);
-            sys.frames.unlock_put(head);
-            return Ok(0);
+        if !cached {
+            // add_to_swap_cache: the folio in each of its nr slots, with
+            // the cache's nr references.
+            sys.frames.set_swap(head, s0);
+            sys.frames.set_flags(head, PG_SWAPCACHE);
+            sys.frames.get_n(head, nr);
+            if !sys.cache_add(s0, head) {
+                unreachable_cache_conflict(s0);
+                sys.frames.clear_flags(head, PG_SWAPCACHE);
+                sys.frames.put_n(head, nr);
+                let _ = sys.map.swapcache_clear_nr(s0, nr);
+                sys.frames.unlock_put(head);
+                return Ok(0);
+            }
         }
         // try_to_unmap: every PTE still mapping its page becomes the swap
         // entry of its slot (count 1); a page zapped meanwhile leaves its
