@@ -6,8 +6,9 @@
 //! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release -p fault_path
 //! --test shuttle --target-dir target/shuttle`.
 //!
-//! Each scenario runs [`iterations`] schedules (`SHUTTLE_ITERATIONS`,
-//! default 10^4): half under shuttle's PCT scheduler (bug depth
+//! Each scenario runs `SHUTTLE_ITERATIONS` schedules (default 10^4; the
+//! explore helpers are the `shuttle_explore` crate's, shared by every
+//! crate's suite): half under shuttle's PCT scheduler (bug depth
 //! `SHUTTLE_PCT_DEPTH`, default 3), half under its random scheduler. A
 //! negative control (the unfixed strategy, or a large-folio swap-in with
 //! one check removed: [`LargeBug`]) must be caught within that many
@@ -38,10 +39,7 @@
 #![cfg(shuttle)]
 
 use std::ops::Range;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use fault_path::device::{Ramdisk, SwapDevice};
 use fault_path::harness::check_accounting;
@@ -50,124 +48,7 @@ use fault_path::{
     AddressSpace, FaultError, FaultStats, LargeBug, SwapCacheKind, System, SystemConfig,
     ZswapConfig, ZswapLarge, ZswapLoad, index_word,
 };
-use shuttle::scheduler::{PctScheduler, RandomScheduler};
-use shuttle::{Config, FailurePersistence, Runner};
-
-/// Schedules per scenario: `SHUTTLE_ITERATIONS`, default 10^4.
-fn iterations() -> usize {
-    env_usize("SHUTTLE_ITERATIONS", 10_000)
-}
-
-/// PCT's bug depth: `SHUTTLE_PCT_DEPTH`, default 3.
-fn depth() -> usize {
-    env_usize("SHUTTLE_PCT_DEPTH", 3).max(1)
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn config() -> Config {
-    let mut c = Config::new();
-    // shuttle runs every execution sequentially consistent (it warns that
-    // weaker orderings are not modelled): the orderings are loom's job.
-    c.silence_warnings = true;
-    // The fault path's frames are deeper than shuttle's default 60 KiB.
-    c.stack_size = 1 << 20;
-    if let Ok(dir) = std::env::var("SHUTTLE_SCHEDULE_DIR") {
-        c.failure_persistence = FailurePersistence::File(Some(dir.into()));
-    }
-    c
-}
-
-/// Runs `f` under PCT for half of `n` schedules, then under the random
-/// scheduler for the other half, or replays one schedule (see the module
-/// docs). Returns the schedules run.
-fn explore_n(f: impl Fn() + Send + Sync + 'static, n: usize) -> usize {
-    explore_with(f, n, None)
-}
-
-/// [`explore_n`], with all `n` schedules under one scheduler when `only`
-/// is `Some("pct")` or `Some("random")` (as `SHUTTLE_SCHEDULER` does).
-fn explore_with(f: impl Fn() + Send + Sync + 'static, n: usize, only: Option<&str>) -> usize {
-    if let Ok(s) = std::env::var("SHUTTLE_REPLAY") {
-        shuttle::replay(f, s.trim());
-        return 1;
-    }
-    if let Ok(p) = std::env::var("SHUTTLE_REPLAY_FILE") {
-        shuttle::replay_from_file(f, p);
-        return 1;
-    }
-    let f = Arc::new(f);
-    // `SHUTTLE_SCHEDULER=pct` or `random` runs all `n` under one of them.
-    let env = std::env::var("SHUTTLE_SCHEDULER").ok();
-    let pct = match only.or(env.as_deref()) {
-        Some("pct") => n,
-        Some("random") => 0,
-        _ => n.div_ceil(2),
-    };
-    let g = Arc::clone(&f);
-    let mut ran = 0;
-    if pct > 0 {
-        ran += Runner::new(PctScheduler::new(depth(), pct), config()).run(move || g());
-    }
-    if n > pct {
-        ran += Runner::new(RandomScheduler::new(n - pct), config()).run(move || f());
-    }
-    ran
-}
-
-/// [`explore_n`] at [`iterations`], reporting the schedules and the time.
-fn explore(name: &str, f: impl Fn() + Send + Sync + 'static) {
-    let t = Instant::now();
-    let ran = explore_n(f, iterations());
-    eprintln!(
-        "shuttle {name}: {ran} schedules passed in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-}
-
-/// Runs a negative control: the scenario must fail within
-/// [`iterations`] schedules (at least 10^4), with a panic message containing one of
-/// `reasons`. Prints how many schedules it took.
-fn must_catch(name: &str, reasons: &[&str], f: impl Fn() + Send + Sync + 'static) {
-    let t = Instant::now();
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = Arc::clone(&count);
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        explore_n(
-            move || {
-                // Relaxed: a std counter of executions, outside the model.
-                c.fetch_add(1, Ordering::Relaxed);
-                f()
-            },
-            // At least 10^4 even when CI runs fewer per scenario: a caught
-            // control stops at its first failure, so this costs little.
-            iterations().max(10_000),
-        )
-    }));
-    let msg = match r {
-        Ok(_) => String::new(),
-        Err(p) => p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "(a panic without a message)".into()),
-    };
-    let n = count.load(Ordering::Relaxed);
-    assert!(
-        reasons.iter().any(|r| msg.contains(r)),
-        "{name}: shuttle did not catch the negative control in {n} schedules \
-         (wanted one of {reasons:?}, got {msg:?})"
-    );
-    eprintln!(
-        "shuttle {name}: negative control caught at schedule {n} in {:.1} s: {msg}",
-        t.elapsed().as_secs_f64()
-    );
-}
+use shuttle_explore::{explore, explore_named, iterations, must_catch};
 
 /// One scenario: a region of `pages` pages on a device of `slots` slots;
 /// the pages first go out to swap (as many as fit), then `workers`
@@ -872,12 +753,7 @@ fn scale_256_pages_six_threads() {
             zap: Some(100..104),
             ..large(s, None)
         };
-        let t = Instant::now();
         let name = scenario_name(&sc);
-        let ran = explore_n(move || sc.run(), n);
-        eprintln!(
-            "shuttle {name}: {ran} schedules passed in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
+        explore_named(&name, n, move || sc.run());
     }
 }
