@@ -215,6 +215,10 @@ impl AddressSpace {
                     st.faults += 1;
                     self.sys.strategy().on_marker(self, vpn, orig, fr, st);
                     st.retries += 1;
+                    // As after a `Retry`: the wait may have found the
+                    // folio free or unlocked (its swap-in just ended), and
+                    // under loom and shuttle a refault loop must yield.
+                    crate::sync::spin_loop();
                 }
             }
         }
@@ -486,9 +490,9 @@ impl AddressSpace {
 
     /// The whole-folio page-out of [`AddressSpace::pageout_large`] to the
     /// `nr` slots from `s0` that the allocation handed out pinned, or, when
-    /// `cached`, of a folio already in the swap cache at `s0..s0 + nr`
-    /// (of any order: its slots keep their pins and the cache its
-    /// references).
+    /// `cached`, to the slots of the swap cache the folio is already in
+    /// (each cache-only where a PTE maps its page, or referenced by a swap
+    /// PTE where none does).
     fn pageout_whole(
         &self,
         v0: usize,
@@ -499,20 +503,20 @@ impl AddressSpace {
     ) -> Result<usize, FaultError> {
         let sys = &*self.sys;
         let nr = sys.nr_pages(head);
-        // add_to_swap_cache: the folio in each of its nr slots, with the
-        // cache's nr references.
         if !cached {
+            // add_to_swap_cache: the folio in each of its nr slots, with
+            // the cache's nr references.
             sys.frames.set_swap(head, s0);
             sys.frames.set_flags(head, PG_SWAPCACHE);
             sys.frames.get_n(head, nr);
-        }
-        if !cached && !sys.cache_add(s0, head) {
-            unreachable_cache_conflict(s0);
-            sys.frames.clear_flags(head, PG_SWAPCACHE);
-            sys.frames.put_n(head, nr);
-            let _ = sys.map.swapcache_clear_nr(s0, nr);
-            sys.frames.unlock_put(head);
-            return Ok(0);
+            if !sys.cache_add(s0, head) {
+                unreachable_cache_conflict(s0);
+                sys.frames.clear_flags(head, PG_SWAPCACHE);
+                sys.frames.put_n(head, nr);
+                let _ = sys.map.swapcache_clear_nr(s0, nr);
+                sys.frames.unlock_put(head);
+                return Ok(0);
+            }
         }
         // try_to_unmap: every PTE still mapping its page becomes the swap
         // entry of its slot (count 1); a page zapped meanwhile leaves its

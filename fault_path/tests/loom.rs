@@ -236,6 +236,37 @@ fn zap_pte_marker() {
     zap("pte-marker");
 }
 
+/// `pte-marker`: the zap comes right after the swap-in maps its folio,
+/// and the frame it frees is reused at once by another owner that locks
+/// it. The swap-in must not touch the folio once its reference has become
+/// the PTE's: an unlock after the PTE lock goes would release the new
+/// owner's lock (loom catches that with the unlock after `pte_unmap_unlock`;
+/// do_swap_page's `folio_unlock` comes before it, and so does the model's).
+#[test]
+fn zap_pte_marker_then_reuse_keeps_the_new_owners_lock() {
+    loom::model(|| {
+        let (sys, mm) = swapped_page_with("pte-marker", None, SwapCacheKind::default());
+        let (mm1, sys1) = (mm.clone(), StdArc::clone(&sys));
+        let t1 = thread::spawn(move || {
+            mm1.dontneed(0..1);
+            let frames = sys1.frames();
+            if let Some(f) = frames.alloc() {
+                frames.lock(f);
+                assert!(
+                    frames.is_locked(f),
+                    "frame {f}: the lock its new owner holds was released by another"
+                );
+                frames.unlock_put(f);
+            }
+        });
+        let mut st = FaultStats::default();
+        mm.write(0, &mut st).unwrap();
+        t1.join().unwrap();
+        let errs = check_accounting(&sys, &[&mm]);
+        assert!(errs.is_empty(), "{errs:?}");
+    });
+}
+
 #[test]
 fn zap_swapcache_xarray() {
     zap_with("swapcache", SwapCacheKind::XArray);
@@ -803,6 +834,52 @@ fn large_pageout_vs_fault_xarray() {
     for s in ["pin-retry", "swapcache"] {
         large_pageout_vs_fault(s, SwapCacheKind::XArray);
     }
+}
+
+/// A large folio that a page-out left in the swap cache, and whose page 0
+/// a fault mapped from there, is paged out again. T1 pages out the order-1
+/// folio of pages 0-1 (slots 2-3); T0 writes page 0, finds the folio in
+/// the swap cache mid-page-out and takes a reference, so the freeze of
+/// `__remove_mapping` fails and the folio stays cached; T0 maps page 0
+/// from it. Then the range is paged out again: the folio must go back to
+/// its own slots (shrink_folio_list skips add_to_swap for a swap-cache
+/// folio). A run of new slots would leave slots 2-3 naming a folio that
+/// is no longer in the swap cache for them, and page 1's fault would find
+/// it stale forever (shuttle's race-7 scenario with `pin-waitqueue`
+/// spun past its step bound on that).
+#[test]
+fn large_cached_folio_paged_out_again_keeps_its_slots() {
+    use fault_path::frame::PG_SWAPCACHE;
+    large_model(|| {
+        let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(6, None));
+        let mut cfg = SystemConfig::new(12, dev).strategy("pin-retry");
+        cfg.cluster_size = 2;
+        cfg.readahead = 0;
+        cfg.orders = 0b11;
+        let sys = System::new(cfg).unwrap();
+        let mm = Arc::new(AddressSpace::new(StdArc::clone(&sys), 4));
+        mm.populate().unwrap();
+        let mm1 = mm.clone();
+        let t1 = thread::spawn(move || {
+            let mut st = FaultStats::default();
+            let _ = mm1.pageout(0..2, &mut st);
+        });
+        let mut st = FaultStats::default();
+        mm.write(0, &mut st).unwrap();
+        t1.join().unwrap();
+        let _ = mm.pageout(0..2, &mut st);
+        let frames = sys.frames();
+        for s in 0..sys.swap_map().nr_slots() {
+            if let Some(fr) = sys.cached_folio(s) {
+                let nr = 1u64 << frames.order(fr);
+                assert!(
+                    frames.flags(fr) & PG_SWAPCACHE != 0 && s.wrapping_sub(frames.swap(fr)) < nr,
+                    "slot {s} names folio {fr}, which is not in the swap cache for it"
+                );
+            }
+        }
+        check_large(&sys, &mm, [1, 0, 0, 0]);
+    });
 }
 
 /// Ranges swapped out as large folios under the strategies that stay at

@@ -1,13 +1,14 @@
 //! shuttle scenarios of the fault path: the races of DESIGN.md (1-4, and
-//! the large-folio races 5-7) at sizes loom cannot explore: 3-6 threads
+//! the large-folio races 5-8) at sizes loom cannot explore: 3-6 threads
 //! (workers walking the pages in opposite directions, a page-out thread, a
 //! zap thread), 8-256 pages, every strategy.
 //!
 //! Run: `RUSTFLAGS="--cfg shuttle" cargo test --release -p fault_path
 //! --test shuttle --target-dir target/shuttle`.
 //!
-//! Each scenario runs [`iterations`] schedules (`SHUTTLE_ITERATIONS`,
-//! default 10^4): half under shuttle's PCT scheduler (bug depth
+//! Each scenario runs `SHUTTLE_ITERATIONS` schedules (default 10^4; the
+//! explore helpers are the `shuttle_explore` crate's, shared by every
+//! crate's suite): half under shuttle's PCT scheduler (bug depth
 //! `SHUTTLE_PCT_DEPTH`, default 3), half under its random scheduler. A
 //! negative control (the unfixed strategy, or a large-folio swap-in with
 //! one check removed: [`LargeBug`]) must be caught within that many
@@ -38,10 +39,7 @@
 #![cfg(shuttle)]
 
 use std::ops::Range;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use fault_path::device::{Ramdisk, SwapDevice};
 use fault_path::harness::check_accounting;
@@ -50,124 +48,7 @@ use fault_path::{
     AddressSpace, FaultError, FaultStats, LargeBug, SwapCacheKind, System, SystemConfig,
     ZswapConfig, ZswapLarge, ZswapLoad, index_word,
 };
-use shuttle::scheduler::{PctScheduler, RandomScheduler};
-use shuttle::{Config, FailurePersistence, Runner};
-
-/// Schedules per scenario: `SHUTTLE_ITERATIONS`, default 10^4.
-fn iterations() -> usize {
-    env_usize("SHUTTLE_ITERATIONS", 10_000)
-}
-
-/// PCT's bug depth: `SHUTTLE_PCT_DEPTH`, default 3.
-fn depth() -> usize {
-    env_usize("SHUTTLE_PCT_DEPTH", 3).max(1)
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn config() -> Config {
-    let mut c = Config::new();
-    // shuttle runs every execution sequentially consistent (it warns that
-    // weaker orderings are not modelled): the orderings are loom's job.
-    c.silence_warnings = true;
-    // The fault path's frames are deeper than shuttle's default 60 KiB.
-    c.stack_size = 1 << 20;
-    if let Ok(dir) = std::env::var("SHUTTLE_SCHEDULE_DIR") {
-        c.failure_persistence = FailurePersistence::File(Some(dir.into()));
-    }
-    c
-}
-
-/// Runs `f` under PCT for half of `n` schedules, then under the random
-/// scheduler for the other half, or replays one schedule (see the module
-/// docs). Returns the schedules run.
-fn explore_n(f: impl Fn() + Send + Sync + 'static, n: usize) -> usize {
-    explore_with(f, n, None)
-}
-
-/// [`explore_n`], with all `n` schedules under one scheduler when `only`
-/// is `Some("pct")` or `Some("random")` (as `SHUTTLE_SCHEDULER` does).
-fn explore_with(f: impl Fn() + Send + Sync + 'static, n: usize, only: Option<&str>) -> usize {
-    if let Ok(s) = std::env::var("SHUTTLE_REPLAY") {
-        shuttle::replay(f, s.trim());
-        return 1;
-    }
-    if let Ok(p) = std::env::var("SHUTTLE_REPLAY_FILE") {
-        shuttle::replay_from_file(f, p);
-        return 1;
-    }
-    let f = Arc::new(f);
-    // `SHUTTLE_SCHEDULER=pct` or `random` runs all `n` under one of them.
-    let env = std::env::var("SHUTTLE_SCHEDULER").ok();
-    let pct = match only.or(env.as_deref()) {
-        Some("pct") => n,
-        Some("random") => 0,
-        _ => n.div_ceil(2),
-    };
-    let g = Arc::clone(&f);
-    let mut ran = 0;
-    if pct > 0 {
-        ran += Runner::new(PctScheduler::new(depth(), pct), config()).run(move || g());
-    }
-    if n > pct {
-        ran += Runner::new(RandomScheduler::new(n - pct), config()).run(move || f());
-    }
-    ran
-}
-
-/// [`explore_n`] at [`iterations`], reporting the schedules and the time.
-fn explore(name: &str, f: impl Fn() + Send + Sync + 'static) {
-    let t = Instant::now();
-    let ran = explore_n(f, iterations());
-    eprintln!(
-        "shuttle {name}: {ran} schedules passed in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-}
-
-/// Runs a negative control: the scenario must fail within
-/// [`iterations`] schedules (at least 10^4), with a panic message containing one of
-/// `reasons`. Prints how many schedules it took.
-fn must_catch(name: &str, reasons: &[&str], f: impl Fn() + Send + Sync + 'static) {
-    let t = Instant::now();
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = Arc::clone(&count);
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        explore_n(
-            move || {
-                // Relaxed: a std counter of executions, outside the model.
-                c.fetch_add(1, Ordering::Relaxed);
-                f()
-            },
-            // At least 10^4 even when CI runs fewer per scenario: a caught
-            // control stops at its first failure, so this costs little.
-            iterations().max(10_000),
-        )
-    }));
-    let msg = match r {
-        Ok(_) => String::new(),
-        Err(p) => p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "(a panic without a message)".into()),
-    };
-    let n = count.load(Ordering::Relaxed);
-    assert!(
-        reasons.iter().any(|r| msg.contains(r)),
-        "{name}: shuttle did not catch the negative control in {n} schedules \
-         (wanted one of {reasons:?}, got {msg:?})"
-    );
-    eprintln!(
-        "shuttle {name}: negative control caught at schedule {n} in {:.1} s: {msg}",
-        t.elapsed().as_secs_f64()
-    );
-}
+use shuttle_explore::{explore, explore_named, iterations, must_catch};
 
 /// One scenario: a region of `pages` pages on a device of `slots` slots;
 /// the pages first go out to swap (as many as fit), then `workers`
@@ -203,6 +84,17 @@ struct Scenario {
     orders: u32,
     cluster_size: u32,
     large_bug: Option<LargeBug>,
+    /// Paged out alone before the others, so that the rest land on slots
+    /// one further (aligned pairs when slot 0 is the header).
+    pageout_first: Option<usize>,
+    /// Written once after the setup page-out (swapped in: their slots
+    /// are freed, the ramdisk keeps their old copies).
+    setup_writes: &'static [usize],
+    /// Folio orders enabled after the setup (0: none).
+    late_orders: u32,
+    /// The page-out thread pages out these pages one by one instead of
+    /// its walk (`pageouts` is ignored then).
+    pageout_list: &'static [usize],
 }
 
 impl Scenario {
@@ -225,6 +117,10 @@ impl Scenario {
             orders: 1,
             cluster_size: 2,
             large_bug: None,
+            pageout_first: None,
+            setup_writes: &[],
+            late_orders: 0,
+            pageout_list: &[],
         }
     }
 
@@ -253,6 +149,9 @@ impl Scenario {
         mm.populate().unwrap();
         let mut st = FaultStats::default();
         let align = 1usize << (31 - (self.orders | 1).leading_zeros());
+        if let Some(v) = self.pageout_first {
+            mm.pageout(v..v + 1, &mut st).unwrap();
+        }
         // Out to swap in aligned chunks, as many as fit.
         for start in (0..self.pages).step_by(align) {
             match mm.pageout(start..start + align, &mut st) {
@@ -264,6 +163,12 @@ impl Scenario {
             let z = sys.zswap().expect("writeback needs zswap");
             let n = z.writeback(self.writeback, |s, p| sys.device().write(s, p).unwrap());
             assert_eq!(n, self.writeback, "setup writeback");
+        }
+        for &v in self.setup_writes {
+            mm.write(v, &mut st).unwrap();
+        }
+        if self.late_orders != 0 {
+            sys.set_orders(self.late_orders).unwrap();
         }
         let touch = self.touch.clone().unwrap_or(0..self.pages);
         let mut threads = Vec::new();
@@ -288,7 +193,18 @@ impl Scenario {
                 }
             }));
         }
-        if self.pageouts > 0 {
+        if !self.pageout_list.is_empty() {
+            let (mm, list) = (Arc::clone(&mm), self.pageout_list);
+            threads.push(shuttle::thread::spawn(move || {
+                let mut st = FaultStats::default();
+                for &v in list {
+                    match mm.pageout(v..v + 1, &mut st) {
+                        Ok(_) | Err(FaultError::SwapFull) => {}
+                        Err(e) => panic!("page-out: {e}"),
+                    }
+                }
+            }));
+        } else if self.pageouts > 0 {
             let (mm, pages, chunk, n) = (Arc::clone(&mm), self.pages, self.chunk, self.pageouts);
             threads.push(shuttle::thread::spawn(move || {
                 let mut st = FaultStats::default();
@@ -344,7 +260,7 @@ impl Scenario {
                 self.workers as u64
             } else {
                 0
-            };
+            } + u64::from(self.setup_writes.contains(&vpn));
             if zapped(vpn) {
                 assert!(index == 0, "page {vpn} mapped after its zap");
                 assert!(count <= want, "page {vpn}: {count} increments of {want}");
@@ -442,35 +358,18 @@ per_strategy! { |s| zap(s, 0);
     race4_zap_pin_waitqueue => "pin-waitqueue",
     race4_zap_sync_map => "sync-map",
     race4_zap_swap_count => "swap-count",
+    // Once a finding under PCT (past shuttle's step bound): the swap-in
+    // unlocked its folio after dropping the PTE lock, when its reference
+    // was already the PTE's. A zap in between freed the frame, another
+    // pte-marker swap-in reused it for its own marker and locked it, and
+    // the stale unlock released that lock: the new marker's waiters then
+    // took the unlocked folio's lock at once and refaulted without a
+    // yield point while PCT kept its owner descheduled. The fix unlocks
+    // under the PTE lock, as do_swap_page does (loom:
+    // `zap_pte_marker_then_reuse_keeps_the_new_owners_lock`), and the
+    // marker refault now yields as a `Retry` does.
+    race4_zap_pte_marker => "pte-marker",
     race4_zap_swapcache => "swapcache",
-}
-
-/// `pte-marker` under the random scheduler only: see
-/// [`finding_zap_pte_marker_pct`].
-#[test]
-fn race4_zap_pte_marker() {
-    let sc = zap("pte-marker", 0);
-    let name = scenario_name(&sc);
-    let t = Instant::now();
-    let ran = explore_with(move || sc.run(), iterations(), Some("random"));
-    eprintln!(
-        "shuttle {name} (random): {ran} schedules passed in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-}
-
-/// **Open finding**: under PCT, `pte-marker` with a zap thread exceeds
-/// shuttle's step bound: a worker keeps refaulting a PTE that holds a
-/// swap-in marker (`waits` counts up, the folio lock is never contended:
-/// the marker's folio is unlocked or free), i.e. a marker outlives its
-/// swap-in, or its owner never runs again while the waiter spins without
-/// a yield point (`access` retries a marker with no `spin_loop`). Ignored
-/// until it is understood; the random scheduler passes (above).
-#[test]
-#[ignore = "open finding: pte-marker + zap spins past shuttle's step bound under PCT"]
-fn finding_zap_pte_marker_pct() {
-    let sc = zap("pte-marker", 0);
-    explore_with(move || sc.run(), iterations(), Some("pct"));
 }
 
 #[test]
@@ -566,20 +465,53 @@ per_strategy! { zswap_if_cached_pageout;
     race2_zswap_if_cached_pageout_swapcache => "swapcache",
 }
 
-/// **Open finding** (not a loom race): exclusive loads with a page-out
-/// thread. PCT finds a misload with `pin-retry` and `sync-map` (e.g.
-/// "misload of page 5" within 10^4 PCT schedules; the random scheduler
-/// did not find it in 10^4); `swapcache` passes. Ignored until it is
-/// understood: run it with `--ignored`, replay its printed schedule.
-#[test]
-#[ignore = "open finding: exclusive zswap loads + page-out misload under PCT (pin-retry, sync-map)"]
-fn finding_zswap_exclusive_pageout() {
-    for s in ["pin-retry", "sync-map"] {
-        pass(Scenario {
-            pageouts: 4,
-            ..zswap(s, ZswapLoad::Exclusive)
-        });
+/// Exclusive loads (6.5-6.8) with a page-out thread that reuses slots:
+/// the pin does not make a bypass swap-in's exclusive load safe. A fault
+/// reads its PTE (`orig`, slot S) without a lock; another swap-in maps the
+/// page and frees S, and a page-out gives S to another page, which zswap
+/// now holds at S. The stale fault's `swapcache_prepare` (or
+/// `SWAP_MAP_SYNC`) succeeds on the new incarnation of S (count 1, no
+/// cache), its exclusive load erases the other page's only copy, and its
+/// `pte_same` check fails, so the folio is dropped: the other page later
+/// reads the device (a misload; replayed: page 1's stale fault on slot 8
+/// erased page 4's entry). This is the data loss 25cd241408a2 ("mm: zswap:
+/// fix data loss on SWP_SYNCHRONOUS_IO devices") fixed in the kernel,
+/// where do_swap_page pins and reads the same way: "an optimistic read of
+/// the swap data into a page that will be dismissed if the fault fails due
+/// to races. In this case, zswap mustn't drop its authoritative copy."
+/// So these are negative controls: the fix is `exclusive-if-cached`
+/// ([`race2_zswap_if_cached_pageout_pin_retry`] and the others), and the
+/// strategies that never read into a folio they may dismiss pass with
+/// exclusive loads too: the swap-cache path (the folio stays in the cache)
+/// and `pte-marker` (it checks the PTE under its lock before the read).
+/// loom's race 2 has no page-out thread, so no slot reuse; there the pin
+/// is enough.
+fn zswap_exclusive_pageout(strategy: &'static str) -> Scenario {
+    Scenario {
+        pageouts: 4,
+        ..zswap(strategy, ZswapLoad::Exclusive)
     }
+}
+
+#[test]
+fn race2_zswap_exclusive_pageout_pin_retry_negative_control() {
+    control(
+        zswap_exclusive_pageout("pin-retry"),
+        &["misload", "data loss"],
+    );
+}
+
+#[test]
+fn race2_zswap_exclusive_pageout_sync_map_negative_control() {
+    control(
+        zswap_exclusive_pageout("sync-map"),
+        &["misload", "data loss"],
+    );
+}
+
+per_strategy! { zswap_exclusive_pageout;
+    race2_zswap_exclusive_pageout_pte_marker => "pte-marker",
+    race2_zswap_exclusive_pageout_swapcache => "swapcache",
 }
 
 per_strategy! { zswap_pinned;
@@ -608,11 +540,17 @@ fn contrary(legacy: bool, kind: SwapCacheKind) -> Scenario {
     }
 }
 
+/// Besides a leak or a lost update, the legacy double add can leave a
+/// folio in the cache at a slot whose `SWAP_HAS_CACHE` is clear: the
+/// lookup then misses, `swapcache_prepare` succeeds, the add finds the
+/// slot occupied and the fault retries forever (replayed: three workers
+/// refaulting page 0, swap(1), with no stale lookup, cache wait or freed
+/// entry counted). Shuttle reports that as its step bound.
 #[test]
 fn race3_contrary_adds_legacy_negative_control() {
     control(
         contrary(true, SwapCacheKind::XArray),
-        &["accounting", "misload", "data loss"],
+        &["accounting", "misload", "data loss", "exceeded max_steps"],
     );
 }
 
@@ -748,6 +686,48 @@ fn race7_mixed_backend_skip_check_negative_control() {
     );
 }
 
+/// Race 8: partially cached ranges (loom's `large_cached_*` at 17 pages).
+/// Page 16 goes out first (slot 1), then pages 0-15 to slots 2-17, so
+/// that pages 2k, 2k+1 hold the aligned pair 2k+2, 2k+3; then the odd
+/// pages 1, 3, 5, 7 are swapped in and written, which frees their slots
+/// and leaves their old copies on the ramdisk, and order 1 is enabled.
+/// The device is full but for those four slots. While three workers write
+/// every page, a page-out thread pages 1, 3, 5 and 7 out again: each
+/// reuses one of the freed slots, enters the swap cache dirty and is
+/// written only after its PTE is the swap entry, so for a while a range
+/// is contiguous with one page cached and its device copy stale.
+/// `non_swapcache_batch` takes order 0 there; skipping it with the
+/// unpinned `bypass` reads the stale copy over the dirty folio.
+fn cached_range(strategy: &'static str, bug: Option<LargeBug>) -> Scenario {
+    Scenario {
+        pages: 17,
+        slots: 18,
+        orders: 1,
+        cluster_size: 2,
+        pageout_first: Some(16),
+        setup_writes: &[1, 3, 5, 7],
+        late_orders: 0b11,
+        pageout_list: &[1, 3, 5, 7],
+        large_bug: bug,
+        ..Scenario::new(strategy)
+    }
+}
+
+per_strategy! { |s| cached_range(s, None);
+    race8_cached_range_bypass => "bypass",
+    race8_cached_range_pin_retry => "pin-retry",
+    race8_cached_range_pin_waitqueue => "pin-waitqueue",
+    race8_cached_range_sync_map => "sync-map",
+}
+
+#[test]
+fn race8_cached_range_skip_check_negative_control() {
+    control(
+        cached_range("bypass", Some(LargeBug::SkipSwapCacheCheck)),
+        &["data loss", "misload"],
+    );
+}
+
 /// Large ranges under the strategies that stay at order 0.
 #[test]
 fn large_ranges_under_order0_strategies() {
@@ -773,12 +753,7 @@ fn scale_256_pages_six_threads() {
             zap: Some(100..104),
             ..large(s, None)
         };
-        let t = Instant::now();
         let name = scenario_name(&sc);
-        let ran = explore_n(move || sc.run(), n);
-        eprintln!(
-            "shuttle {name}: {ran} schedules passed in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
+        explore_named(&name, n, move || sc.run());
     }
 }

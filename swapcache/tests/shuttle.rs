@@ -16,57 +16,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
-use shuttle::scheduler::{PctScheduler, RandomScheduler};
 use shuttle::sync::Mutex;
 use shuttle::thread;
-use shuttle::{Config, FailurePersistence, Runner};
+use shuttle_explore::{explore_named, iterations};
 use swapcache::epoch::Collector;
 use swapcache::{Entry, XArray};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn config() -> Config {
-    let mut c = Config::new();
-    // Every execution is sequentially consistent under shuttle (it warns
-    // that weaker orderings are not modelled): the orderings are loom's job.
-    c.silence_warnings = true;
-    if let Ok(dir) = std::env::var("SHUTTLE_SCHEDULE_DIR") {
-        c.failure_persistence = FailurePersistence::File(Some(dir.into()));
-    }
-    c
-}
-
-/// Half PCT, half random, `n` schedules in all; or a replay of
-/// `SHUTTLE_REPLAY` / `SHUTTLE_REPLAY_FILE`.
-fn explore(name: &str, n: usize, f: impl Fn() + Send + Sync + 'static) {
-    if let Ok(s) = std::env::var("SHUTTLE_REPLAY") {
-        return shuttle::replay(f, s.trim());
-    }
-    if let Ok(p) = std::env::var("SHUTTLE_REPLAY_FILE") {
-        return shuttle::replay_from_file(f, p);
-    }
-    let t = Instant::now();
-    let depth = env_usize("SHUTTLE_PCT_DEPTH", 3).max(1);
-    let f = Arc::new(f);
-    let g = Arc::clone(&f);
-    let mut ran = Runner::new(PctScheduler::new(depth, n.div_ceil(2)), config()).run(move || g());
-    ran += Runner::new(RandomScheduler::new(n / 2), config()).run(move || f());
-    eprintln!(
-        "shuttle {name}: {ran} schedules passed in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-}
-
-fn iterations() -> usize {
-    env_usize("SHUTTLE_ITERATIONS", 10_000)
-}
 
 /// A value that records its own drop (a std flag: shuttle's executions
 /// are sequentially consistent, and the flag is read, never waited on).
@@ -192,12 +147,12 @@ fn churn(n: u64) {
 
 #[test]
 fn churn_64_indices() {
-    explore("churn_64_indices", iterations(), || churn(64));
+    explore_named("churn_64_indices", iterations(), || churn(64));
 }
 
 #[test]
 fn churn_256_indices() {
-    explore("churn_256_indices", (iterations() / 10).max(1), || {
+    explore_named("churn_256_indices", (iterations() / 10).max(1), || {
         churn(256)
     });
 }

@@ -81,6 +81,15 @@ impl Strategy for PteMarker {
             if still && read.is_ok() {
                 let _ = sys.map.free(f.slot);
                 f.mm.set_pte(f.vpn, Pte::present(fr));
+                // Unlock before the PTE lock goes, as do_swap_page's
+                // folio_unlock comes before its pte_unmap_unlock: our
+                // reference is the PTE's now, so once the PTE lock is
+                // dropped a zap may put it and free the frame, and an
+                // unlock after that would release the lock of the frame's
+                // next owner (a marker whose folio is then unlocked while
+                // its swap-in is still reading: shuttle found its waiters
+                // spinning on it).
+                sys.frames.unlock(fr);
             } else if still {
                 f.mm.set_pte(f.vpn, f.orig);
             }
@@ -90,9 +99,9 @@ impl Strategy for PteMarker {
             f.st.pte_same_fail += 1;
             sys.free_swap_and_cache(f.slot, None);
         }
-        sys.frames.unlock(fr);
         if !installed {
-            sys.frames.put(fr);
+            // Not mapped: the reference is still ours.
+            sys.frames.unlock_put(fr);
         }
         read?;
         Ok(if installed {

@@ -325,6 +325,16 @@ impl SwapFault<'_> {
                 }
                 self.mm.set_pte(self.vpn, Pte::present(page));
                 mapped = true;
+                if large {
+                    // folio_free_swap and folio_unlock under the PTE lock,
+                    // as do_swap_page does: our reference is the PTE's now,
+                    // and once the PTE lock goes a zap may put it; if the
+                    // cache's references went here too, that frees the
+                    // folio, and a later unlock would release the lock of
+                    // the frame's next owner.
+                    sys.try_free_swap(fr);
+                    sys.frames.unlock(fr);
+                }
             }
         }
         if mapped && !large {
@@ -339,15 +349,15 @@ impl SwapFault<'_> {
             sys.frames.put_unlock_clear(fr, PG_SWAPCACHE);
             return result;
         }
+        if mapped {
+            // A large folio, unlocked above.
+            return result;
+        }
         // folio_free_swap: if the last reference went meanwhile (a zap,
         // another address space), or none of a large folio's slots is
         // referenced any more (`folio_swapped`), drop the cache.
         sys.try_free_swap(fr);
-        if mapped {
-            sys.frames.unlock(fr);
-        } else {
-            sys.frames.unlock_put(fr);
-        }
+        sys.frames.unlock_put(fr);
         result
     }
 
