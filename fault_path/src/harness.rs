@@ -399,6 +399,14 @@ pub fn run_race(cfg: &RaceConfig) -> Result<RaceReport, FaultError> {
                 })
             }));
         }
+        // A panic of this thread's own work (the page-out before a round,
+        // the check after it: both while every harness thread waits at
+        // `start`) must let them go, or `thread::scope` would wait for
+        // them for ever and the panic would never surface.
+        let _release = ReleaseOnPanic {
+            stop: &stop,
+            start: &start,
+        };
         let mut outcome = Ok(());
         for round in 0..cfg.rounds {
             round_done.store(false, StdOrdering::Relaxed);
@@ -528,6 +536,23 @@ impl Drop for LastOut<'_> {
         // Acquire loads of the pager and the zapper, after every walk.
         if self.left.fetch_sub(1, StdOrdering::AcqRel) == 1 {
             self.done.store(true, StdOrdering::Release);
+        }
+    }
+}
+
+/// Releases the harness threads waiting at `start` with `stop` set when
+/// dropped during a panic of the main thread (see `run_race`).
+struct ReleaseOnPanic<'a> {
+    stop: &'a AtomicBool,
+    start: &'a Barrier,
+}
+
+impl Drop for ReleaseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Relaxed: the barrier orders it before the threads' read.
+            self.stop.store(true, StdOrdering::Relaxed);
+            self.start.wait();
         }
     }
 }

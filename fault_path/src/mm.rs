@@ -283,6 +283,17 @@ impl AddressSpace {
                 sys.frames.unlock_put(head);
                 continue;
             }
+            // The PTE was read without its lock: the frame may have been
+            // freed and reallocated since (a swap-in's new folio, locked
+            // by us before its owner could). With our reference held, a
+            // PTE that still maps it means it is this mapping's folio
+            // (reclaim reaches a folio through its rmap, never through a
+            // stale PTE).
+            if self.pte(vpn) != Pte::present(fr) {
+                sys.frames.unlock_put(head);
+                vpn += 1;
+                continue;
+            }
             let nr = sys.nr_pages(head) as usize;
             if !sys.legacy && sys.frames.flags(head) & PG_SWAPCACHE != 0 {
                 // Already in the swap cache (a large folio one of whose

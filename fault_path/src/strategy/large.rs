@@ -224,10 +224,20 @@ impl SwapFault<'_> {
             self.st.thp_swpin_fallback += 1;
             return None;
         };
-        if sys.map.swapcache_prepare_single_nr(b.s0, nr).is_err() {
-            sys.frames.put(fr);
-            self.st.thp_swpin_fallback += 1;
-            return None;
+        match sys.map.swapcache_prepare_single_nr(b.s0, nr) {
+            Ok(()) => {}
+            // Another swap-in holds a slot of the range (the order-0 path
+            // waits for it): busy, not a fallback.
+            Err(SwapError::Exists { .. }) => {
+                sys.frames.put(fr);
+                self.st.pin_busy += 1;
+                return None;
+            }
+            Err(_) => {
+                sys.frames.put(fr);
+                self.st.thp_swpin_fallback += 1;
+                return None;
+            }
         }
         // A stale lookup of this frame number may hold the lock for a
         // moment (it then finds the folio caches nothing and lets go).
