@@ -78,6 +78,9 @@ pub struct RaceRow {
     /// threads cannot be stopped: they spin until `swapin` exits, beside
     /// the rows that follow, and the row's remaining seeds are skipped.
     pub hung: u64,
+    /// Whether an earlier row's run hung: this row ran beside its
+    /// threads, which spin on, so its rounds per second are low.
+    pub after_hang: bool,
     /// Faults, summed.
     pub faults: u64,
     /// Refaults, summed.
@@ -165,6 +168,15 @@ impl RaceRow {
             (None, false) => format!("FAILED in {}/{} runs", self.bad_runs, self.runs),
             (Some(_), false) => format!("caught in {}/{} runs", self.bad_runs, self.runs),
             (Some(_), true) => format!("NOT caught in {} runs", self.runs),
+        }
+    }
+
+    /// The verdict, marked when the row ran beside a hung run's threads.
+    pub fn verdict_marked(&self) -> String {
+        if self.after_hang {
+            format!("{} (after a hang)", self.verdict())
+        } else {
+            self.verdict()
         }
     }
 }
@@ -323,7 +335,7 @@ pub fn table(rows: &[RaceRow]) -> String {
             r.thp_swpin_fallback,
             r.seconds,
             r.rounds_per_sec,
-            r.verdict(),
+            r.verdict_marked(),
         );
     }
     s
@@ -385,7 +397,7 @@ pub fn run_with(args: &RaceArgs, soak: bool) -> Result<Vec<RaceRow>, String> {
         .content
         .clone()
         .unwrap_or_else(|| Content::from(zswap_tree::ContentClass::ZeroTail));
-    let mut rows = Vec::new();
+    let mut rows: Vec<RaceRow> = Vec::new();
     let t_all = Instant::now();
     for &order in &args.orders {
         let probe = config(args, "bypass", order, args.seed, None)?;
@@ -449,6 +461,7 @@ pub fn run_with(args: &RaceArgs, soak: bool) -> Result<Vec<RaceRow>, String> {
                 device: args.device.name().into(),
                 zswap: probe.zswap.map(|z| z.name().into()),
                 content: content.name().into(),
+                after_hang: rows.iter().any(|r| r.hung > 0),
                 ..RaceRow::default()
             };
             for seed in (0..seeds).map(|k| args.seed.wrapping_add(k)) {
@@ -858,6 +871,14 @@ mod tests {
         };
         quiet.add(&RaceReport::default(), Duration::from_millis(1));
         assert_eq!(quiet.verdict(), "NOT caught in 1 runs");
+        let later = RaceRow {
+            after_hang: true,
+            ..quiet.clone()
+        };
+        assert_eq!(
+            later.verdict_marked(),
+            "NOT caught in 1 runs (after a hang)"
+        );
         quiet.add_error("boom".into(), Duration::from_millis(1));
         assert_eq!((quiet.errors, quiet.bad_runs), (1, 1));
         assert!(!quiet.clean());
