@@ -5,9 +5,9 @@
 //! schedule. A dev-dependency only: no library depends on it.
 //!
 //! Environment:
-//! - `SHUTTLE_ITERATIONS`: schedules per scenario ([`iterations`], default
+//! - `SHUTTLE_ITERATIONS`: schedules per scenario (`iterations`, default
 //!   10^4);
-//! - `SHUTTLE_PCT_DEPTH`: PCT's bug depth ([`depth`], default 3);
+//! - `SHUTTLE_PCT_DEPTH`: PCT's bug depth (`depth`, default 3);
 //! - `SHUTTLE_SCHEDULER=pct` or `random`: all schedules under one of them;
 //! - `SHUTTLE_RANDOM_SEED`: the seed of both schedulers (shuttle reads it);
 //! - `SHUTTLE_SCHEDULE_DIR=<dir>`: a failing schedule is written to
