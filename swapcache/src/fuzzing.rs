@@ -387,7 +387,8 @@ pub fn xarray_ops(data: &[u8]) {
                 }
             }
             drop(g);
-            check(&xa, &writer.pin(), &model, &at(String::new()));
+            // The step is formatted only if the check fails.
+            check(&xa, &writer.pin(), &model, &|| at(String::new()));
             step += 1;
         }
         for (serial, t) in &held {
@@ -426,16 +427,16 @@ fn check(
     xa: &XArray<Arc<Tracked>>,
     g: &crossbeam_epoch::Guard,
     model: &BTreeMap<u64, M>,
-    at: &str,
+    at: &dyn Fn() -> String,
 ) {
     let values = model.values().filter(|m| matches!(m, M::Value(_))).count();
-    assert_eq!(xa.len(), model.len(), "{at}: len");
-    assert_eq!(xa.value_count(), values, "{at}: value_count");
-    assert_eq!(xa.ptr_count(), model.len() - values, "{at}: ptr_count");
-    assert_eq!(xa.is_empty(), model.is_empty(), "{at}: is_empty");
+    assert_eq!(xa.len(), model.len(), "{}: len", at());
+    assert_eq!(xa.value_count(), values, "{}: value_count", at());
+    assert_eq!(xa.ptr_count(), model.len() - values, "{}: ptr_count", at());
+    assert_eq!(xa.is_empty(), model.is_empty(), "{}: is_empty", at());
     let got: Vec<(u64, M)> = xa.iter(g).map(|(i, e)| (i, m_of(e))).collect();
     let want: Vec<(u64, M)> = model.iter().map(|(&i, &m)| (i, m)).collect();
-    assert_eq!(got, want, "{at}: iteration");
+    assert_eq!(got, want, "{}: iteration", at());
 }
 
 /// An index: small, a live one, one near a live one, one at a boundary of

@@ -1626,11 +1626,12 @@ unsafe fn find_in(
     } else {
         FANOUT - 1
     };
-    for off in first..=max_off {
+    // The last slot that starts at or before `last` (`base <= last`: the
+    // caller's `start` is in this node and the parent's loop stops past
+    // `last`), so the loop needs no per-slot bound check.
+    let end = max_off.min(((last - base) >> shift) as usize);
+    for off in first..=end {
         let index = base + ((off as u64) << shift);
-        if index > last {
-            return None;
-        }
         // Acquire: as in `lookup`.
         let raw = node.slots[off].load(Ordering::Acquire);
         if raw.is_null() {
