@@ -2,9 +2,12 @@
 //! (brd) with an optional read delay, and a null device.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use zswap_tree::{Compressor, MAX_COMPRESSED, PAGE_SIZE, Page, fill_page, same_filled};
+use zswap_tree::{
+    Compressor, MAX_COMPRESSED, PAGE_SIZE, Page, fill_page, max_compressed_len, same_filled,
+};
 
 use crate::sync::{Counter, Mutex, lock};
 
@@ -31,6 +34,11 @@ pub enum DeviceError {
         /// What went wrong.
         why: String,
     },
+    /// A device option is out of range.
+    Config {
+        /// What is wrong.
+        why: String,
+    },
 }
 
 impl fmt::Display for DeviceError {
@@ -39,6 +47,7 @@ impl fmt::Display for DeviceError {
             DeviceError::OutOfRange { slot } => write!(f, "slot {slot} beyond the device"),
             DeviceError::Corrupt { slot, why } => write!(f, "slot {slot}: corrupt data: {why}"),
             DeviceError::Write { slot, why } => write!(f, "slot {slot}: write failed: {why}"),
+            DeviceError::Config { why } => write!(f, "device option: {why}"),
         }
     }
 }
@@ -60,6 +69,13 @@ pub struct DeviceStats {
     pub empty_reads: u64,
     /// Reads that were delayed to widen race windows.
     pub delayed_reads: u64,
+    /// Multi-page objects written (zram with [`Zram::multi_pages`]).
+    pub multi_writes: u64,
+    /// Multi-page objects read whole, by a read of their run.
+    pub multi_reads: u64,
+    /// Reads of one page of a multi-page object, each of which decompressed
+    /// the whole object.
+    pub multi_partial_reads: u64,
 }
 
 /// A swap device (`struct block_device` under a swap area).
@@ -77,6 +93,25 @@ pub trait SwapDevice: Send + Sync + fmt::Debug {
     fn read(&self, slot: u64, page: &mut Page) -> Result<bool, DeviceError>;
     /// Writes `page` to slot `slot` (`swap_writepage`).
     fn write(&self, slot: u64, page: &Page) -> Result<(), DeviceError>;
+    /// Writes the pages of a large folio to the slots from `slot`
+    /// (`swap_writepage` of a large folio: one request for the folio).
+    /// Default: page by page.
+    fn write_run(&self, slot: u64, pages: &[Page]) -> Result<(), DeviceError> {
+        for (i, p) in pages.iter().enumerate() {
+            self.write(slot + i as u64, p)?;
+        }
+        Ok(())
+    }
+    /// Reads the slots from `slot` into the pages of a large folio
+    /// (`swap_read_folio` of a large folio). Returns `false` when the
+    /// device transfers no data (the null device). Default: page by page.
+    fn read_run(&self, slot: u64, pages: &mut [Page]) -> Result<bool, DeviceError> {
+        let mut copied = true;
+        for (i, p) in pages.iter_mut().enumerate() {
+            copied &= self.read(slot + i as u64, p)?;
+        }
+        Ok(copied)
+    }
     /// The slot was freed: drop its data (`swap_slot_free_notify`; only
     /// zram implements it, brd keeps stale data).
     fn discard(&self, slot: u64);
@@ -91,6 +126,9 @@ struct Counters {
     discards: Counter,
     empty_reads: Counter,
     delayed_reads: Counter,
+    multi_writes: Counter,
+    multi_reads: Counter,
+    multi_partial_reads: Counter,
 }
 
 impl Counters {
@@ -101,6 +139,9 @@ impl Counters {
             discards: self.discards.get(),
             empty_reads: self.empty_reads.get(),
             delayed_reads: self.delayed_reads.get(),
+            multi_writes: self.multi_writes.get(),
+            multi_reads: self.multi_reads.get(),
+            multi_partial_reads: self.multi_partial_reads.get(),
         }
     }
 }
@@ -118,15 +159,51 @@ enum ZramSlot {
     Data(Box<[u8]>),
     /// `ZRAM_HUGE`: a page that does not compress below a page, kept raw.
     Huge(Box<Page>),
+    /// Page `.1` of a multi-page object, shared by the slots of its run.
+    Multi(Arc<MultiObject>, u32),
+}
+
+/// A run of pages compressed as one object (the 2024 zsmalloc/zram
+/// multi-page RFC, Tangquan Zheng and Barry Song:
+/// `ZSMALLOC_MULTI_PAGES_ORDER`). Immutable once written; it is dropped
+/// when the last slot of its run is overwritten or discarded, so a partly
+/// freed run keeps its whole object, as the RFC's zsmalloc does.
+struct MultiObject {
+    /// The compressed run, or the raw run when it does not compress below
+    /// its own size (the multi-page `ZRAM_HUGE`).
+    data: Box<[u8]>,
+    raw: bool,
+    /// Pages in the run.
+    nr: u32,
+}
+
+impl MultiObject {
+    /// Decompresses the whole run into `dst` (`nr` pages).
+    fn decode(&self, comp: &dyn Compressor, dst: &mut [u8], slot: u64) -> Result<(), DeviceError> {
+        if self.raw {
+            dst.copy_from_slice(&self.data);
+            return Ok(());
+        }
+        comp.decompress_bytes(&self.data, dst)
+            .map_err(|e| DeviceError::Corrupt {
+                slot,
+                why: e.to_string(),
+            })
+    }
 }
 
 /// A zram-like device: pages compressed per slot with `zswap_tree`'s
 /// compressor and same-filled detection, a lock per slot (`zram_slot_lock`),
 /// synchronous, and discarding a slot's data when it is freed
 /// (`zram_slot_free_notify`).
+///
+/// With [`Zram::multi_pages`] (off by default, as upstream) a large folio
+/// is compressed in objects of `2^order` pages (see [`Zram::multi_pages`]).
 pub struct Zram {
     slots: Box<[Mutex<ZramSlot>]>,
     comp: &'static dyn Compressor,
+    /// `ZSMALLOC_MULTI_PAGES_ORDER`, 0 when off.
+    multi_order: u32,
     c: Counters,
 }
 
@@ -135,6 +212,7 @@ impl fmt::Debug for Zram {
         f.debug_struct("Zram")
             .field("nr_slots", &self.slots.len())
             .field("compressor", &self.comp.name())
+            .field("multi_order", &self.multi_order)
             .finish()
     }
 }
@@ -145,8 +223,91 @@ impl Zram {
         Zram {
             slots: (0..nr_slots).map(|_| Mutex::new(ZramSlot::Empty)).collect(),
             comp,
+            multi_order: 0,
             c: Counters::default(),
         }
+    }
+
+    /// The largest multi-page object order [`Zram::multi_pages`] takes (64
+    /// KiB objects; the RFC measured 64 KiB).
+    pub const MAX_MULTI_ORDER: u32 = 4;
+
+    /// Multi-page compression (Tangquan Zheng / Barry Song, 2024 RFC
+    /// "mTHP-friendly compression in zsmalloc and zram based on
+    /// multi-pages", `ZSMALLOC_MULTI_PAGES_ORDER`): a write of a run of at
+    /// least `2^order` pages ([`SwapDevice::write_run`], a large folio's
+    /// page-out) stores each aligned `2^order`-page chunk as one compressed
+    /// object; a read of the chunk decompresses it once, a read of one of
+    /// its pages decompresses the whole object and keeps one page (the
+    /// RFC's cost for an order-0 swap-in of such a page). Order 0 turns it
+    /// off (the default). Runs shorter than an object, unaligned runs and
+    /// chunks whose pages are all same-filled are stored page by page.
+    /// Orders above [`Zram::MAX_MULTI_ORDER`] are refused.
+    pub fn multi_pages(mut self, order: u32) -> Result<Zram, DeviceError> {
+        if order > Self::MAX_MULTI_ORDER {
+            return Err(DeviceError::Config {
+                why: format!("multi-page order {order} above {}", Self::MAX_MULTI_ORDER),
+            });
+        }
+        self.multi_order = order;
+        Ok(self)
+    }
+
+    /// A run of `n` slots from `slot` must lie on the device: checked
+    /// before any of it is written.
+    fn check_run(&self, slot: u64, n: usize) -> Result<(), DeviceError> {
+        match slot.checked_add(n as u64) {
+            Some(end) if end <= self.slots.len() as u64 => Ok(()),
+            _ => Err(DeviceError::OutOfRange { slot }),
+        }
+    }
+
+    /// The multi-page object order (0: off).
+    pub fn multi_order(&self) -> u32 {
+        self.multi_order
+    }
+
+    /// Compresses one aligned chunk of `2^multi_order` pages into an object
+    /// and stores it in the chunk's slots.
+    fn write_object(&self, slot: u64, chunk: &[Page]) -> Result<(), DeviceError> {
+        let bytes = chunk.as_flattened();
+        let mut buf = vec![0u8; max_compressed_len(bytes.len())];
+        let (data, raw): (Box<[u8]>, bool) = match self.comp.compress_bytes(bytes, &mut buf) {
+            Ok(n) if n < bytes.len() => (buf[..n].into(), false),
+            Ok(_) | Err(zswap_tree::CompressError::OutputTooSmall) => (bytes.into(), true),
+            Err(e) => {
+                return Err(DeviceError::Write {
+                    slot,
+                    why: e.to_string(),
+                });
+            }
+        };
+        let obj = Arc::new(MultiObject {
+            data,
+            raw,
+            nr: chunk.len() as u32,
+        });
+        bump(&self.c.multi_writes);
+        for i in 0..chunk.len() as u64 {
+            bump(&self.c.writes);
+            *lock(self.slot(slot + i)?) = ZramSlot::Multi(Arc::clone(&obj), i as u32);
+        }
+        Ok(())
+    }
+
+    /// The object at `slot` if it is the first page of a multi-page object
+    /// whose every page is still in place and that fits in `room` pages.
+    fn whole_object(&self, slot: u64, room: usize) -> Option<Arc<MultiObject>> {
+        let obj = match &*lock(self.slot(slot).ok()?) {
+            ZramSlot::Multi(o, 0) if o.nr as usize <= room => Arc::clone(o),
+            _ => return None,
+        };
+        let intact = (1..obj.nr).all(|i| {
+            self.slot(slot + u64::from(i)).is_ok_and(
+                |c| matches!(&*lock(c), ZramSlot::Multi(o, k) if *k == i && Arc::ptr_eq(o, &obj)),
+            )
+        });
+        intact.then_some(obj)
     }
 
     fn slot(&self, slot: u64) -> Result<&Mutex<ZramSlot>, DeviceError> {
@@ -155,13 +316,16 @@ impl Zram {
             .ok_or(DeviceError::OutOfRange { slot })
     }
 
-    /// Bytes held by the device (compressed data only).
+    /// Bytes held by the device (compressed data only; a multi-page
+    /// object counts once).
     pub fn stored_bytes(&self) -> u64 {
+        let mut objects = std::collections::HashSet::new();
         self.slots
             .iter()
             .map(|s| match &*lock(s) {
                 ZramSlot::Data(d) => d.len() as u64,
                 ZramSlot::Huge(_) => PAGE_SIZE as u64,
+                ZramSlot::Multi(o, _) if objects.insert(Arc::as_ptr(o)) => o.data.len() as u64,
                 _ => 0,
             })
             .sum()
@@ -210,7 +374,67 @@ impl SwapDevice for Zram {
                 page.copy_from_slice(&p[..]);
                 Ok(true)
             }
+            ZramSlot::Multi(o, i) => {
+                let (o, i) = (Arc::clone(o), *i as usize);
+                drop(s);
+                bump(&self.c.multi_partial_reads);
+                with_run_buffer(o.nr as usize * PAGE_SIZE, |run| {
+                    o.decode(self.comp, run, slot)?;
+                    page.copy_from_slice(&run[i * PAGE_SIZE..(i + 1) * PAGE_SIZE]);
+                    Ok(true)
+                })
+            }
         }
+    }
+
+    /// A large folio's page-out: aligned `2^order`-page chunks as one
+    /// object each when [`Zram::multi_pages`] is on, else page by page.
+    fn write_run(&self, slot: u64, pages: &[Page]) -> Result<(), DeviceError> {
+        self.check_run(slot, pages.len())?;
+        let per = 1usize << self.multi_order;
+        let mut i = 0;
+        while i < pages.len() {
+            let s = slot + i as u64;
+            let chunk = pages
+                .get(i..i + per)
+                .filter(|_| self.multi_order > 0 && s.is_multiple_of(per as u64));
+            match chunk {
+                Some(c) if !c.iter().all(|p| same_filled(p).is_some()) => {
+                    self.write_object(s, c)?;
+                    i += per;
+                }
+                _ => {
+                    self.write(s, &pages[i])?;
+                    i += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A large folio's read: each intact multi-page object of the run is
+    /// decompressed once, straight into the folio; other pages one by one.
+    fn read_run(&self, slot: u64, pages: &mut [Page]) -> Result<bool, DeviceError> {
+        self.check_run(slot, pages.len())?;
+        let mut i = 0;
+        while i < pages.len() {
+            let s = slot + i as u64;
+            if self.multi_order > 0
+                && let Some(o) = self.whole_object(s, pages.len() - i)
+            {
+                let n = o.nr as usize;
+                bump(&self.c.multi_reads);
+                for _ in 0..n {
+                    bump(&self.c.reads);
+                }
+                o.decode(self.comp, pages[i..i + n].as_flattened_mut(), s)?;
+                i += n;
+                continue;
+            }
+            self.read(s, &mut pages[i])?;
+            i += 1;
+        }
+        Ok(true)
     }
 
     /// `zram_write_page`: same-filled pages are kept as one word; others are
@@ -248,6 +472,26 @@ impl SwapDevice for Zram {
     fn stats(&self) -> DeviceStats {
         self.c.snapshot()
     }
+}
+
+/// Runs `f` on a zeroed-once buffer of `len` bytes, kept per thread (the
+/// decompression buffer of a one-page read of a multi-page object, as
+/// zram's per-CPU stream buffer): a fresh 64 KiB allocation per read would
+/// cost more than the decompression (first-touch faults after the heap
+/// top is trimmed). Reentrant calls get a fresh buffer.
+fn with_run_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    std::thread_local! {
+        static RUN: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    RUN.with(|b| match b.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![0u8; len]),
+    })
 }
 
 /// A delay injected into device reads, to widen race windows as the
@@ -410,5 +654,128 @@ impl SwapDevice for NullDevice {
 
     fn stats(&self) -> DeviceStats {
         self.c.snapshot()
+    }
+}
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::*;
+    // lz4_flex, not liblz4, should miri run these; it skips them (the
+    // device has no unsafe code, and 16-page compression is slow there).
+    use zswap_tree::{Backend, ContentClass};
+
+    /// `n` pages of `class`, page `i` seeded with `seed + i`.
+    fn run(class: ContentClass, seed: u64, n: usize) -> Vec<Page> {
+        (0..n)
+            .map(|i| {
+                let mut p = [0u8; PAGE_SIZE];
+                class.fill(seed + i as u64, &mut p);
+                p
+            })
+            .collect()
+    }
+
+    fn zram(order: u32) -> Zram {
+        Zram::new(64, Backend::Lz4Flex.compressor())
+            .multi_pages(order)
+            .unwrap()
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn multi_page_objects_round_trip_whole_and_by_page() {
+        let dev = zram(4);
+        let pages = run(ContentClass::Text, 7, 16);
+        dev.write_run(16, &pages).unwrap();
+        assert_eq!(dev.stats().multi_writes, 1);
+        assert_eq!(dev.stats().writes, 16);
+        let mut back = vec![[0u8; PAGE_SIZE]; 16];
+        assert_eq!(dev.read_run(16, &mut back), Ok(true));
+        assert!(back == pages);
+        assert_eq!(dev.stats().multi_reads, 1);
+        // One page of the object: the whole object is decompressed.
+        let mut p = [0u8; PAGE_SIZE];
+        dev.read(21, &mut p).unwrap();
+        assert_eq!(p, pages[5]);
+        assert_eq!(dev.stats().multi_partial_reads, 1);
+        // One object, stored once, smaller than the pages one by one.
+        let per_page = Zram::new(64, Backend::Lz4Flex.compressor());
+        per_page.write_run(16, &pages).unwrap();
+        assert_eq!(per_page.stats().multi_writes, 0);
+        assert!(dev.stored_bytes() < per_page.stored_bytes());
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn a_rewritten_or_discarded_page_keeps_the_rest_of_its_object() {
+        let dev = zram(2);
+        let mut pages = run(ContentClass::HalfRandom, 3, 8);
+        dev.write_run(8, &pages).unwrap();
+        assert_eq!(dev.stats().multi_writes, 2);
+        let bytes = dev.stored_bytes();
+        // Slot 9 rewritten alone: object 8-11 is no longer intact, so a run
+        // read takes its pages one by one; object 12-15 is read whole.
+        pages[1] = run(ContentClass::Text, 99, 1)[0];
+        dev.write(9, &pages[1]).unwrap();
+        dev.discard(10);
+        pages[2] = [0u8; PAGE_SIZE];
+        let mut back = vec![[1u8; PAGE_SIZE]; 8];
+        dev.read_run(8, &mut back).unwrap();
+        assert!(back == pages);
+        assert_eq!(dev.stats().multi_reads, 1);
+        assert_eq!(dev.stats().empty_reads, 1);
+        // The partly freed object still holds its memory; freeing the
+        // rest of it drops it.
+        assert!(dev.stored_bytes() >= bytes);
+        dev.discard(8);
+        dev.discard(11);
+        let left: u64 = dev.stored_bytes();
+        assert!(left < bytes, "{left} >= {bytes}");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn short_unaligned_and_same_filled_runs_are_stored_page_by_page() {
+        let dev = zram(2);
+        let pages = run(ContentClass::Text, 1, 6);
+        // Slots 5-10: 5-7 unaligned, 8-11 would cross the run's end at 10.
+        dev.write_run(5, &pages).unwrap();
+        assert_eq!(dev.stats().multi_writes, 0);
+        dev.write_run(16, &[[0u8; PAGE_SIZE]; 4]).unwrap();
+        assert_eq!(dev.stats().multi_writes, 0);
+        assert_eq!(dev.stored_bytes(), {
+            let d = Zram::new(64, Backend::Lz4Flex.compressor());
+            d.write_run(5, &pages).unwrap();
+            d.stored_bytes()
+        });
+        let mut back = vec![[0u8; PAGE_SIZE]; 6];
+        dev.read_run(5, &mut back).unwrap();
+        assert!(back == pages);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn incompressible_objects_are_kept_raw_and_bad_orders_refused() {
+        let dev = zram(2);
+        let pages = run(ContentClass::Random, 5, 4);
+        dev.write_run(4, &pages).unwrap();
+        assert_eq!(dev.stored_bytes(), 4 * PAGE_SIZE as u64);
+        let mut back = vec![[0u8; PAGE_SIZE]; 4];
+        dev.read_run(4, &mut back).unwrap();
+        assert!(back == pages);
+        let mut p = [0u8; PAGE_SIZE];
+        dev.read(7, &mut p).unwrap();
+        assert_eq!(p, pages[3]);
+        let err =
+            Zram::new(8, Backend::Lz4Flex.compressor()).multi_pages(Zram::MAX_MULTI_ORDER + 1);
+        assert!(matches!(err, Err(DeviceError::Config { .. })));
+        // A run beyond the device is an error, and nothing of it is
+        // written.
+        assert!(matches!(
+            dev.write_run(62, &run(ContentClass::Text, 0, 4)),
+            Err(DeviceError::OutOfRange { .. })
+        ));
+        assert_eq!(dev.stored_bytes(), 4 * PAGE_SIZE as u64);
+        assert!(dev.read_run(u64::MAX, &mut back).is_err());
     }
 }

@@ -52,9 +52,9 @@ use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, lock};
 /// A frame number.
 pub type FrameId = u32;
 
-/// Words per frame: a 4 KiB page normally; 2 under loom (word 0, the
+/// Words per frame: a 4 KiB page normally; 2 under loom and shuttle (word 0, the
 /// counter, and word 1, the index, are all the models look at).
-pub const WORDS: usize = if cfg!(loom) { 2 } else { 512 };
+pub const WORDS: usize = if cfg!(any(loom, shuttle)) { 2 } else { 512 };
 
 /// Folio flag: locked (`PG_locked`).
 pub const PG_LOCKED: u32 = 1 << 0;
@@ -131,8 +131,9 @@ pub struct FrameStats {
     pub alloc_failures: u64,
 }
 
-/// Free-list shards (per-CPU page lists, `per_cpu_pages`); 1 under loom.
-const FREE_SHARDS: usize = if cfg!(loom) { 1 } else { 8 };
+/// Free-list shards (per-CPU page lists, `per_cpu_pages`); 1 under loom and
+/// shuttle (no per-thread state: shuttle threads share one OS thread).
+const FREE_SHARDS: usize = if cfg!(any(loom, shuttle)) { 1 } else { 8 };
 
 /// Folio orders the pool hands out: 0 to 9 (4 KiB to 2 MiB, the PMD order).
 pub const NR_FOLIO_ORDERS: usize = 10;
@@ -146,14 +147,14 @@ const PCP_HIGH: usize = 4 * REFILL;
 
 /// The calling thread's free-list shard.
 #[inline]
-#[cfg_attr(loom, allow(clippy::modulo_one))] // one shard under loom
+#[cfg_attr(any(loom, shuttle), allow(clippy::modulo_one))] // one shard under loom
 fn home_shard() -> usize {
     crate::sync::shard() % FREE_SHARDS
 }
 
 /// Frames moved per refill of an empty per-thread list, and per drain of a
 /// full one (`pcp->batch`).
-const REFILL: usize = if cfg!(loom) { 2 } else { 64 };
+const REFILL: usize = if cfg!(any(loom, shuttle)) { 2 } else { 64 };
 
 /// "Not the head of a free block" in [`Buddy::free_order`].
 const NOT_FREE: u8 = u8::MAX;
@@ -909,7 +910,7 @@ impl Frames {
     /// the swap cache, or named by a swap-in marker, is locked by the filler,
     /// and every reader of such a folio's contents takes the folio lock first
     /// (`map_cached`, page-out, the marker waiters).
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     pub(crate) unsafe fn fill_private<R>(
         &self,
         f: FrameId,
@@ -925,6 +926,34 @@ impl Frames {
         // the `&mut` lives (see # Safety), so it is unique; the memory is
         // initialised (every word was written at allocation).
         fill(unsafe { &mut *page })
+    }
+
+    /// As [`Frames::fill_private`] for the `nr` frames from `head`, which
+    /// are contiguous in the pool (a large folio), as one slice of pages:
+    /// a device decompresses a multi-page object straight into the folio.
+    ///
+    /// # Safety
+    /// As [`Frames::fill_private`], for each of the `nr` frames.
+    #[cfg(not(any(loom, shuttle)))]
+    pub(crate) unsafe fn fill_private_run<R>(
+        &self,
+        head: FrameId,
+        nr: u32,
+        fill: impl FnOnce(&mut [zswap_tree::Page]) -> R,
+    ) -> R {
+        let start = head as usize * WORDS;
+        let words = &self.words[start..start + nr as usize * WORDS];
+        // As in `fill_private`: writing through a pointer derived from the
+        // shared reference to these `UnsafeCell`s is allowed, and `nr`
+        // pages of 4096 bytes are exactly the `nr * WORDS` words.
+        let pages = std::ptr::slice_from_raw_parts_mut(
+            words.as_ptr().cast::<zswap_tree::Page>().cast_mut(),
+            nr as usize,
+        );
+        // SAFETY: the caller guarantees no other access to these words
+        // while the `&mut` lives (see # Safety), so it is unique; the memory
+        // is initialised and in bounds (the slice above was bounds-checked).
+        fill(unsafe { &mut *pages })
     }
 
     /// Copies frame `from` into frame `to`.
@@ -957,7 +986,7 @@ impl Frames {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::*;
 
@@ -1150,6 +1179,27 @@ mod tests {
         let c = frames.alloc_order(1).unwrap();
         frames.set_flags(c, PG_SWAPCACHE);
         assert!(!frames.split(c, 1, &[1, 1]));
+    }
+
+    #[test]
+    fn fill_private_run_writes_every_frame_of_the_folio() {
+        let frames = Frames::new(8);
+        let head = frames.alloc_order(2).unwrap();
+        // SAFETY: `head` was just allocated and is visible to no one else.
+        unsafe {
+            frames.fill_private_run(head, 4, |pages| {
+                assert_eq!(pages.len(), 4);
+                for (i, p) in pages.iter_mut().enumerate() {
+                    p.fill(0);
+                    p[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+                }
+            })
+        };
+        for i in 0..4 {
+            assert_eq!(frames.word(head + i, 0), u64::from(i) + 1);
+        }
+        frames.put(head);
+        assert_eq!(frames.stats().in_use, 0);
     }
 
     #[test]

@@ -280,7 +280,8 @@ fn run_op(
             let r = s.mm.read_word(vpn, 0, st);
             assert!(
                 matches!(r, Err(FaultError::OutOfRange { .. })),
-                "{}: read of page {vpn}: {r:?}", at()
+                "{}: read of page {vpn}: {r:?}",
+                at()
             );
         }
     }

@@ -96,6 +96,22 @@
 //! and loom catches a plain load); `pte-marker` must not install its
 //! marker while a page-out of the reused slot is still writing it; and the
 //! `swap-count` 1 -> 2 step must refuse a slot with `SWAP_HAS_CACHE` set.
+//!
+//! `tests/shuttle.rs` runs the same races, and races 5-7 of large folios,
+//! at sizes loom cannot explore (3-6 threads: workers walking the pages in
+//! opposite directions, a page-out thread, a zap thread; 8-256 pages;
+//! every strategy) under shuttle's PCT and random schedulers, 10^4
+//! schedules per scenario by default (`SHUTTLE_ITERATIONS`), built with
+//! `RUSTFLAGS="--cfg shuttle"`. Every negative control that loom catches
+//! is caught there too. A failure prints `failing schedule: "<hex>"`;
+//! `SHUTTLE_REPLAY='<hex>'` replays it once, deterministically, through the
+//! same test (`-- --exact <test>`), and `SHUTTLE_SCHEDULE_DIR` /
+//! `SHUTTLE_REPLAY_FILE` do the same through files (`shuttle::replay`,
+//! `shuttle::replay_from_file`; the module docs of `tests/shuttle.rs` give
+//! the commands). Under `cfg(shuttle)` the crate takes its loom shapes
+//! (2-word frames, one counter and free-list shard, a bounce buffer per
+//! read, a wait queue of yields), since shuttle runs every model thread on
+//! the test's one OS thread, where thread-locals are shared.
 
 //! # Where the model differs from the kernel on purpose
 //!

@@ -510,12 +510,10 @@ impl AddressSpace {
             unmapped
         };
         sys.frames.put_n(head, unmapped); // the PTEs' references
-        for i in 0..nr {
-            if let Err(e) = sys.write_from(head + i, s0 + u64::from(i)) {
-                // The folio stays in the swap cache, as on an order-0 error.
-                sys.frames.unlock_put(head);
-                return Err(e);
-            }
+        if let Err(e) = sys.write_folio(head, s0) {
+            // The folio stays in the swap cache, as on an order-0 error.
+            sys.frames.unlock_put(head);
+            return Err(e);
         }
         st.pageouts += u64::from(unmapped);
         st.thp_swpout += 1;

@@ -73,7 +73,7 @@ impl Pte {
         self.0
     }
 
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     fn from_raw(v: u64) -> Pte {
         Pte(v)
     }
@@ -86,21 +86,21 @@ impl std::fmt::Debug for Pte {
 }
 
 /// An atomic PTE slot: `atomic::Atomic<Pte>` normally; the facade's
-/// `AtomicU64` under loom (the `atomic` crate has no loom support).
+/// `AtomicU64` under loom and shuttle (the `atomic` crate supports neither).
 pub(crate) struct PteCell {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     v: atomic::Atomic<Pte>,
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     v: crate::sync::AtomicU64,
 }
 
 impl PteCell {
     pub(crate) fn new(p: Pte) -> Self {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         return PteCell {
             v: atomic::Atomic::new(p),
         };
-        #[cfg(loom)]
+        #[cfg(any(loom, shuttle))]
         return PteCell {
             v: crate::sync::AtomicU64::new(p.raw()),
         };
@@ -108,20 +108,20 @@ impl PteCell {
 
     #[inline]
     pub(crate) fn load(&self, o: crate::sync::Ordering) -> Pte {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         return self.v.load(o);
-        #[cfg(loom)]
+        #[cfg(any(loom, shuttle))]
         return Pte::from_raw(self.v.load(o));
     }
 
     #[inline]
     pub(crate) fn store(&self, p: Pte, o: crate::sync::Ordering) {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         self.v.store(p, o);
-        #[cfg(loom)]
+        #[cfg(any(loom, shuttle))]
         self.v.store(p.raw(), o);
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 const _: () = assert!(atomic::Atomic::<Pte>::is_lock_free());

@@ -1,5 +1,15 @@
 //! The synchronisation facade: std primitives normally, loom's under
-//! `--cfg loom`. Only this module names `loom`.
+//! `--cfg loom`, shuttle's under `--cfg shuttle`. Only this module (and the
+//! wait queue's std-only condition variable) names `loom` or `shuttle`.
+//!
+//! Under shuttle, as under loom, every model thread is scheduled by the
+//! checker, but shuttle runs them all on the test's one OS thread: std
+//! thread-locals are shared between model threads, so what is per-thread
+//! normally (the counter shards, the page bounce buffer) takes the loom
+//! form, which needs no thread-local.
+
+#[cfg(all(loom, shuttle))]
+compile_error!("`--cfg loom` and `--cfg shuttle` are exclusive: build one at a time");
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64};
@@ -8,34 +18,47 @@ pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(loom)]
 pub(crate) use loom::thread::yield_now;
 
-#[cfg(not(loom))]
+#[cfg(shuttle)]
+pub(crate) use shuttle::sync::atomic::{AtomicU32, AtomicU64};
+#[cfg(shuttle)]
+pub(crate) use shuttle::sync::{Mutex, MutexGuard};
+#[cfg(shuttle)]
+pub(crate) use shuttle::thread::yield_now;
+
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::thread::yield_now;
 
 pub(crate) use std::sync::atomic::Ordering;
 
-/// A CPU relax hint in a spin loop; a yield point under loom.
+/// A CPU relax hint in a spin loop; a yield point under loom and shuttle
+/// (shuttle's PCT scheduler lowers a yielding thread's priority, so that a
+/// spinner does not starve the thread it waits for).
 #[inline]
 pub(crate) fn spin_loop() {
     #[cfg(loom)]
     loom::hint::spin_loop();
-    #[cfg(not(loom))]
+    #[cfg(shuttle)]
+    shuttle::thread::yield_now();
+    #[cfg(not(any(loom, shuttle)))]
     std::hint::spin_loop();
 }
 
 /// Sleeps for `d` (one scheduler tick in the `pin-sleep` strategy, a device
-/// read delay). Under loom a sleep is just a yield point.
+/// read delay). Under loom and shuttle a sleep is just a yield point (a
+/// yield, not shuttle's `sleep`, which is a plain context switch: under PCT
+/// a sleeper that kept its priority could spin out the step bound).
 #[inline]
 pub(crate) fn sleep(d: std::time::Duration) {
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     {
         let _ = d;
-        loom::thread::yield_now();
+        yield_now();
     }
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     std::thread::sleep(d);
 }
 
@@ -58,29 +81,33 @@ pub(crate) fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
 }
 
 /// A new swap cache: the process-wide epoch collector normally; under loom
-/// a collector owned by the model (see the `swapcache` crate docs).
+/// and shuttle a collector owned by the model (see the `swapcache` crate
+/// docs). Under shuttle this also keeps crossbeam's thread-local handle of
+/// the global collector, which all model threads would share, out of use:
+/// with a collector of its own every pin registers its own handle.
 pub(crate) fn new_swap_cache<F: swapcache::Pointer>(nr_slots: u64) -> swapcache::SwapCache<F> {
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     return swapcache::SwapCache::with_collector(nr_slots, swapcache::epoch::Collector::new());
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     return swapcache::SwapCache::new(nr_slots);
 }
 
 /// A small per-thread number for sharding (the frame free lists, the
-/// counters; 0 under loom): the shard the thread owns ([`own_shard`]), or
+/// counters; 0 under loom and shuttle): the shard the thread owns
+/// ([`own_shard`]), or
 /// the shared last one. Like a CPU number, it is reused by a later thread
 /// once its owner exits.
 #[inline]
 pub(crate) fn shard() -> usize {
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     return 0;
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     own_shard().unwrap_or(SHARDS - 1)
 }
 
 /// A statistics counter sharded by thread, so that threads faulting on
 /// different CPUs do not bounce one cache line per I/O (the kernel's
-/// per-CPU vm events). One shard under loom.
+/// per-CPU vm events). One shard under loom and shuttle.
 ///
 /// A live thread owns one of the first `SHARDS - 1` shards of every
 /// counter (see [`own_shard`]) and increments it with a plain load and
@@ -93,7 +120,7 @@ pub(crate) struct Counter {
     shards: Box<[crossbeam_utils::CachePadded<AtomicU64>]>,
 }
 
-const SHARDS: usize = if cfg!(loom) { 1 } else { 16 };
+const SHARDS: usize = if cfg!(any(loom, shuttle)) { 1 } else { 16 };
 
 impl Default for Counter {
     fn default() -> Self {
@@ -108,7 +135,7 @@ impl Default for Counter {
 /// The counter shard the calling thread owns exclusively, if any: taken
 /// from a bitmap of the first `SHARDS - 1` shards on first use, given back
 /// when the thread exits.
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 #[inline]
 fn own_shard() -> Option<usize> {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -158,7 +185,7 @@ impl Counter {
     /// Adds one; returns a number unique to this increment.
     #[inline]
     pub(crate) fn bump(&self) -> u64 {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         if let Some(i) = own_shard() {
             let c = &self.shards[i];
             // Relaxed load and store: only this thread writes shard i while
@@ -178,7 +205,7 @@ impl Counter {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::*;
     use std::collections::HashSet;

@@ -766,6 +766,28 @@ impl System {
             Some((tree, _)) if tree.contains(s0) => Backend::Zswap,
             _ => Backend::Device,
         };
+        if backend == Backend::Device && nr > 1 {
+            // One request for the folio: zram decompresses a multi-page
+            // object once (`Zram::multi_pages`).
+            let read = |pages: &mut [zswap_tree::Page]| {
+                self.device
+                    .read_run(s0, pages)
+                    .map_err(|e| FaultError::Io(e.to_string()))
+            };
+            #[cfg(not(any(loom, shuttle)))]
+            // SAFETY: forwarded from our caller, for every frame of the folio.
+            return unsafe { self.frames.fill_private_run(head, nr, read) }.map(|_| ());
+            #[cfg(any(loom, shuttle))]
+            {
+                let mut pages = vec![[0u8; zswap_tree::PAGE_SIZE]; nr as usize];
+                if read(&mut pages)? {
+                    for (i, p) in pages.iter().enumerate() {
+                        self.frames.copy_in(head + i as FrameId, p);
+                    }
+                }
+                return Ok(());
+            }
+        }
         for i in 0..nr {
             // SAFETY: forwarded from our caller.
             unsafe { self.read_page(head, head + i, s0 + u64::from(i), in_swapcache, backend)? };
@@ -786,7 +808,7 @@ impl System {
         in_swapcache: bool,
         backend: Backend,
     ) -> Result<(), FaultError> {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         {
             // SAFETY: forwarded from our caller.
             unsafe {
@@ -796,9 +818,10 @@ impl System {
             }
             .map(|_transferred| ())
         }
-        #[cfg(loom)]
+        #[cfg(any(loom, shuttle))]
         {
-            // Under loom frames are loom atomics: read into a buffer, copy.
+            // Under loom (shuttle) frames are loom (shuttle) atomics: read into a
+            // buffer, copy.
             with_page_buffer(|page| {
                 let copy = self.read_into_buf(head, slot, in_swapcache, backend, page)?;
                 if copy {
@@ -847,6 +870,25 @@ impl System {
         }
         self.device
             .read(slot, page)
+            .map_err(|e| FaultError::Io(e.to_string()))
+    }
+
+    /// Writes the large folio `head` to the slots from `s0` (`swap_writepage`
+    /// of a large folio): into zswap page by page if there is one (6.13's
+    /// `zswap_store` of a large folio, one entry per page; a page it refuses
+    /// goes to the device alone), else to the device as one run, which zram
+    /// may store as multi-page objects (`Zram::multi_pages`).
+    pub(crate) fn write_folio(&self, head: FrameId, s0: u64) -> Result<(), FaultError> {
+        let nr = self.nr_pages(head);
+        if self.zswap.is_some() || nr == 1 {
+            return (0..nr).try_for_each(|i| self.write_from(head + i, s0 + u64::from(i)));
+        }
+        let mut pages = vec![[0u8; zswap_tree::PAGE_SIZE]; nr as usize];
+        for (i, p) in pages.iter_mut().enumerate() {
+            self.frames.copy_out(head + i as FrameId, p);
+        }
+        self.device
+            .write_run(s0, &pages)
             .map_err(|e| FaultError::Io(e.to_string()))
     }
 
@@ -922,11 +964,12 @@ fn table_frame(v: std::num::NonZeroU64) -> FrameId {
 }
 
 /// Runs `f` on a 4 KiB bounce buffer: one per thread, reused, so that a
-/// fault does not zero a page of stack for every read. Under loom, model
-/// threads can share an OS thread (and its thread-locals) and switch inside
+/// fault does not zero a page of stack for every read. Under loom and
+/// shuttle, model
+/// threads share an OS thread (and its thread-locals) and switch inside
 /// `f`, so each call gets its own buffer there.
 fn with_page_buffer<R>(f: impl FnOnce(&mut zswap_tree::Page) -> R) -> R {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     {
         std::thread_local! {
             static PAGE: std::cell::RefCell<Box<zswap_tree::Page>> =
@@ -940,13 +983,13 @@ fn with_page_buffer<R>(f: impl FnOnce(&mut zswap_tree::Page) -> R) -> R {
             Err(_) => f(&mut Box::new([0; zswap_tree::PAGE_SIZE])),
         })
     }
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     {
         f(&mut Box::new([0; zswap_tree::PAGE_SIZE]))
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::*;
     use crate::device::Ramdisk;

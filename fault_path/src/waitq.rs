@@ -11,9 +11,9 @@ use crate::sync::{AtomicU32, AtomicU64, Ordering};
 pub(crate) struct WaitQueue {
     waiters: AtomicU32,
     generation: AtomicU64,
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     lock: std::sync::Mutex<()>,
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     cv: std::sync::Condvar,
 }
 
@@ -22,9 +22,9 @@ impl WaitQueue {
         WaitQueue {
             waiters: AtomicU32::new(0),
             generation: AtomicU64::new(0),
-            #[cfg(not(loom))]
+            #[cfg(not(any(loom, shuttle)))]
             lock: std::sync::Mutex::new(()),
-            #[cfg(not(loom))]
+            #[cfg(not(any(loom, shuttle)))]
             cv: std::sync::Condvar::new(),
         }
     }
@@ -40,7 +40,7 @@ impl WaitQueue {
         // missed wake-ups to the window the kernel also has.
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let g = self.generation.load(Ordering::SeqCst);
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         let woken = {
             let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
             let (_guard, res) = self
@@ -52,7 +52,7 @@ impl WaitQueue {
                 .unwrap_or_else(|e| e.into_inner());
             !res.timed_out()
         };
-        #[cfg(loom)]
+        #[cfg(any(loom, shuttle))]
         let woken = {
             let _ = timeout;
             // A tick is a couple of scheduling points.
@@ -80,7 +80,7 @@ impl WaitQueue {
             return false;
         }
         self.generation.fetch_add(1, Ordering::SeqCst);
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         {
             let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
             self.cv.notify_all();

@@ -264,3 +264,40 @@ fn orders_beyond_the_cluster_are_refused() {
     c.orders = 1 << 10;
     assert!(matches!(System::new(c), Err(FaultError::Config(_))));
 }
+
+/// zram multi-page compression (2024 RFC) under the fault path: a whole
+/// page-out stores one 64 KiB object per folio, a large swap-in reads it
+/// once, and an order-0 swap-in of one page of a range that can no longer
+/// be swapped in large (one page zapped) decompresses the whole object.
+#[test]
+fn zram_multi_page_objects_through_the_fault_path() {
+    let dev = Arc::new(
+        Zram::new(256, zswap_tree::Backend::default().compressor())
+            .multi_pages(4)
+            .unwrap(),
+    );
+    let sys = System::new(cfg("pin-retry", dev.clone(), 256)).unwrap();
+    let mm = AddressSpace::new(Arc::clone(&sys), 32);
+    mm.populate().unwrap();
+    let mut st = FaultStats::default();
+    for vpn in (0..32).step_by(5) {
+        mm.write(vpn, &mut st).unwrap();
+    }
+    assert_eq!(mm.pageout(0..32, &mut st), Ok(32));
+    assert_eq!((st.thp_swpout, dev.stats().multi_writes), (2, 2));
+    // Folio 0 whole: one object read.
+    mm.write(3, &mut st).unwrap();
+    assert_eq!((st.thp_swpin, dev.stats().multi_reads), (1, 1));
+    // Folio 1 with page 17 zapped: order 0 for each page, each a partial
+    // read of the object.
+    mm.dontneed(17..18);
+    let mut st = FaultStats::default();
+    let count = |v: usize| u64::from(v.is_multiple_of(5)) + u64::from(v == 3);
+    for vpn in (16..32).chain(0..16).filter(|&v| v != 17) {
+        assert_eq!(mm.read_word(vpn, 0, &mut st), Ok(count(vpn)), "page {vpn}");
+        assert_eq!(mm.read_word(vpn, 1, &mut st), Ok(index_word(vpn)));
+    }
+    assert_eq!(st.thp_swpin, 0);
+    assert_eq!(dev.stats().multi_partial_reads, 15);
+    assert_clean(&sys, &[&mm]);
+}

@@ -19,14 +19,16 @@
 //! - Race 4 (seeds 000/003, zap during swap-in): every strategy passes: the
 //!   slot is freed exactly once and nothing is installed into a zapped PTE
 //!   (for `pte-marker`, including a zap of the marker itself).
-//! - Races 5-7 (large folios, DESIGN.md section 7), on two order-1 folios:
+//! - Races 5-8 (large folios, DESIGN.md section 7), on two order-1 folios:
 //!   an order-1 swap-in against an order-0 swap-in of one of its pages
 //!   whose slot is then reused (negative control: pin only the faulting
 //!   entry); against a zap of one page whose slot a page-out reuses
 //!   (negative control: re-check only the faulting PTE, with `bypass` and
 //!   `pin-retry`); on a range half in zswap (negative control: skip the
 //!   backend check). The strategies without a large form stay correct on
-//!   large ranges.
+//!   large ranges. Race 8: a range with one page in the swap cache,
+//!   mid-page-out and newer than its device copy (negative control: skip
+//!   the swap-cache check, with the unpinned `bypass`).
 //! - The folio state word (reference count and flags in one atomic): a
 //!   stale swap-cache lookup against the owner's map, free and reuse of the
 //!   frame.
@@ -654,6 +656,90 @@ fn large_mixed_backend_skip_check_negative_control() {
     assert!(
         found.is_err(),
         "loom did not find the mixed-backend misload"
+    );
+}
+
+/// Race 8's setup: four order-0 pages; page 2 is paged out to slot 1,
+/// pages 0-1 to slots 2-3 (contiguous and aligned, so an order-1 range);
+/// page 1 is then swapped in and written, which frees slot 3 but leaves
+/// its old copy on the device (a ramdisk does not discard), and slot 3 is
+/// the only free slot. Order 1 is enabled afterwards.
+fn cached_pair(strategy: &str, bug: Option<LargeBug>) -> (StdArc<System>, Arc<AddressSpace>) {
+    let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(4, None));
+    let mut cfg = SystemConfig::new(10, dev).strategy(strategy);
+    cfg.cluster_size = 2;
+    cfg.readahead = 0;
+    cfg.large_bug = bug;
+    let sys = System::new(cfg).unwrap();
+    let mm = Arc::new(AddressSpace::new(StdArc::clone(&sys), 4));
+    mm.populate().unwrap();
+    let mut st = FaultStats::default();
+    assert_eq!(mm.pageout(2..3, &mut st), Ok(1));
+    assert_eq!(mm.pageout(0..2, &mut st), Ok(2));
+    mm.write(1, &mut st).unwrap();
+    let kinds: Vec<PteKind> = (0..3).map(|v| mm.pte(v).kind()).collect();
+    assert!(
+        matches!(
+            kinds[..],
+            [PteKind::Swap(2), PteKind::Present(_), PteKind::Swap(1)]
+        ),
+        "setup: {kinds:?}"
+    );
+    sys.set_orders(0b11).unwrap();
+    (sys, mm)
+}
+
+/// Race 8: a partially cached range. T1 pages page 1 out again: its
+/// folio (dirty: the counter is 1) enters the swap cache at slot 3, the
+/// PTE becomes `swap(3)`, and only then is the folio written; until then
+/// slot 3 holds page 1's stale copy. T0 writes page 0, whose aligned
+/// order-1 range is slots 2-3. `non_swapcache_batch` sees the cached
+/// folio and takes order 0; skipping that check (with the unpinned
+/// `bypass`, where no pin on slot 3 masks it) reads the stale copy and
+/// installs it over the dirty folio: page 1's write is lost.
+fn large_cached(strategy: &'static str, bug: Option<LargeBug>) {
+    large_model(move || {
+        let (sys, mm) = cached_pair(strategy, bug);
+        let mm1 = mm.clone();
+        let t1 = thread::spawn(move || {
+            let mut st = FaultStats::default();
+            let _ = mm1.pageout(1..2, &mut st);
+        });
+        // A scheduling point before T0's fault: loom reorders T0's later
+        // accesses against T1's but never moves a store of T1 ahead of a
+        // load T0 already made (it explores one execution if T0 reads the
+        // PTE first), so without it T1's page-out could not reach the
+        // PTE before T0's batch check.
+        thread::yield_now();
+        let mut st = FaultStats::default();
+        mm.write(0, &mut st).unwrap();
+        t1.join().unwrap();
+        check_large(&sys, &mm, [1, 1, 0, 0]);
+    });
+}
+
+#[test]
+fn large_cached_bypass() {
+    large_cached("bypass", None);
+}
+
+#[test]
+fn large_cached_pin_retry() {
+    large_cached("pin-retry", None);
+}
+
+#[test]
+fn large_cached_sync_map() {
+    large_cached("sync-map", None);
+}
+
+#[test]
+fn large_cached_skip_check_negative_control() {
+    let found =
+        std::panic::catch_unwind(|| large_cached("bypass", Some(LargeBug::SkipSwapCacheCheck)));
+    assert!(
+        caught(found).contains("data loss, page 1"),
+        "loom did not find the stale copy under the cached folio"
     );
 }
 

@@ -254,6 +254,27 @@
 //! from the writer to the deferred function is a plain `core` cell for the
 //! same reason, and is never touched by readers.
 //!
+//! # Shuttle
+//!
+//! `RUSTFLAGS="--cfg shuttle"` swaps the tree's atomics and lock for
+//! shuttle's and shrinks nodes to 4 slots (a cache of 2 recycled nodes), as
+//! loom does. crossbeam-epoch has no shuttle build and needs none: it runs
+//! unmodified on std atomics, which shuttle does not schedule, so each of
+//! its steps (pin, unpin, defer, collect) is atomic between shuttle's
+//! scheduling points, and shuttle's executions are sequentially consistent
+//! (no weak memory: `sync::epoch_fence` is a no-op). What must not happen
+//! is two model threads sharing one epoch participant: shuttle runs every
+//! model thread on the test's one OS thread, so the thread-local handle of
+//! crossbeam's global collector would be shared. Under shuttle, as under
+//! loom, callers therefore give each tree (or swap cache) a collector of its
+//! own (`with_collector`), whose `pin` registers a fresh handle each time,
+//! and `fault_path` does so. A deferred free that takes the node cache's
+//! lock is a shuttle scheduling point inside crossbeam's collection; each
+//! handle still belongs to one model thread, so that is a preemption real
+//! threads can also take. `tests/shuttle.rs` runs readers, inserters and
+//! removers over 64-256 indices with values that check they are not freed
+//! while read.
+//!
 //! # Miri
 //!
 //! The crate's own pointer handling follows strict provenance (tagging with

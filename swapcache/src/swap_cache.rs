@@ -21,7 +21,7 @@ pub const SWAP_ADDRESS_SPACE_PAGES: u64 = 1 << SWAP_ADDRESS_SPACE_SHIFT;
 
 /// The largest folio order [`SwapCache::add_range`] accepts: a folio of up
 /// to `2^MAX_FOLIO_ORDER` pages ([`MAX_RANGE_ORDER`]: 64 pages, 256 KiB;
-/// 4 pages under `cfg(loom)`).
+/// 4 pages under `cfg(loom)` and `cfg(shuttle)`).
 pub const MAX_FOLIO_ORDER: u32 = MAX_RANGE_ORDER;
 
 // An aligned range of at most 2^MAX_FOLIO_ORDER slots never crosses a tree.

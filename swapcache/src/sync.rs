@@ -1,19 +1,29 @@
 //! The synchronisation facade: std primitives normally, loom's under
-//! `--cfg loom`. Nothing else in the crate names `std::sync` atomics or
-//! `loom` directly, so that every atomic and lock of the tree is visible to
-//! the model checker.
+//! `--cfg loom`, shuttle's under `--cfg shuttle`. Nothing else in the crate
+//! names `std::sync` atomics, `loom` or `shuttle` directly, so that every
+//! atomic and lock of the tree is visible to the model checker (or to
+//! shuttle's scheduler).
 //!
 //! The epoch collector (`crossbeam-epoch`) is deliberately *not* routed
-//! through here: see "Loom" in the crate documentation.
+//! through here: see "Loom" and "Shuttle" in the crate documentation.
+
+#[cfg(all(loom, shuttle))]
+compile_error!("`--cfg loom` and `--cfg shuttle` are exclusive: build one at a time");
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 
-#[cfg(not(loom))]
+// shuttle's `Arc` is std's (reference counts need no scheduling points).
+#[cfg(shuttle)]
+pub(crate) use shuttle::sync::atomic::{AtomicPtr, AtomicUsize};
+#[cfg(shuttle)]
+pub(crate) use shuttle::sync::{Arc, Mutex, MutexGuard};
+
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::sync::atomic::{AtomicPtr, AtomicUsize};
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 
 pub(crate) use std::sync::atomic::Ordering;
@@ -162,7 +172,9 @@ impl<T: Copy> Frozen<T> {
 /// order, the reader's later loads see the unlinking store; if the reader's
 /// comes first, the reader was pinned before the retirement (loom runs one
 /// thread at a time, so crossbeam sees it pinned) and the node outlives it.
-/// A no-op outside loom.
+/// A no-op outside loom, and under shuttle, whose executions are
+/// sequentially consistent (one thread runs at a time and its atomics are
+/// std's, so crossbeam's own fences are all it needs).
 #[inline]
 pub(crate) fn epoch_fence() {
     #[cfg(loom)]

@@ -22,10 +22,12 @@ compile_error!(
 
 /// log2 of the fan-out: index bits consumed per level (`XA_CHUNK_SHIFT`).
 /// 6 normally, as the kernel; 2 under loom so that a handful of indices
-/// produce trees of height 1 to 3.
-pub(crate) const CHUNK_SHIFT: u32 = if cfg!(loom) { 2 } else { 6 };
+/// produce trees of height 1 to 3 (and under shuttle, where 8-256 pages
+/// make trees of height 2 to 4).
+pub(crate) const CHUNK_SHIFT: u32 = if cfg!(any(loom, shuttle)) { 2 } else { 6 };
 
-/// Slots per node (`XA_CHUNK_SIZE`): 64, or 4 under `cfg(loom)`.
+/// Slots per node (`XA_CHUNK_SIZE`): 64, or 4 under `cfg(loom)` and
+/// `cfg(shuttle)`.
 pub const FANOUT: usize = 1 << CHUNK_SHIFT;
 
 const CHUNK_MASK: u64 = FANOUT as u64 - 1;
@@ -35,8 +37,8 @@ const MAX_HEIGHT: usize = 64usize.div_ceil(CHUNK_SHIFT as usize);
 
 /// The most retired nodes a tree keeps for reuse (see [`NodeCache`]): 64
 /// nodes of 544 bytes, 34 KiB per tree (0.05% of the 64 MiB of swap a swap
-/// cache tree indexes). 2 under loom, so that the models both reuse nodes
-/// and overflow the cache.
+/// cache tree indexes). 2 under loom and shuttle, so that the models both
+/// reuse nodes and overflow the cache.
 ///
 /// Retired nodes come back in bursts (whatever the collector frees at its
 /// next collection, every 128th pin of a thread), so the bound decides how
@@ -48,7 +50,7 @@ const MAX_HEIGHT: usize = 64usize.div_ceil(CHUNK_SHIFT as usize);
 /// entries' boxes. A loop that empties and refills a tree with one pin per
 /// operation gains more from 256 (1908 -> 1251 instructions per
 /// insert + remove), at four times the memory.
-pub(crate) const NODE_CACHE_NODES: usize = if cfg!(loom) { 2 } else { 64 };
+pub(crate) const NODE_CACHE_NODES: usize = if cfg!(any(loom, shuttle)) { 2 } else { 64 };
 
 /// Does a node whose slots are selected by `index >> shift` cover `index`?
 #[inline]

@@ -50,10 +50,11 @@ pub enum DecompressError {
     Truncated,
     /// The input is malformed (bad offset, bad header, bad code).
     Corrupt,
-    /// The input decodes to something other than exactly one page.
+    /// The input decodes to something other than exactly one page (or,
+    /// for [`Compressor::decompress_bytes`], the length asked for).
     WrongLength {
-        /// Bytes produced before decoding stopped (at most a page; more
-        /// output than a page is reported as `PAGE_SIZE + 1`).
+        /// Bytes produced before decoding stopped (at most the length
+        /// expected; more output than that is reported as that + 1).
         len: usize,
     },
 }
@@ -64,7 +65,10 @@ impl fmt::Display for DecompressError {
             Self::Truncated => f.write_str("compressed data is truncated"),
             Self::Corrupt => f.write_str("compressed data is corrupt"),
             Self::WrongLength { len } => {
-                write!(f, "compressed data decodes to {len} bytes, not {PAGE_SIZE}")
+                write!(
+                    f,
+                    "compressed data decodes to {len} bytes, not the length expected"
+                )
             }
         }
     }
@@ -74,19 +78,56 @@ impl std::error::Error for DecompressError {}
 
 /// A page compressor (zswap's `zswap_compressor`, driven through
 /// `zswap_compress` / `zswap_decompress`).
+///
+/// An implementation provides [`Compressor::compress_bytes`] and
+/// [`Compressor::decompress_bytes`] on runs of any length; the page forms
+/// are those on one page. zram's multi-page objects (the 2024 zsmalloc
+/// multi-page RFC) compress a run of several pages as one input.
 pub trait Compressor: Send + Sync + fmt::Debug {
     /// Short name, as zswap's `compressor` parameter (`"lz4"`, ...).
     fn name(&self) -> &'static str;
 
+    /// Compresses `src` into `dst` (at least [`max_compressed_len`]`(src.len())`
+    /// bytes long) and returns the compressed length.
+    fn compress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError>;
+
+    /// Decompresses `src` into `dst`. `src` may be arbitrary bytes: the
+    /// implementation must return an error rather than panic, and succeed
+    /// only if exactly `dst.len()` bytes were produced (more output than
+    /// that is [`DecompressError::WrongLength`] with `len = dst.len() + 1`).
+    /// On error the contents of `dst` are unspecified.
+    fn decompress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<(), DecompressError>;
+
     /// Compresses `page` into `dst` (at least [`MAX_COMPRESSED`] bytes long)
     /// and returns the compressed length.
-    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError>;
+    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
+        self.compress_bytes(page, dst)
+    }
 
-    /// Decompresses `src` into `page`. `src` may be arbitrary bytes: the
-    /// implementation must return an error rather than panic, and succeed
-    /// only if exactly [`PAGE_SIZE`] bytes were produced. On error the
-    /// page's contents are unspecified.
-    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError>;
+    /// Decompresses `src` into `page`; as [`Compressor::decompress_bytes`]
+    /// with exactly [`PAGE_SIZE`] bytes to produce.
+    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
+        self.decompress_bytes(src, page)
+    }
+}
+
+/// The compression buffer [`Compressor::compress_bytes`] needs for a run
+/// of whole pages of `len` bytes: twice the input, as [`MAX_COMPRESSED`] is
+/// for a page (every backend's worst case on such a run is below that:
+/// LZ4's bound is `len + len / 255 + 16`, zstd's and raw deflate's are
+/// smaller). A too small buffer is [`CompressError::OutputTooSmall`].
+pub const fn max_compressed_len(len: usize) -> usize {
+    2 * len
+}
+
+/// Copies the output of a backend that compresses into its own vector
+/// into the caller's buffer; returns its length.
+fn copy_to(out: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
+    let slot = dst
+        .get_mut(..out.len())
+        .ok_or(CompressError::OutputTooSmall)?;
+    slot.copy_from_slice(out);
+    Ok(out.len())
 }
 
 /// LZ4 through liblz4 (the `lz4` crate's block API: `LZ4_compress_default`,
@@ -100,8 +141,8 @@ impl Compressor for Lz4 {
         "lz4"
     }
 
-    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
-        lz4::block::compress_to_buffer(page, None, false, dst).map_err(|e| {
+    fn compress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
+        lz4::block::compress_to_buffer(src, None, false, dst).map_err(|e| {
             if e.kind() == std::io::ErrorKind::Other {
                 CompressError::OutputTooSmall
             } else {
@@ -110,12 +151,16 @@ impl Compressor for Lz4 {
         })
     }
 
-    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
-        // LZ4_decompress_safe never writes past the page (capacity is the
-        // page) and fails on malformed input; it cannot tell a truncated
-        // block from a corrupt one.
-        match lz4::block::decompress_to_buffer(src, Some(PAGE_SIZE as i32), page) {
-            Ok(PAGE_SIZE) => Ok(()),
+    fn decompress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<(), DecompressError> {
+        // LZ4_decompress_safe never writes past `dst` (its capacity) and
+        // fails on malformed input; it cannot tell a truncated block from a
+        // corrupt one.
+        match lz4::block::decompress_to_buffer(
+            src,
+            Some(i32::try_from(dst.len()).map_err(|_| DecompressError::Corrupt)?),
+            dst,
+        ) {
+            Ok(n) if n == dst.len() => Ok(()),
             Ok(len) => Err(DecompressError::WrongLength { len }),
             Err(_) => Err(DecompressError::Corrupt),
         }
@@ -131,20 +176,20 @@ impl Compressor for Lz4Flex {
         "lz4_flex"
     }
 
-    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
-        lz4_flex::block::compress_into(page, dst).map_err(|e| match e {
+    fn compress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
+        lz4_flex::block::compress_into(src, dst).map_err(|e| match e {
             lz4_flex::block::CompressError::OutputTooSmall => CompressError::OutputTooSmall,
             other => CompressError::Backend(other.to_string()),
         })
     }
 
-    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
+    fn decompress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<(), DecompressError> {
         use lz4_flex::block::DecompressError as E;
-        match lz4_flex::block::decompress_into(src, page) {
-            Ok(PAGE_SIZE) => Ok(()),
+        match lz4_flex::block::decompress_into(src, dst) {
+            Ok(n) if n == dst.len() => Ok(()),
             Ok(len) => Err(DecompressError::WrongLength { len }),
             Err(E::OutputTooSmall { .. }) => {
-                Err(DecompressError::WrongLength { len: PAGE_SIZE + 1 })
+                Err(DecompressError::WrongLength { len: dst.len() + 1 })
             }
             Err(E::ExpectedAnotherByte | E::LiteralOutOfBounds) => Err(DecompressError::Truncated),
             Err(_) => Err(DecompressError::Corrupt),
@@ -162,26 +207,21 @@ impl Compressor for Deflate {
         "deflate"
     }
 
-    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
-        let out = miniz_oxide::deflate::compress_to_vec(page, 1);
-        let slot = dst
-            .get_mut(..out.len())
-            .ok_or(CompressError::OutputTooSmall)?;
-        slot.copy_from_slice(&out);
-        Ok(out.len())
+    fn compress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
+        copy_to(&miniz_oxide::deflate::compress_to_vec(src, 1), dst)
     }
 
-    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
+    fn decompress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<(), DecompressError> {
         use miniz_oxide::inflate::TINFLStatus as S;
         match miniz_oxide::inflate::decompress_slice_iter_to_slice(
-            page,
+            dst,
             std::iter::once(src),
             false,
             true,
         ) {
-            Ok(PAGE_SIZE) => Ok(()),
+            Ok(n) if n == dst.len() => Ok(()),
             Ok(len) => Err(DecompressError::WrongLength { len }),
-            Err(S::HasMoreOutput) => Err(DecompressError::WrongLength { len: PAGE_SIZE + 1 }),
+            Err(S::HasMoreOutput) => Err(DecompressError::WrongLength { len: dst.len() + 1 }),
             Err(S::NeedsMoreInput | S::FailedCannotMakeProgress) => Err(DecompressError::Truncated),
             Err(_) => Err(DecompressError::Corrupt),
         }
@@ -240,7 +280,7 @@ impl Compressor for Zstd {
         "zstd"
     }
 
-    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
+    fn compress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
         ZSTD_CCTX.with(|c| {
             let mut c = c.borrow_mut();
             if c.as_ref().is_none_or(|(l, _)| *l != self.level) {
@@ -251,7 +291,7 @@ impl Compressor for Zstd {
             let Some((_, ctx)) = c.as_mut() else {
                 unreachable!("set above")
             };
-            ctx.compress_to_buffer(&page[..], dst).map_err(|e| {
+            ctx.compress_to_buffer(src, dst).map_err(|e| {
                 // ZSTD_error_dstSize_tooSmall.
                 if e.to_string().contains("too small") {
                     CompressError::OutputTooSmall
@@ -262,7 +302,7 @@ impl Compressor for Zstd {
         })
     }
 
-    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
+    fn decompress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<(), DecompressError> {
         ZSTD_DCTX.with(|d| {
             let mut d = d.borrow_mut();
             if d.is_none() {
@@ -271,15 +311,15 @@ impl Compressor for Zstd {
             let Some(ctx) = d.as_mut() else {
                 unreachable!("set above")
             };
-            // ZSTD_decompressDCtx into the page: it never writes past the
-            // page and fails on malformed, truncated or oversized input.
-            match ctx.decompress_to_buffer(src, &mut page[..]) {
-                Ok(PAGE_SIZE) => Ok(()),
+            // ZSTD_decompressDCtx into `dst`: it never writes past it and
+            // fails on malformed, truncated or oversized input.
+            match ctx.decompress_to_buffer(src, dst) {
+                Ok(n) if n == dst.len() => Ok(()),
                 Ok(len) => Err(DecompressError::WrongLength { len }),
                 Err(e) => {
                     let m = e.to_string();
                     Err(if m.contains("too small") {
-                        DecompressError::WrongLength { len: PAGE_SIZE + 1 }
+                        DecompressError::WrongLength { len: dst.len() + 1 }
                     } else if m.contains("Src size is incorrect") || m.contains("truncated") {
                         DecompressError::Truncated
                     } else {
@@ -306,20 +346,15 @@ impl Compressor for Lzo {
         "lzo"
     }
 
-    fn compress(&self, page: &Page, dst: &mut [u8]) -> Result<usize, CompressError> {
-        let out = lzo1x::compress(page, lzo1x::CompressLevel::new(3));
-        let slot = dst
-            .get_mut(..out.len())
-            .ok_or(CompressError::OutputTooSmall)?;
-        slot.copy_from_slice(&out);
-        Ok(out.len())
+    fn compress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
+        copy_to(&lzo1x::compress(src, lzo1x::CompressLevel::new(3)), dst)
     }
 
-    fn decompress(&self, src: &[u8], page: &mut Page) -> Result<(), DecompressError> {
+    fn decompress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<(), DecompressError> {
         // lzo1x::decompress checks every read and write against its slices
-        // and requires the output to fill `page` exactly; it does not say
+        // and requires the output to fill `dst` exactly; it does not say
         // how long a wrong-length output was, so that is `Corrupt` too.
-        lzo1x::decompress(src, &mut page[..]).map_err(|_| DecompressError::Corrupt)
+        lzo1x::decompress(src, dst).map_err(|_| DecompressError::Corrupt)
     }
 }
 
@@ -584,6 +619,40 @@ mod tests {
                 b.name()
             );
             assert!(len(ContentClass::Random) >= PAGE_SIZE, "{}", b.name());
+        }
+    }
+
+    /// Runs of 16 pages (zram's 64 KiB objects) round-trip through every
+    /// backend, compress better than 16 pages one by one on a compressible
+    /// class, and a run decoded into a buffer of the wrong size is an error.
+    #[test]
+    fn multi_page_runs_round_trip() {
+        const N: usize = 16;
+        for b in Backend::ALL {
+            let c = b.compressor();
+            for class in ContentClass::ALL {
+                let mut run = vec![0u8; N * PAGE_SIZE];
+                for (i, p) in run.chunks_exact_mut(PAGE_SIZE).enumerate() {
+                    let page: &mut Page = p.try_into().unwrap();
+                    class.fill(i as u64, page);
+                }
+                let mut dst = vec![0u8; max_compressed_len(run.len())];
+                let n = c.compress_bytes(&run, &mut dst).unwrap();
+                let mut out = vec![0u8; run.len()];
+                c.decompress_bytes(&dst[..n], &mut out).unwrap();
+                assert!(out == run, "{} {}", b.name(), class.name());
+                let short = c.decompress_bytes(&dst[..n], &mut out[..PAGE_SIZE]);
+                assert!(short.is_err(), "{} {}", b.name(), class.name());
+                let mut long = vec![0u8; run.len() + PAGE_SIZE];
+                assert!(c.decompress_bytes(&dst[..n], &mut long).is_err());
+                if class == ContentClass::Text {
+                    let per_page: usize = run
+                        .chunks_exact(PAGE_SIZE)
+                        .map(|p| compress(b, p.try_into().unwrap()).len())
+                        .sum();
+                    assert!(n < per_page, "{}: {n} >= {per_page}", b.name());
+                }
+            }
         }
     }
 

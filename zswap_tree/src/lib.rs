@@ -234,7 +234,7 @@ mod tree;
 
 pub use compress::{
     Backend, CompressError, Compressor, ContentClass, DecompressError, Deflate, Lz4, Lz4Flex, Lzo,
-    MAX_COMPRESSED, PAGE_SIZE, Page, Zstd, fill_page, same_filled,
+    MAX_COMPRESSED, PAGE_SIZE, Page, Zstd, fill_page, max_compressed_len, same_filled,
 };
 pub use tree::{
     Config, LoadError, LoadMode, REGION_SHIFT, REGION_SLOTS, Stats, StoreError, TreeError,

@@ -11,8 +11,14 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering::Relaxed, arc_from
 
 /// log2 of the slots per region: 14 (16384 slots = 64 MiB of 4 KiB pages,
 /// `SWAP_ADDRESS_SPACE_SHIFT`), shrunk to 1 under loom so that tiny models
-/// span several regions.
-pub const REGION_SHIFT: u32 = if cfg!(loom) { 1 } else { 14 };
+/// span several regions, and to 3 under shuttle (8-256 pages span 1-32).
+pub const REGION_SHIFT: u32 = if cfg!(loom) {
+    1
+} else if cfg!(shuttle) {
+    3
+} else {
+    14
+};
 
 /// Slots per region (one tree and one lock each).
 pub const REGION_SLOTS: u64 = 1 << REGION_SHIFT;

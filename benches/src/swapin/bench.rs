@@ -879,14 +879,18 @@ mod tests {
                     assert!(r.stats.faults >= 300, "{:?}", r.stats);
                     assert_eq!(r.content, content.name());
                     assert_eq!(r.compressor, compressor.label());
-                    // schedstat, where the kernel has it: the parts add up
-                    // (to within the kernel's accounting granularity, a
-                    // scheduler tick, 10 ms here per thread at most).
+                    // schedstat, where the kernel has it: on-CPU time fits
+                    // in the threads' time (to within the kernel's
+                    // accounting granularity, a scheduler tick, 10 ms here
+                    // per thread at most). The run-queue wait is not bounded
+                    // here: a wait that began before the timed part (the
+                    // threads' release) is counted whole when it ends in it,
+                    // so on a loaded machine cpu + wait can exceed the time.
                     if r.sched.known {
                         let s = r.sched;
                         assert!(s.cpu_us >= 0.0 && s.runqueue_us >= 0.0, "{s:?}");
                         assert!(
-                            s.cpu_us + s.runqueue_us <= s.thread_us + 10_000.0 * p.threads as f64,
+                            s.cpu_us <= s.thread_us + 10_000.0 * p.threads as f64,
                             "{s:?}"
                         );
                         assert!(r.cpu_us_per_page.is_some());
