@@ -38,14 +38,20 @@ fi
 triple=x86_64-unknown-linux-gnu
 step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
-# cargo test under a sanitizer: $1 = thread|address, then cargo test args.
+# cargo test under a sanitizer, in release (the race harness runs its
+# rounds ten times faster than in debug, and the sanitizers' own slowdown
+# comes on top), with debug assertions kept: $1 = thread|address, then
+# cargo test args.
 san_test() {
   local san="$1"
   shift
-  RUSTFLAGS="-Zsanitizer=$san --cfg crossbeam_sanitize" \
+  local t0
+  t0=$(date +%s)
+  RUSTFLAGS="-Zsanitizer=$san --cfg crossbeam_sanitize -Cdebug-assertions" \
     RUSTDOCFLAGS="-Zsanitizer=$san --cfg crossbeam_sanitize" \
-    cargo +nightly test -Zbuild-std --target "$triple" \
+    cargo +nightly test -Zbuild-std --release --target "$triple" \
     --target-dir "target/sanitize/${san}" "$@"
+  echo "--- $san: $* took $(($(date +%s) - t0)) s"
 }
 
 # halt_on_error: the first report fails the run.
