@@ -1154,7 +1154,8 @@ impl<P: Pointer> XArray<P> {
     }
 
     /// The first entry with an index in `start..=last` (`xa_find`), read
-    /// without the lock, under a guard checked by the caller.
+    /// without the lock, under a guard checked by the caller; `start <=
+    /// last` (the only caller, [`Range`], never asks for an empty range).
     fn find(&self, start: u64, last: u64) -> Option<(u64, *mut ())> {
         // Acquire: as in `lookup`.
         let root = self.root.load(Ordering::Acquire);
@@ -1613,7 +1614,10 @@ impl<P: Pointer> XArray<P> {
 ///
 /// # Safety
 /// `node` is a node of the tree read under a guard the caller holds, and
-/// `start` is at least `base` and inside the node's range.
+/// `start` is at least `base` and inside the node's range. Also required,
+/// though not for memory safety: `start <= last` (`find`'s callers ensure
+/// it; the recursion keeps it, as a child's index is at most `last`), so
+/// that `last - base` cannot underflow.
 unsafe fn find_in(
     node: &Node,
     shift: u32,
