@@ -132,7 +132,9 @@ pub const MULTI_INDEX_MAGIC: &[u8; 2] = b"MI";
 /// with every kind of bound, pointer and value entries, and indices from
 /// small to sparse and huge (so that the tree grows and shrinks through
 /// every height). After every operation `len`, `ptr_count`, `value_count`,
-/// `is_empty` and a full iteration must match the model. Some inputs keep a
+/// `is_empty` and a `load` of each index it wrote (and of the indices on
+/// either side) must match the model, and every [`FULL_CHECK_EVERY`]
+/// operations and after the last a full iteration. Some inputs keep a
 /// reader guard pinned throughout and hold references loaded under it,
 /// which must still read their original entries at the end. Finally every
 /// `T` stored must have been dropped exactly once.
@@ -387,9 +389,21 @@ pub fn xarray_ops(data: &[u8]) {
                 }
             }
             drop(g);
-            check(&xa, &writer.pin(), &model, &at(String::new()));
+            // The step is formatted only if the check fails. Every step
+            // compares the counts and the indices the operation wrote (and
+            // their neighbours); every FULL_CHECK_EVERY steps and after the
+            // last the whole tree is iterated against the model.
+            let g = writer.pin();
+            if (step + 1) % FULL_CHECK_EVERY == 0 || u.is_empty() || step + 1 == MAX_OPS {
+                check(&xa, &g, &model, &|| at(String::new()));
+            } else {
+                check_near(&xa, &g, &model, written(op), &|| at(String::new()));
+            }
+            drop(g);
             step += 1;
         }
+        // An input that stopped at a decoding error ends unchecked above.
+        check(&xa, &writer.pin(), &model, &|| format!("after step {step}"));
         for (serial, t) in &held {
             assert_eq!(
                 t.serial, *serial,
@@ -422,20 +436,65 @@ fn range_is_empty(lo: Bound<u64>, hi: Bound<u64>) -> bool {
     }
 }
 
+/// How often [`xarray_ops`] iterates the whole tree against the model:
+/// every this many operations and after the last. Every operation still
+/// compares the counts and, by `load`, each index it wrote and the indices
+/// next to them. A full iteration after every operation cost O(entries x
+/// height) per step, most of the target's time on inputs with ranges.
+pub const FULL_CHECK_EVERY: usize = 8;
+
+/// The indices `op` may have written: `(first, last)`, inclusive.
+fn written(op: Op) -> Option<(u64, u64)> {
+    match op {
+        Op::Insert(i, _)
+        | Op::Store(i, _)
+        | Op::Remove(i)
+        | Op::RemoveIf(i, _)
+        | Op::CompareRemove(i, _) => Some((i, i)),
+        Op::InsertRange(start, order) | Op::RemoveRange(start, order, _) => {
+            let nr = 1u64 << order.min(MAX_RANGE_ORDER + 1);
+            Some((start, start.saturating_add(nr - 1)))
+        }
+        Op::Load(_) | Op::Range(..) | Op::Hold(_) | Op::Flush | Op::MakeValue(_) => None,
+    }
+}
+
+/// The counts, and a `load` of every index of `near` and the one on each
+/// side, against the model.
+fn check_near(
+    xa: &XArray<Arc<Tracked>>,
+    g: &crossbeam_epoch::Guard,
+    model: &BTreeMap<u64, M>,
+    near: Option<(u64, u64)>,
+    at: &dyn Fn() -> String,
+) {
+    check_counts(xa, model, at);
+    if let Some((first, last)) = near {
+        for i in first.saturating_sub(1)..=last.saturating_add(1) {
+            let got = xa.load(i, g).map(m_of);
+            assert_eq!(got, model.get(&i).copied(), "{}: load {i}", at());
+        }
+    }
+}
+
+fn check_counts(xa: &XArray<Arc<Tracked>>, model: &BTreeMap<u64, M>, at: &dyn Fn() -> String) {
+    let values = model.values().filter(|m| matches!(m, M::Value(_))).count();
+    assert_eq!(xa.len(), model.len(), "{}: len", at());
+    assert_eq!(xa.value_count(), values, "{}: value_count", at());
+    assert_eq!(xa.ptr_count(), model.len() - values, "{}: ptr_count", at());
+    assert_eq!(xa.is_empty(), model.is_empty(), "{}: is_empty", at());
+}
+
 fn check(
     xa: &XArray<Arc<Tracked>>,
     g: &crossbeam_epoch::Guard,
     model: &BTreeMap<u64, M>,
-    at: &str,
+    at: &dyn Fn() -> String,
 ) {
-    let values = model.values().filter(|m| matches!(m, M::Value(_))).count();
-    assert_eq!(xa.len(), model.len(), "{at}: len");
-    assert_eq!(xa.value_count(), values, "{at}: value_count");
-    assert_eq!(xa.ptr_count(), model.len() - values, "{at}: ptr_count");
-    assert_eq!(xa.is_empty(), model.is_empty(), "{at}: is_empty");
+    check_counts(xa, model, at);
     let got: Vec<(u64, M)> = xa.iter(g).map(|(i, e)| (i, m_of(e))).collect();
     let want: Vec<(u64, M)> = model.iter().map(|(&i, &m)| (i, m)).collect();
-    assert_eq!(got, want, "{at}: iteration");
+    assert_eq!(got, want, "{}: iteration", at());
 }
 
 /// An index: small, a live one, one near a live one, one at a boundary of

@@ -1154,7 +1154,8 @@ impl<P: Pointer> XArray<P> {
     }
 
     /// The first entry with an index in `start..=last` (`xa_find`), read
-    /// without the lock, under a guard checked by the caller.
+    /// without the lock, under a guard checked by the caller; `start <=
+    /// last` (the only caller, [`Range`], never asks for an empty range).
     fn find(&self, start: u64, last: u64) -> Option<(u64, *mut ())> {
         // Acquire: as in `lookup`.
         let root = self.root.load(Ordering::Acquire);
@@ -1613,7 +1614,10 @@ impl<P: Pointer> XArray<P> {
 ///
 /// # Safety
 /// `node` is a node of the tree read under a guard the caller holds, and
-/// `start` is at least `base` and inside the node's range.
+/// `start` is at least `base` and inside the node's range. Also required,
+/// though not for memory safety: `start <= last` (`find`'s callers ensure
+/// it; the recursion keeps it, as a child's index is at most `last`), so
+/// that `last - base` cannot underflow.
 unsafe fn find_in(
     node: &Node,
     shift: u32,
@@ -1628,11 +1632,12 @@ unsafe fn find_in(
     } else {
         FANOUT - 1
     };
-    for off in first..=max_off {
+    // The last slot that starts at or before `last` (`base <= last`: the
+    // caller's `start` is in this node and the parent's loop stops past
+    // `last`), so the loop needs no per-slot bound check.
+    let end = max_off.min(((last - base) >> shift) as usize);
+    for off in first..=end {
         let index = base + ((off as u64) << shift);
-        if index > last {
-            return None;
-        }
         // Acquire: as in `lookup`.
         let raw = node.slots[off].load(Ordering::Acquire);
         if raw.is_null() {

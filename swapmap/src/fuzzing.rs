@@ -45,14 +45,24 @@ use crate::reference::{Harness, Op, RangeKind, Target, Val};
 /// The longest operation sequence one input decodes to.
 pub const MAX_OPS: usize = 512;
 
+/// How often the whole map is compared with the model (every slot, the
+/// whole table, `iter_used`; [`Harness::check_all`]): every this many
+/// operations and after the last. Every operation still compares its result,
+/// the slots it touched, the notifications, the statistics and the table's
+/// length ([`Harness::run_checking_all_every`]). Comparing everything after
+/// every operation made the check most of the target's time.
+pub const FULL_CHECK_EVERY: usize = 8;
+
 /// The longest batch of [`Op::TablePrepareAddMany`] (the fault model's
 /// readahead batch).
 pub const MAX_BATCH: usize = 8;
 
 /// Decodes `data` into a map shape and an operation sequence, runs them on a
 /// [`SwapMap`](crate::SwapMap) and the sequential [`Model`] in lockstep
-/// ([`Harness::run`]: results, slot states, free notifications, iteration
-/// and statistics compared after every operation).
+/// ([`Harness::run_checking_all_every`]: results, touched slots' states,
+/// free notifications and statistics compared after every operation, every
+/// slot, the table and iteration every [`FULL_CHECK_EVERY`] operations and
+/// at the end).
 ///
 /// [`Model`]: crate::reference::Model
 ///
@@ -75,7 +85,7 @@ pub fn swapmap_ops(data: &[u8]) {
         Ok(h) => h,
         Err(e) => panic!("the decoder chose an invalid shape: {e}"),
     };
-    if let Err(m) = h.run(&ops) {
+    if let Err(m) = h.run_checking_all_every(&ops, FULL_CHECK_EVERY) {
         panic!(
             "swapmap diverged from the reference model \
              (slots {nr_slots}, cluster {cluster_size}, continuation limit {cont_limit}, \

@@ -198,9 +198,19 @@ impl Compressor for Lz4Flex {
 }
 
 /// Raw deflate in pure Rust (`miniz_oxide`, level 1): the best ratio of the
-/// three and by far the slowest.
+/// three and by far the slowest. Compresses on a per-thread compressor,
+/// reset for each page, straight into the caller's buffer, as the kernel's
+/// deflate keeps its workspace per transform: `compress_to_vec` allocated
+/// about 300 KiB of hash chains and Huffman tables per page, and an output
+/// vector to copy from.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Deflate;
+
+std::thread_local! {
+    /// This thread's deflate compressor (raw deflate, level 1).
+    static DEFLATE: std::cell::RefCell<Option<Box<miniz_oxide::deflate::core::CompressorOxide>>> =
+        const { std::cell::RefCell::new(None) };
+}
 
 impl Compressor for Deflate {
     fn name(&self) -> &'static str {
@@ -208,7 +218,28 @@ impl Compressor for Deflate {
     }
 
     fn compress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
-        copy_to(&miniz_oxide::deflate::compress_to_vec(src, 1), dst)
+        use miniz_oxide::deflate::core::{
+            CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
+        };
+        DEFLATE.with(|c| {
+            let mut c = c.borrow_mut();
+            let d = c.get_or_insert_with(|| {
+                // Level 1, window bits 0 (raw deflate, no zlib header) and
+                // the default strategy: `compress_to_vec(src, 1)`'s flags.
+                Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(
+                    1, 0, 0,
+                )))
+            });
+            d.reset();
+            match compress(d, src, dst, TDEFLFlush::Finish) {
+                (TDEFLStatus::Done, _, len) => Ok(len),
+                // Output left to write, and no room for it.
+                (TDEFLStatus::Okay, ..) => Err(CompressError::OutputTooSmall),
+                (status, ..) => Err(CompressError::Backend(format!(
+                    "miniz_oxide compress: {status:?}"
+                ))),
+            }
+        })
     }
 
     fn decompress_bytes(&self, src: &[u8], dst: &mut [u8]) -> Result<(), DecompressError> {
@@ -625,6 +656,34 @@ mod tests {
         let n = b.compressor().compress(page, &mut buf).expect("compress");
         buf.truncate(n);
         buf
+    }
+
+    /// The per-thread deflate compressor, reset per page, writes what a
+    /// fresh `compress_to_vec` writes, whatever it compressed before; a
+    /// buffer one byte short is refused.
+    #[test]
+    fn deflate_reused_compressor_matches_a_fresh_one() {
+        let mut pages = Vec::new();
+        for class in ContentClass::ALL {
+            for seed in [0u64, 1, 77] {
+                pages.push(class.page(seed));
+            }
+        }
+        // Each page after every other page: the state a reset must clear.
+        for round in 0..2 {
+            for (i, page) in pages.iter().enumerate() {
+                let want = miniz_oxide::deflate::compress_to_vec(&page[..], 1);
+                let got = compress(Backend::Deflate, page);
+                assert_eq!(got, want, "page {i}, round {round}");
+                let mut short = vec![0u8; want.len() - 1];
+                assert_eq!(
+                    Deflate.compress_bytes(&page[..], &mut short),
+                    Err(CompressError::OutputTooSmall),
+                    "page {i}"
+                );
+            }
+            pages.reverse();
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! bug: a wrong page, a wrong result, a violated invariant, a statistic the
 //! sequential model disagrees with, or a panic inside the crate.
 
-use std::collections::BTreeMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use arbitrary::{Result, Unstructured};
@@ -64,6 +65,53 @@ fn compress(backend: Backend, page: &Page) -> Vec<u8> {
         }
         Err(e) => panic!("{} failed to compress a page: {e}", backend.name()),
     }
+}
+
+/// Most pages [`compressed_len`] remembers before it starts again.
+const LEN_MEMO_PAGES: usize = 2048;
+
+/// Compressed lengths by backend and page hash; each bucket keeps its whole
+/// pages and compares them (a hash alone could collide).
+type LenMemo = HashMap<(Backend, u64), Vec<(Box<Page>, usize)>>;
+
+std::thread_local! {
+    /// The model's compressed lengths ([`compressed_len`]).
+    static LEN_MEMO: RefCell<LenMemo> =
+        RefCell::new(HashMap::new());
+    static LEN_MEMO_SIZE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The length `backend` compresses `page` to, for the model's prediction:
+/// compressing is deterministic, so a page this thread compressed before
+/// (in this input or an earlier one: pages are drawn from a few content
+/// classes and seeds) is looked up instead of compressed again. The tree
+/// under test still compresses every page it stores.
+fn compressed_len(backend: Backend, page: &Page) -> usize {
+    // FNV-1a over the page's words: only a bucket index.
+    let hash = page.chunks_exact(8).fold(0xcbf2_9ce4_8422_2325u64, |h, w| {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        (h ^ w).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let key = (backend, hash);
+    let hit = LEN_MEMO.with(|m| {
+        m.borrow()
+            .get(&key)
+            .and_then(|v| v.iter().find(|(p, _)| p[..] == page[..]).map(|&(_, n)| n))
+    });
+    if let Some(n) = hit {
+        return n;
+    }
+    let n = compress(backend, page).len();
+    LEN_MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if LEN_MEMO_SIZE.get() >= LEN_MEMO_PAGES {
+            m.clear();
+            LEN_MEMO_SIZE.set(0);
+        }
+        m.entry(key).or_default().push((Box::new(*page), n));
+        LEN_MEMO_SIZE.set(LEN_MEMO_SIZE.get() + 1);
+    });
+    n
 }
 
 // ---------------------------------------------------------------------------
@@ -387,7 +435,7 @@ impl Model {
         } else if self.config.same_filled_pages && same_filled(page).is_some() {
             Some(None)
         } else {
-            let len = compress(self.config.backend, page).len();
+            let len = compressed_len(self.config.backend, page);
             if len >= self.config.reject_len {
                 self.stats.reject_compress_poor += 1;
                 None
