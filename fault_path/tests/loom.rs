@@ -789,73 +789,28 @@ fn large_cached_skip_check_negative_control() {
     );
 }
 
-/// A whole-folio page-out racing a fault on one of its pages, on either
-/// swap cache: T1 pages out folio A (pages 0-1, order 1), which enters
+/// A large folio that a page-out left in the swap cache, and whose page 0
+/// a fault mapped from there, is paged out again, on either swap cache.
+/// T1 pages out the order-1 folio of pages 0-1 (slots 2-3), which enters
 /// the cache in both slots in one step (the table's `table_add_nr`, the
-/// xarray's `add_range`), is unmapped, written and deleted in one step;
-/// T0 writes page 1, and a fault that lands while A is cached maps page 1
-/// from it (the lookup of slot 3 finds the whole folio), so that A stays
-/// cached until a later fault or page-out frees it. Afterwards the range
-/// is paged out again (a cached folio goes out to its own slots) and read
-/// back: nothing lost, every slot and frame accounted for.
-fn large_pageout_vs_fault(strategy: &'static str, kind: SwapCacheKind) {
+/// xarray's `add_range`); T0 writes page 0, finds the folio in the swap
+/// cache mid-page-out (the lookup of its slot finds the whole folio) and
+/// takes a reference, so the freeze of `__remove_mapping` fails and the
+/// folio stays cached; T0 maps page 0 from it. Then the range is paged out
+/// again: the folio must go back to its own slots (shrink_folio_list skips
+/// add_to_swap for a swap-cache folio). A run of new slots would leave
+/// slots 2-3 naming a folio that is no longer in the swap cache for them,
+/// and page 1's fault would find it stale forever (shuttle's race-7
+/// scenario with `pin-waitqueue` spun past its step bound on that).
+fn large_cached_folio_paged_out_again(strategy: &'static str, kind: SwapCacheKind) {
+    use fault_path::frame::PG_SWAPCACHE;
     large_model(move || {
-        let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(4, None));
-        let mut cfg = SystemConfig::new(10, dev).strategy(strategy);
+        let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(6, None));
+        let mut cfg = SystemConfig::new(12, dev).strategy(strategy);
         cfg.cluster_size = 2;
         cfg.readahead = 0;
         cfg.orders = 0b11;
         cfg.swap_cache = kind;
-        let sys = System::new(cfg).unwrap();
-        let mm = Arc::new(AddressSpace::new(StdArc::clone(&sys), 4));
-        mm.populate().unwrap();
-        let mm1 = mm.clone();
-        let t1 = thread::spawn(move || {
-            let mut st = FaultStats::default();
-            let _ = mm1.pageout(0..2, &mut st);
-        });
-        // As in race 8: a scheduling point before T0's first load.
-        thread::yield_now();
-        let mut st = FaultStats::default();
-        mm.write(1, &mut st).unwrap();
-        t1.join().unwrap();
-        let _ = mm.pageout(0..4, &mut st);
-        check_large(&sys, &mm, [0, 1, 0, 0]);
-    });
-}
-
-#[test]
-fn large_pageout_vs_fault_pin_retry() {
-    large_pageout_vs_fault("pin-retry", SwapCacheKind::Table);
-}
-
-#[test]
-fn large_pageout_vs_fault_xarray() {
-    for s in ["pin-retry", "swapcache"] {
-        large_pageout_vs_fault(s, SwapCacheKind::XArray);
-    }
-}
-
-/// A large folio that a page-out left in the swap cache, and whose page 0
-/// a fault mapped from there, is paged out again. T1 pages out the order-1
-/// folio of pages 0-1 (slots 2-3); T0 writes page 0, finds the folio in
-/// the swap cache mid-page-out and takes a reference, so the freeze of
-/// `__remove_mapping` fails and the folio stays cached; T0 maps page 0
-/// from it. Then the range is paged out again: the folio must go back to
-/// its own slots (shrink_folio_list skips add_to_swap for a swap-cache
-/// folio). A run of new slots would leave slots 2-3 naming a folio that
-/// is no longer in the swap cache for them, and page 1's fault would find
-/// it stale forever (shuttle's race-7 scenario with `pin-waitqueue`
-/// spun past its step bound on that).
-#[test]
-fn large_cached_folio_paged_out_again_keeps_its_slots() {
-    use fault_path::frame::PG_SWAPCACHE;
-    large_model(|| {
-        let dev: StdArc<dyn SwapDevice> = StdArc::new(Ramdisk::new(6, None));
-        let mut cfg = SystemConfig::new(12, dev).strategy("pin-retry");
-        cfg.cluster_size = 2;
-        cfg.readahead = 0;
-        cfg.orders = 0b11;
         let sys = System::new(cfg).unwrap();
         let mm = Arc::new(AddressSpace::new(StdArc::clone(&sys), 4));
         mm.populate().unwrap();
@@ -880,6 +835,18 @@ fn large_cached_folio_paged_out_again_keeps_its_slots() {
         }
         check_large(&sys, &mm, [1, 0, 0, 0]);
     });
+}
+
+#[test]
+fn large_cached_folio_paged_out_again_keeps_its_slots() {
+    large_cached_folio_paged_out_again("pin-retry", SwapCacheKind::Table);
+}
+
+#[test]
+fn large_cached_folio_paged_out_again_xarray() {
+    for s in ["pin-retry", "swapcache"] {
+        large_cached_folio_paged_out_again(s, SwapCacheKind::XArray);
+    }
 }
 
 /// Ranges swapped out as large folios under the strategies that stay at

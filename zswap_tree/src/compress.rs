@@ -121,7 +121,8 @@ pub const fn max_compressed_len(len: usize) -> usize {
 }
 
 /// Copies the output of a backend that compresses into its own vector
-/// into the caller's buffer; returns its length.
+/// into the caller's buffer (lzo1x); returns its length.
+#[cfg(feature = "lzo")]
 fn copy_to(out: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
     let slot = dst
         .get_mut(..out.len())

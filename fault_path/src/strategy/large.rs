@@ -57,6 +57,24 @@ impl Batch {
 }
 
 impl SwapFault<'_> {
+    /// Whether every PTE of the range still holds the swap entry of its
+    /// slot (`pte_same` over the range). Context: the PTE lock.
+    fn range_unchanged(&self, b: Batch) -> bool {
+        (0..b.nr()).all(|i| self.mm.pte(b.v0 + i as usize) == Pte::swap(b.s0 + u64::from(i)))
+    }
+
+    /// Maps the `nr` pages of `fr` over the range (`set_ptes`), one
+    /// reference per PTE: the caller's and `nr - 1` more. Context: the PTE
+    /// lock.
+    fn map_range(&self, fr: FrameId, b: Batch) {
+        let nr = b.nr();
+        self.sys.frames.get_n(fr, nr - 1);
+        for i in 0..nr {
+            self.mm
+                .set_pte(b.v0 + i as usize, Pte::present(fr + i as FrameId));
+        }
+    }
+
     /// Whether the model's negative control `bug` is on.
     fn bug(&self, bug: LargeBug) -> bool {
         self.sys.large_bug == Some(bug)
@@ -270,15 +288,9 @@ impl SwapFault<'_> {
         self.st.major += 1;
         let mapped = {
             let _g = self.mm.lock_ptl(b.v0);
-            let same =
-                (0..nr).all(|i| self.mm.pte(b.v0 + i as usize) == Pte::swap(b.s0 + u64::from(i)));
+            let same = self.range_unchanged(b);
             if same {
-                // One reference per PTE: ours and nr - 1 more.
-                sys.frames.get_n(fr, nr - 1);
-                for i in 0..nr {
-                    self.mm
-                        .set_pte(b.v0 + i as usize, Pte::present(fr + i as FrameId));
-                }
+                self.map_range(fr, b);
                 let _ = sys.map.free_nr(b.s0, nr);
                 // folio_free_swap (no reference left on any slot) and
                 // folio_unlock under the PTE lock, as do_swap_page does:
@@ -310,27 +322,19 @@ impl SwapFault<'_> {
     fn install_large(&mut self, fr: FrameId, b: Batch, hold: Hold) -> bool {
         let sys = self.sys;
         let nr = b.nr();
-        let same = |i: u32| {
-            let v = b.v0 + i as usize;
-            self.mm.pte(v) == Pte::swap(b.s0 + u64::from(i))
-        };
         let pinned_one = hold == Hold::Pin && self.bug(LargeBug::PinFaultingOnly);
         let left = {
             let _g = self.mm.lock_ptl(b.v0);
             let ok = if self.bug(LargeBug::RecheckFaultingOnly) {
                 self.mm.pte(self.vpn) == self.orig
             } else {
-                (0..nr).all(same)
+                self.range_unchanged(b)
             };
             if !ok {
                 return false;
             }
             // One reference per PTE: the allocation's and nr - 1 more.
-            sys.frames.get_n(fr, nr - 1);
-            for i in 0..nr {
-                self.mm
-                    .set_pte(b.v0 + i as usize, Pte::present(fr + i as FrameId));
-            }
+            self.map_range(fr, b);
             // swap_free_nr under the PTE lock (the kernel's order); the
             // pinned forms drop references and pins together after it.
             match hold {

@@ -15,18 +15,11 @@ pub(crate) fn pinned_bypass(
     on_busy: impl Fn(&mut SwapFault<'_>),
     after_clear: impl Fn(&mut SwapFault<'_>),
 ) -> Result<SwapIn, FaultError> {
-    if !f.sys.device.synchronous() {
-        // Not SWP_SYNCHRONOUS_IO: the prologue takes the swap-cache path.
-        if let Some(r) = f.bypass_prologue() {
-            return r;
-        }
-    }
-    // do_swap_page looks the faulting entry up in the swap cache before it
-    // tries a large folio: a folio there is mapped from the cache. Only
-    // an entry with SWAP_HAS_CACHE can have one (one load).
-    if f.sys.map.has_cache(f.slot) == Ok(true)
-        && let Some(r) = f.bypass_prologue()
-    {
+    // As every bypass form: do_swap_page looks the faulting entry up in
+    // the swap cache first (a folio there is mapped from the cache, before
+    // any large folio is tried), and a device that is not
+    // SWP_SYNCHRONOUS_IO, or a shared entry, takes the swap-cache path.
+    if let Some(r) = f.bypass_prologue() {
         return r;
     }
     // Large form (6.12): the whole aligned range pinned with
@@ -37,8 +30,7 @@ pub(crate) fn pinned_bypass(
     // Prevent parallel swap-ins of this entry: another thread could finish
     // first, free the entry and reuse it, and pte_same could not tell. The
     // bypass condition (count 1) and the pin are one compare-and-swap
-    // (`SwapMap::swapcache_prepare_single`); the kernel looks up the swap
-    // cache first, but without SWAP_HAS_CACHE there is nothing to find.
+    // (`SwapMap::swapcache_prepare_single`).
     match f.sys.map.swapcache_prepare_single(f.slot) {
         Ok(()) => {}
         // Shared: the swap-cache path.
