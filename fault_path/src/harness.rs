@@ -91,6 +91,13 @@ pub struct RaceConfig {
     /// limit makes stores write the oldest entries back to the device, so
     /// that a folio's range ends up half in zswap and half on the device.
     pub zswap_pool_bytes: Option<u64>,
+    /// A shrinker thread (with zswap): while the workers run it writes
+    /// zswap's oldest entry back to the device, one at a time
+    /// ([`zswap_tree::ZswapTree::shrink`], through the system's writeback
+    /// target, which pins the slot: the kernel's asynchronous
+    /// `shrink_worker`), so that writeback meets ranges a swap-in is
+    /// reading.
+    pub zswap_shrinker: bool,
     /// Rounds completed so far, stored after every round's check
     /// (`None`: not kept). A watchdog reads it: a negative control can
     /// leave a swap-in retrying for ever (a leaked pin), and then
@@ -180,6 +187,7 @@ impl Default for RaceConfig {
             content: None,
             zap_pages: 0,
             zswap_pool_bytes: None,
+            zswap_shrinker: false,
             progress: None,
         }
     }
@@ -307,6 +315,7 @@ pub fn run_race(cfg: &RaceConfig) -> Result<RaceReport, FaultError> {
     // The largest enabled folio: the pager's and the zapper's alignment.
     let align = 1usize << (31 - (cfg.orders | 1).leading_zeros());
     let zapper_on = cfg.zap_pages > 0;
+    let shrinker = sys.zswap().filter(|_| cfg.zswap_shrinker);
     // The threads live for the whole run and meet at two barriers per
     // round (start, end), so that a round costs no thread creation: the
     // workers walk, the last one to finish raises `round_done`, which
@@ -314,7 +323,7 @@ pub fn run_race(cfg: &RaceConfig) -> Result<RaceReport, FaultError> {
     // the main thread checks every page alone. `stop` (read after
     // `start`) ends the threads; an error or a panic in a thread is kept
     // in `failed` and ends the run after the round.
-    let threads = cfg.workers + 1 + usize::from(zapper_on);
+    let threads = cfg.workers + 1 + usize::from(zapper_on) + usize::from(shrinker.is_some());
     let (start, end) = (Barrier::new(threads + 1), Barrier::new(threads + 1));
     let (stop, round_done) = (AtomicBool::new(false), AtomicBool::new(false));
     let workers_left = AtomicUsize::new(0);
@@ -396,6 +405,19 @@ pub fn run_race(cfg: &RaceConfig) -> Result<RaceReport, FaultError> {
                         resurrected,
                     };
                     z.run(mm, round_done, st)
+                })
+            }));
+        }
+        if let Some(z) = shrinker {
+            handles.push(s.spawn(move || {
+                sync.rounds("shrinker", |_, _| {
+                    // Acquire: pairs with the last worker's Release store.
+                    while !round_done.load(StdOrdering::Acquire) {
+                        if z.shrink(1) == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                    Ok(())
                 })
             }));
         }

@@ -303,7 +303,7 @@ impl AddressSpace {
                 // in the swap cache yet, and try_to_unmap writes the
                 // entries of folio->swap. Allocating new slots here would
                 // leave the old ones cached and pinned for ever.
-                let v0 = vpn - (fr - head) as usize;
+                let v0 = self.folio_start(vpn, fr, head, nr);
                 if range.start <= v0 && v0 + nr <= end {
                     let s0 = sys.frames.swap(head);
                     n += self.pageout_whole(v0, head, s0, true, st)?;
@@ -322,11 +322,31 @@ impl AddressSpace {
                 vpn += 1;
                 continue;
             }
-            let v0 = vpn - (fr - head) as usize;
+            let v0 = self.folio_start(vpn, fr, head, nr);
             n += self.pageout_large(v0, head, range.start..end, st)?;
             vpn = v0 + nr;
         }
         Ok(n)
+    }
+
+    /// The first page of the aligned range that maps the folio `head` (of
+    /// `nr` pages) whose page `fr` is mapped at `vpn`. A large folio is only
+    /// ever mapped whole-range aligned, page i at `v0 + i`; a page of it at
+    /// any other place means the swap cache handed out a stale folio, a
+    /// model bug, reported here with what the page-out saw rather than as
+    /// an index out of bounds further on.
+    fn folio_start(&self, vpn: usize, fr: FrameId, head: FrameId, nr: usize) -> usize {
+        let k = fr.wrapping_sub(head) as usize;
+        match vpn.checked_sub(k) {
+            Some(v0) if k < nr && v0 + nr <= self.ptes.len() && v0 % nr == 0 => v0,
+            _ => panic!(
+                "page-out: page {k} of folio {head} (order {}, swap {:#x}, flags {:#x}) \
+                 is mapped at vpn {vpn}, outside its aligned range",
+                self.sys.frames.order(head),
+                self.sys.frames.swap(head),
+                self.sys.frames.flags(head),
+            ),
+        }
     }
 
     /// Pages out the locked order-0 folio `fr` mapped at `vpn`, on which the

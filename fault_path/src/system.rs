@@ -164,6 +164,17 @@ pub enum LargeBug {
     /// Race 8: skip the check that no entry of the range is in the swap
     /// cache (`non_swapcache_batch`).
     SkipSwapCacheCheck,
+    /// Race 7, writeback form (the 2026 RFC's rule,
+    /// [`ZswapLarge::AllInZswap`]): zswap writeback takes no swap-cache
+    /// pin on the slot it writes (`zswap_writeback_entry` without
+    /// `__read_swap_cache_async`), so it can move a page of a pinned
+    /// all-in-zswap range to the device while the swap-in reads the range
+    /// from zswap.
+    WritebackIgnoresPins,
+    /// Race 7, writeback form: check that the range is on one backend
+    /// only before pinning it, not again under the pin; a writeback that
+    /// ends between the two leaves the range mixed.
+    SkipBackendRecheck,
 }
 
 /// zswap in front of the swap device.
@@ -331,11 +342,14 @@ impl System {
         // zswap writes back to the device (`zswap_writeback_entry`). The
         // callback has no error path: a failed device write loses the page,
         // as a failed writeback does.
+        let wb = Arc::new(ZswapWriteback {
+            sys: std::sync::OnceLock::new(),
+            dev: Arc::clone(&cfg.device),
+            ignore_pins: cfg.large_bug == Some(LargeBug::WritebackIgnoresPins),
+        });
         let zswap = cfg.zswap.as_ref().map(|z| {
-            let dev = Arc::clone(&cfg.device);
-            let tree = ZswapTree::with_writeback(nr_slots, z.tree.clone(), move |slot, page| {
-                let _ = dev.write(slot, page);
-            });
+            let target = WritebackTo(Arc::clone(&wb));
+            let tree = ZswapTree::with_writeback_target(nr_slots, z.tree.clone(), target);
             (Arc::new(tree), z.load)
         });
         let notified = Arc::new(crate::sync::Counter::default());
@@ -356,7 +370,7 @@ impl System {
             .build()
             .map_err(|e| FaultError::Config(e.to_string()))?;
         check_orders(cfg.orders, &map)?;
-        Ok(Arc::new(System {
+        let sys = Arc::new(System {
             frames: Frames::new(cfg.frames),
             cache: crate::sync::new_swap_cache(nr_slots),
             map,
@@ -372,7 +386,11 @@ impl System {
             zswap_large: cfg.zswap_large,
             large_bug: cfg.large_bug,
             notified,
-        }))
+        });
+        // The pins need the map, which is built after zswap (its free
+        // hook invalidates zswap); nothing writes back before this.
+        let _ = wb.sys.set(Arc::downgrade(&sys));
+        Ok(sys)
     }
 
     /// zswap, if the system has it.
@@ -918,6 +936,58 @@ impl System {
                 .write(slot, page)
                 .map_err(|e| FaultError::Io(e.to_string()))
         })
+    }
+}
+
+/// zswap's writeback target (`zswap_writeback_entry`): pins the slot as
+/// `__read_swap_cache_async` does (`swapcache_prepare`; `-EEXIST` when a
+/// swap-in or the swap cache holds it, and zswap then skips the entry),
+/// writes the page to the device, and drops the pin after zswap's lock
+/// (`swapcache_clear`, which frees a slot zapped meanwhile and so
+/// invalidates it). The kernel adds a locked folio to the swap cache
+/// under that pin; the model holds the pin alone, so an order-0 swap-in
+/// of the slot meanwhile waits on the pin (`read_swap_cache_async`'s
+/// `-EEXIST` loop) instead of finding the folio: the same exclusion, with
+/// the write done under zswap's region lock. A failed device write loses
+/// the page, as a failed writeback does (the callback has no error path).
+struct ZswapWriteback {
+    /// Set once the system is built.
+    sys: std::sync::OnceLock<std::sync::Weak<System>>,
+    dev: Arc<dyn SwapDevice>,
+    /// The negative control [`LargeBug::WritebackIgnoresPins`].
+    ignore_pins: bool,
+}
+
+/// The [`zswap_tree::WritebackTarget`] handed to zswap: a shared
+/// [`ZswapWriteback`].
+struct WritebackTo(Arc<ZswapWriteback>);
+
+impl zswap_tree::WritebackTarget for WritebackTo {
+    fn pin(&self, slot: u64) -> bool {
+        if self.0.ignore_pins {
+            return true;
+        }
+        // The system outlives every store it makes, which is where
+        // writeback runs; an upgrade that fails (teardown) refuses.
+        let Some(sys) = self.0.sys.get().and_then(std::sync::Weak::upgrade) else {
+            return false;
+        };
+        sys.map.swapcache_prepare(slot).is_ok()
+    }
+
+    fn write(&self, slot: u64, page: &zswap_tree::Page) {
+        let _ = self.0.dev.write(slot, page);
+    }
+
+    fn unpin(&self, slot: u64) {
+        if self.0.ignore_pins {
+            return;
+        }
+        if let Some(sys) = self.0.sys.get().and_then(std::sync::Weak::upgrade) {
+            let _ = sys.map.swapcache_clear(slot);
+            // pin-waitqueue racers that met the pin sleep on swapcache_wq.
+            sys.swapcache_wq.wake_if_waiters();
+        }
     }
 }
 

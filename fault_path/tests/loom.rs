@@ -700,6 +700,66 @@ fn large_mixed_backend_skip_check_negative_control() {
     );
 }
 
+/// Race 7, writeback form (the 2026 RFC's rule): pages 0-1 (slots 2-3)
+/// and page 2 (slot 1) are all in zswap. T0 writes page 0, an order-1
+/// swap-in of the all-in-zswap range; T1 is zswap's shrinker writing back
+/// the two oldest entries to the device. Writeback pins each slot it
+/// writes and is refused a held one, and the swap-in re-checks the
+/// backend under its pin, so it either reads the whole range from zswap,
+/// or meets a mixed range and takes order 0. Either control reads one
+/// page of the folio from where it is not: a writeback that ignores the
+/// pins moves it under the read, and a swap-in that checks only before
+/// its pin misses a writeback that ended in between.
+fn large_writeback(strategy: &'static str, bug: Option<LargeBug>) {
+    large_model(move || {
+        let (sys, mm) = large_pair(strategy, bug, Some(ZswapLoad::ExclusiveIfCached));
+        let z = sys.zswap().unwrap();
+        assert!((1..4).all(|s| z.contains(s)), "setup");
+        let sys1 = StdArc::clone(&sys);
+        let t1 = thread::spawn(move || {
+            sys1.zswap().unwrap().shrink(2);
+        });
+        let mut st = FaultStats::default();
+        mm.write(0, &mut st).unwrap();
+        t1.join().unwrap();
+        check_large(&sys, &mm, [1, 0, 0, 0]);
+    });
+}
+
+#[test]
+fn large_writeback_pin_retry() {
+    large_writeback("pin-retry", None);
+}
+
+#[test]
+fn large_writeback_swapcache() {
+    large_writeback("swapcache", None);
+}
+
+#[test]
+fn large_writeback_ignores_pins_negative_control() {
+    let found = std::panic::catch_unwind(|| {
+        large_writeback("pin-retry", Some(LargeBug::WritebackIgnoresPins))
+    });
+    let msg = caught(found);
+    assert!(
+        msg.contains("zswap") || msg.contains("misload"),
+        "loom did not find the writeback under the pinned read: {msg:?}"
+    );
+}
+
+#[test]
+fn large_writeback_skip_recheck_negative_control() {
+    let found = std::panic::catch_unwind(|| {
+        large_writeback("pin-retry", Some(LargeBug::SkipBackendRecheck))
+    });
+    let msg = caught(found);
+    assert!(
+        msg.contains("zswap") || msg.contains("misload"),
+        "loom did not find the writeback before the pin: {msg:?}"
+    );
+}
+
 /// Race 8's setup: four order-0 pages; page 2 is paged out to slot 1,
 /// pages 0-1 to slots 2-3 (contiguous and aligned, so an order-1 range);
 /// page 1 is then swapped in and written, which frees slot 3 but leaves

@@ -226,3 +226,43 @@ fn large_folio_races_stay_clean_for_the_fixed_strategies() {
         }
     }
 }
+
+/// Race 7, writeback form, under stress: every page in zswap (the 2026
+/// RFC's all-in-zswap rule lets whole ranges come back as large folios), a
+/// 150-byte pool, so that stores write back constantly, and a shrinker
+/// thread writing back the oldest entry while the workers fault. Writeback
+/// pins the slot it writes and is refused a held one; a large swap-in
+/// re-checks the backend under its hold. `swap-count` is left out: it is
+/// unsafe with zswap's exclusive-if-cached loads at order 0 already. A
+/// smoke test of the set-up (pins, refusals and the shrinker together
+/// neither hang nor leak, accounting closes): at this size it rarely
+/// catches the negative controls, which loom (`large_writeback_*`),
+/// shuttle (`race7_writeback_*`) and `swapin race --large-bug
+/// writeback-ignores-pins` (100,000 rounds a row) do.
+#[test]
+fn large_swap_ins_racing_zswap_writeback_stay_clean() {
+    for s in [
+        "pin-retry",
+        "pin-sleep",
+        "pin-waitqueue",
+        "sync-map",
+        "swapcache",
+    ] {
+        let cfg = RaceConfig {
+            zswap: Some(fault_path::ZswapLoad::ExclusiveIfCached),
+            zswap_large: fault_path::ZswapLarge::AllInZswap,
+            zswap_pool_bytes: Some(150),
+            zswap_shrinker: true,
+            delay: None,
+            rounds: 300,
+            ..large_tight(s, None, 7)
+        };
+        let r = run_race(&cfg).unwrap();
+        assert!(r.clean(), "{s}: {r:#?}");
+        assert!(
+            r.stats.thp_swpin > 0,
+            "{s}: no large swap-in: {:?}",
+            r.stats
+        );
+    }
+}

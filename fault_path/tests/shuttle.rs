@@ -79,6 +79,9 @@ struct Scenario {
     /// zswap entries written back to the device after the first page-out
     /// (oldest first), so that ranges are on mixed backends.
     writeback: usize,
+    /// Calls of zswap's shrinker (`ZswapTree::shrink(1)`: writeback
+    /// through the system's target, which pins) by a thread of its own.
+    shrinks: usize,
     swap_cache: SwapCacheKind,
     legacy: bool,
     orders: u32,
@@ -112,6 +115,7 @@ impl Scenario {
             readahead: 0,
             zswap: None,
             writeback: 0,
+            shrinks: 0,
             swap_cache: SwapCacheKind::default(),
             legacy: false,
             orders: 1,
@@ -228,6 +232,15 @@ impl Scenario {
         if let Some(zap) = self.zap.clone() {
             let mm = Arc::clone(&mm);
             threads.push(shuttle::thread::spawn(move || mm.dontneed(zap)));
+        }
+        if self.shrinks > 0 {
+            let (sys, n) = (Arc::clone(&sys), self.shrinks);
+            threads.push(shuttle::thread::spawn(move || {
+                let z = sys.zswap().expect("shrinks need zswap");
+                for _ in 0..n {
+                    z.shrink(1);
+                }
+            }));
         }
         for t in threads {
             t.join().unwrap();
@@ -682,6 +695,42 @@ fn race7_mixed_backend_fixed() {
 fn race7_mixed_backend_skip_check_negative_control() {
     control(
         mixed("pin-retry", Some(LargeBug::SkipBackendCheck)),
+        &["misload", "data loss", "read from zswap"],
+    );
+}
+
+/// Race 7, writeback form: every page in zswap (the all-in-zswap rule
+/// lets whole ranges come back as large folios) while a shrinker thread
+/// writes the oldest entries back to the device, one at a time, and the
+/// page-out thread stores new ones. Writeback pins each slot and is
+/// refused a held one; the swap-in re-checks the backend under its hold.
+fn writeback_race(strategy: &'static str, bug: Option<LargeBug>) -> Scenario {
+    Scenario {
+        zswap: Some(ZswapLoad::ExclusiveIfCached),
+        shrinks: 6,
+        ..large(strategy, bug)
+    }
+}
+
+#[test]
+fn race7_writeback_fixed() {
+    for s in LARGE.into_iter().chain(["swapcache"]) {
+        pass(writeback_race(s, None));
+    }
+}
+
+#[test]
+fn race7_writeback_ignores_pins_negative_control() {
+    control(
+        writeback_race("pin-retry", Some(LargeBug::WritebackIgnoresPins)),
+        &["misload", "data loss", "read from zswap"],
+    );
+}
+
+#[test]
+fn race7_writeback_skip_recheck_negative_control() {
+    control(
+        writeback_race("pin-retry", Some(LargeBug::SkipBackendRecheck)),
         &["misload", "data loss", "read from zswap"],
     );
 }

@@ -12,13 +12,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use arbitrary::{Result, Unstructured};
 
 use crate::{
     Backend, Config, ContentClass, LoadError, LoadMode, MAX_COMPRESSED, PAGE_SIZE, Page,
-    REGION_SLOTS, Stats, StoreError, ZswapTree, fill_page, same_filled,
+    REGION_SLOTS, Stats, StoreError, WritebackTarget, ZswapTree, fill_page, same_filled,
 };
 
 /// The longest operation sequence one [`zswap_ops`] input decodes to.
@@ -332,6 +333,52 @@ type Written = Vec<(u64, Box<Page>)>;
 /// The log the writeback target of [`zswap_ops`]' tree appends to.
 type WbLog = Mutex<Written>;
 
+/// Whether [`zswap_ops`]' writeback target refuses to pin `offset`, as if a
+/// swap-in held it: slot 7 of each region (one in eight of the offsets the
+/// ops name) and the device's last slot.
+fn held_by_swapin(offset: u64, nr_slots: u64) -> bool {
+    offset % REGION_SLOTS == 7 || offset == nr_slots - 1
+}
+
+/// The writeback target of [`zswap_ops`]' tree: refuses the slots
+/// [`held_by_swapin`] names, logs every write, and counts pins not yet
+/// unpinned (0 after every operation).
+struct Target {
+    nr_slots: u64,
+    log: Arc<WbLog>,
+    pinned: Arc<AtomicI64>,
+}
+
+impl WritebackTarget for Target {
+    fn pin(&self, offset: u64) -> bool {
+        let ok = !held_by_swapin(offset, self.nr_slots);
+        self.pinned.fetch_add(i64::from(ok), Relaxed);
+        ok
+    }
+
+    fn write(&self, offset: u64, page: &Page) {
+        assert!(
+            self.pinned.load(Relaxed) > 0,
+            "writeback wrote {offset} without a pin"
+        );
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((offset, Box::new(*page)));
+    }
+
+    fn unpin(&self, _offset: u64) {
+        self.pinned.fetch_sub(1, Relaxed);
+    }
+}
+
+/// What [`Model::writeback_one`] did.
+enum MWb {
+    Empty,
+    Written(u64, Box<Page>),
+    Refused,
+}
+
 /// An entry of the sequential model.
 #[derive(Debug)]
 struct MEntry {
@@ -379,16 +426,51 @@ impl Model {
         hit
     }
 
-    /// The oldest compressed entry is written back: (offset, page).
-    fn writeback_one(&mut self) -> Option<(u64, Box<Page>)> {
-        let (&offset, _) = self
+    /// The oldest compressed entry is written back, or, if `pins` and
+    /// [`held_by_swapin`] refuses its slot, moved to the LRU's tail.
+    fn writeback_one(&mut self, pins: bool) -> MWb {
+        let Some((&offset, _)) = self
             .entries
             .iter()
             .filter(|(_, e)| e.len.is_some())
-            .min_by_key(|(_, e)| e.id)?;
-        let e = self.erase(offset)?;
+            .min_by_key(|(_, e)| e.id)
+        else {
+            return MWb::Empty;
+        };
+        if pins && held_by_swapin(offset, self.nr_slots) {
+            let id = self.next_id;
+            self.next_id += 1;
+            if let Some(e) = self.entries.get_mut(&offset) {
+                e.id = id;
+            }
+            self.stats.writeback_refused += 1;
+            return MWb::Refused;
+        }
+        let Some(e) = self.erase(offset) else {
+            return MWb::Empty;
+        };
         self.stats.writebacks += 1;
-        Some((offset, e.page))
+        MWb::Written(offset, e.page)
+    }
+
+    /// `shrink`: up to `n` entries through the pinning target, giving up
+    /// after 16 refusals in a row; `None` for no limit on `n` (the pool
+    /// limit's loop, which stops at the accept threshold instead).
+    fn shrink(&mut self, n: Option<usize>, accept: Option<u64>, written: &mut Written) {
+        let mut refused = 0;
+        while refused < 16
+            && n.is_none_or(|n| written.len() < n)
+            && accept.is_none_or(|a| self.pool_bytes() > a)
+        {
+            match self.writeback_one(true) {
+                MWb::Empty => break,
+                MWb::Written(o, p) => {
+                    written.push((o, p));
+                    refused = 0;
+                }
+                MWb::Refused => refused += 1,
+            }
+        }
     }
 
     /// `make_room`; pushes the entries written back to `written`.
@@ -407,12 +489,7 @@ impl Model {
             return true;
         }
         if self.has_writeback {
-            while self.pool_bytes() > accept {
-                match self.writeback_one() {
-                    Some(w) => written.push(w),
-                    None => break,
-                }
-            }
+            self.shrink(None, Some(accept), written);
         }
         if self.pool_bytes() <= accept {
             self.reached_full = false;
@@ -487,13 +564,14 @@ pub fn zswap_ops(data: &[u8]) {
         return;
     };
     let wb_log: Arc<WbLog> = Arc::default();
+    let pinned = Arc::new(AtomicI64::new(0));
     let zswap = if has_writeback {
-        let log = Arc::clone(&wb_log);
-        ZswapTree::with_writeback(nr_slots, config.clone(), move |o, p| {
-            log.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((o, Box::new(*p)));
-        })
+        let target = Target {
+            nr_slots,
+            log: Arc::clone(&wb_log),
+            pinned: Arc::clone(&pinned),
+        };
+        ZswapTree::with_writeback_target(nr_slots, config.clone(), target)
     } else {
         ZswapTree::new(nr_slots, config.clone())
     };
@@ -512,6 +590,12 @@ pub fn zswap_ops(data: &[u8]) {
             break;
         };
         run_op(&zswap, &mut model, &wb_log, &op, ops.len());
+        assert_eq!(
+            pinned.load(Relaxed),
+            0,
+            "step {} ({op:?}): writeback pins left",
+            ops.len()
+        );
         ops.push(op);
     }
 }
@@ -625,14 +709,32 @@ fn run_op(zswap: &ZswapTree, model: &mut Model, wb_log: &WbLog, op: &Op, step: u
             }
             assert_eq!(got, offsets.len(), "{}", at("invalidate_all"));
         }
+        // With a target, through it (`shrink`: pins, refusals); else
+        // `writeback`, which pins nothing.
+        Op::Writeback(n) if model.has_writeback => {
+            let got = zswap.shrink(*n);
+            let log = take_log();
+            let mut want = Vec::new();
+            model.shrink(Some(*n), None, &mut want);
+            assert_eq!(got, want.len(), "{}", at("shrink count"));
+            assert!(
+                log == want,
+                "{}",
+                at(&format!(
+                    "shrink wrote {:?}, model {:?} (or different pages)",
+                    offsets_of(&log),
+                    offsets_of(&want)
+                ))
+            );
+        }
         Op::Writeback(n) => {
             let mut log = Vec::new();
             let got = zswap.writeback(*n, |o, p| log.push((o, Box::new(*p))));
             let mut want = Vec::new();
             while want.len() < *n {
-                match model.writeback_one() {
-                    Some(w) => want.push(w),
-                    None => break,
+                match model.writeback_one(false) {
+                    MWb::Written(o, p) => want.push((o, p)),
+                    MWb::Empty | MWb::Refused => break,
                 }
             }
             assert_eq!(got, want.len(), "{}", at("writeback count"));

@@ -57,12 +57,14 @@
 //! | [`ZswapTree::store`] | its region's, once | the insert (and erase of the old entry); compression runs before, unlocked |
 //! | [`ZswapTree::load`] | its region's, once | lookup, then erase (exclusive) or `Arc` clone (optimistic); decompression after |
 //! | [`ZswapTree::invalidate`] | its region's, once | the erase; the free after |
-//! | [`ZswapTree::writeback`] | every region's briefly per entry (to find the oldest), then the chosen one | erase, decompression and the writeback callback (the device write) |
+//! | [`ZswapTree::writeback`], [`ZswapTree::shrink`] | every region's briefly per entry (to find the oldest), then the chosen one | the target's pin, erase, decompression and the device write; the unpin after the lock |
 //! | [`ZswapTree::invalidate_all`] | each region's in turn | draining the tree |
 //!
 //! No operation holds two locks at once. The only user code that runs under
-//! a lock is the writeback callback, which must not call back into the
-//! `ZswapTree`.
+//! a lock is the writeback target's `pin` and `write`
+//! ([`WritebackTarget`]), which must not call back into the `ZswapTree`;
+//! its `unpin` runs after the lock and may (it frees the slot, which
+//! invalidates it).
 //!
 //! ## Kernel functions modelled
 //!
@@ -73,7 +75,8 @@
 //! | [`ZswapTree::load`] | `zswap_load` (`zswap_rb_search`, `zswap_rb_erase`, `zswap_decompress`, `zswap_fill_page`, `zswap_entry_free`) |
 //! | [`ZswapTree::invalidate`] | `zswap_invalidate` |
 //! | [`ZswapTree::invalidate_all`] | `zswap_swapoff` |
-//! | [`ZswapTree::writeback`] | `shrink_worker` → `zswap_reclaim_entry` → `zswap_writeback_entry` |
+//! | [`ZswapTree::writeback`], [`ZswapTree::shrink`] | `shrink_worker` → `zswap_reclaim_entry` → `zswap_writeback_entry` |
+//! | [`WritebackTarget`] | `zswap_writeback_entry`'s `__read_swap_cache_async` (the pin, `-EEXIST`), `__swap_writepage` |
 //! | [`same_filled`], [`fill_page`] | `zswap_is_page_same_filled`, `zswap_fill_page` |
 //! | [`rbtree::RbTree`] | `lib/rbtree.c` as used by `zswap_rb_*` |
 //! | [`Stats`] | the debugfs counters (`stored_pages`, `pool_total_size`, `same_filled_pages`, `reject_*`, `pool_limit_hit`, `written_back_pages`, `duplicate_entry`) |
@@ -97,6 +100,13 @@
 //!   entry is erased, decompressed and handed to the callback under it. A
 //!   load never misses an entry whose data has not reached the device yet,
 //!   and a stale write can never land after a newer store of the same slot.
+//!   The swap-cache pin itself is the target's ([`WritebackTarget::pin`]):
+//!   a slot held by a swap-in or the swap cache is refused, as
+//!   `swapcache_prepare` refuses it with `-EEXIST`, and its entry is
+//!   rotated to the LRU tail. The pin is taken under the region lock (the
+//!   kernel takes it before the tree lock, then re-checks the entry under
+//!   the lock); with one lock held across pin, erase and write, the entry
+//!   cannot change in between and no re-check is needed.
 //! - **Corrupt data**: zswap `BUG()`s when decompression fails; here it is a
 //!   [`LoadError`]. [`ZswapTree::store_compressed`] injects such data.
 //! - **No zpool, no memcg, no per-CPU buffers**: compressed bytes live in one
@@ -240,7 +250,7 @@ pub use compress::{
 };
 pub use tree::{
     Config, LoadError, LoadMode, REGION_SHIFT, REGION_SLOTS, Stats, StoreError, TreeError,
-    WritebackFn, ZswapTree,
+    WritebackFn, WritebackTarget, ZswapTree,
 };
 
 #[cfg(test)]

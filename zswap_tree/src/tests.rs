@@ -253,6 +253,108 @@ fn writeback_takes_lru_oldest_first() {
     assert_eq!(z.writeback(1, |_, _| unreachable!()), 0);
 }
 
+/// A writeback target that refuses the slots in `held` (a swap-in holds
+/// them) and records what it pinned, wrote and unpinned.
+struct Holding {
+    held: Vec<u64>,
+    log: std::sync::Arc<StdMutex<Vec<(char, u64)>>>,
+}
+
+impl WritebackTarget for Holding {
+    fn pin(&self, offset: u64) -> bool {
+        let ok = !self.held.contains(&offset);
+        if ok {
+            self.log.lock().unwrap().push(('p', offset));
+        }
+        ok
+    }
+    fn write(&self, offset: u64, _page: &Page) {
+        self.log.lock().unwrap().push(('w', offset));
+    }
+    fn unpin(&self, offset: u64) {
+        self.log.lock().unwrap().push(('u', offset));
+    }
+}
+
+#[test]
+fn shrink_skips_held_slots_and_gives_up_on_a_held_lru() {
+    let log = std::sync::Arc::default();
+    let held = vec![1, 3, REGION_SLOTS + 1];
+    let target = Holding {
+        held: held.clone(),
+        log: std::sync::Arc::clone(&log),
+    };
+    let z = ZswapTree::with_writeback_target(SLOTS, Config::default(), target);
+    let offsets = [0, 1, 2, REGION_SLOTS + 1, 3, 4, REGION_SLOTS + 2];
+    for (i, &off) in offsets.iter().enumerate() {
+        z.store(off, &ContentClass::Text.page(i as u64)).unwrap();
+    }
+    // Oldest first, the held ones rotated to the tail: 0, 2, 4, R+2 are
+    // written (each pinned, written, unpinned in that order); then only
+    // held entries are left, and 16 refusals in a row end the shrink.
+    assert_eq!(z.shrink(10), 4);
+    let want: Vec<(char, u64)> = [0, 2, 4, REGION_SLOTS + 2]
+        .iter()
+        .flat_map(|&o| [('p', o), ('w', o), ('u', o)])
+        .collect();
+    assert_eq!(*log.lock().unwrap(), want);
+    let s = z.stats();
+    // 0 W, 1 R, 2 W, R+1 R, 3 R, 4 W, R+2 W, then 16 more refusals.
+    assert_eq!((s.writebacks, s.writeback_refused), (4, 3 + 16));
+    check(&z);
+    // Nothing held was lost: each is still stored, and loads back.
+    let mut sorted = held.clone();
+    sorted.sort_unstable();
+    assert_eq!(z.offsets(), sorted);
+    for (i, &off) in offsets.iter().enumerate() {
+        let mut out = [0u8; PAGE_SIZE];
+        let hit = z.load(off, &mut out, LoadMode::Optimistic).unwrap();
+        assert_eq!(hit, held.contains(&off), "{off}");
+        if hit {
+            assert_eq!(out, *ContentClass::Text.page(i as u64));
+        }
+    }
+}
+
+#[test]
+fn a_store_over_the_limit_with_every_slot_held_is_rejected_and_loses_nothing() {
+    let text_len = {
+        let mut buf = [0u8; MAX_COMPRESSED];
+        Lz4.compress(&ContentClass::Text.page(0), &mut buf).unwrap() as u64
+    };
+    let config = Config {
+        max_pool_bytes: Some(2 * text_len + text_len / 2),
+        ..Config::default()
+    };
+    let target = Holding {
+        held: (0..8).collect(),
+        log: std::sync::Arc::default(),
+    };
+    let z = ZswapTree::with_writeback_target(SLOTS, config, target);
+    let mut off = 0;
+    let err = loop {
+        match z.store(off, &ContentClass::Text.page(off)) {
+            Ok(()) => off += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, StoreError::PoolLimit { offset, .. } if offset == off),
+        "{err:?}"
+    );
+    let s = z.stats();
+    assert_eq!(
+        (s.writebacks, s.writeback_refused, s.reject_pool_limit),
+        (0, 16, 1)
+    );
+    for o in 0..off {
+        let mut out = [0u8; PAGE_SIZE];
+        assert_eq!(z.load(o, &mut out, LoadMode::Optimistic), Ok(true));
+        assert_eq!(out, *ContentClass::Text.page(o));
+    }
+    check(&z);
+}
+
 #[test]
 fn pool_limit_writes_back_then_rejects() {
     let written = std::sync::Arc::new(StdMutex::new(Vec::new()));

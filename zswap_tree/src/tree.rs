@@ -260,6 +260,10 @@ pub struct Stats {
     pub load_errors: u64,
     /// Entries written back and erased (`written_back_pages`).
     pub writebacks: u64,
+    /// Writebacks given up because the target refused to pin the slot (a
+    /// swap-in or the swap cache holds it): `reject_reclaim_fail`. The
+    /// entry stays, moved to the tail of its LRU.
+    pub writeback_refused: u64,
     /// Entries erased by [`ZswapTree::invalidate`], [`ZswapTree::invalidate_all`]
     /// or a rejected store over a stale entry.
     pub invalidations: u64,
@@ -283,6 +287,8 @@ struct Counters {
     load_errors_optimistic: AtomicU64,
     /// Writebacks that dropped undecodable data.
     writeback_errors: AtomicU64,
+    /// Writebacks whose target refused the slot's pin.
+    writeback_refused: AtomicU64,
     compressed_frees: AtomicU64,
 }
 
@@ -626,8 +632,62 @@ struct Region {
 /// The writeback callback: receives the offset and the decompressed page,
 /// and must write the page to the backing device before returning
 /// (`__swap_writepage`). It runs under a region lock and must not call back
-/// into the `ZswapTree`.
+/// into the `ZswapTree`. Any such closure is a [`WritebackTarget`] that
+/// never refuses a slot.
 pub type WritebackFn = dyn Fn(u64, &Page) + Send + Sync;
+
+/// Where the pool-limit writeback sends pages, and how it keeps the slot
+/// of each still while it does: `zswap_writeback_entry`, which first puts
+/// a locked folio in the swap cache (`__read_swap_cache_async` →
+/// `swapcache_prepare`) and gives up with `-EEXIST` when the slot is
+/// already cached or pinned by a swap-in, then writes the page
+/// (`__swap_writepage`), and lets go of the slot when the folio leaves
+/// the swap cache.
+///
+/// A swap-in that pins its slots before it chooses where to read them
+/// from (a large folio's swap-in checks that its whole range is in zswap)
+/// relies on the refusal: without it, writeback could move one page of a
+/// pinned range to the device while the swap-in reads the range from
+/// zswap.
+///
+/// A plain closure `Fn(u64, &Page)` is a target that pins every slot
+/// (a device with no swap cache, as in this crate's own tests).
+pub trait WritebackTarget: Send + Sync {
+    /// Takes the slot's swap-cache pin (`swapcache_prepare`), or refuses:
+    /// the slot is in the swap cache or held by a swap-in (`-EEXIST`), or
+    /// freed (`-ENOENT`). A refused entry is moved to the tail of its LRU
+    /// list and counted in [`Stats::writeback_refused`]
+    /// (`zswap_reject_reclaim_fail`; `shrink_memcg_cb` rotates it the same
+    /// way). Runs under the entry's region lock: it must not block, nor
+    /// call back into the `ZswapTree`.
+    fn pin(&self, offset: u64) -> bool {
+        let _ = offset;
+        true
+    }
+
+    /// Writes the decompressed page to the device (`__swap_writepage`),
+    /// after the entry was erased. Runs under the region lock, with the
+    /// slot pinned; must not call back into the `ZswapTree`.
+    fn write(&self, offset: u64, page: &Page);
+
+    /// Drops the pin taken by [`WritebackTarget::pin`]
+    /// (`swapcache_clear` when the folio leaves the swap cache), after the
+    /// write, with no lock of the tree held: it may free the slot and so
+    /// call [`ZswapTree::invalidate`].
+    fn unpin(&self, offset: u64) {
+        let _ = offset;
+    }
+}
+
+impl<F: Fn(u64, &Page) + Send + Sync> WritebackTarget for F {
+    fn write(&self, offset: u64, page: &Page) {
+        self(offset, page)
+    }
+}
+
+/// Consecutive refused entries after which a shrink gives up
+/// (`MAX_RECLAIM_RETRIES` in `shrink_worker`).
+const MAX_RECLAIM_RETRIES: usize = 16;
 
 /// A zswap instance for one swap device: one red-black tree per
 /// [`REGION_SLOTS`] slots, each under its own lock. `Send + Sync`; share it
@@ -637,7 +697,7 @@ pub struct ZswapTree {
     nr_slots: u64,
     config: Config,
     compressor: &'static dyn Compressor,
-    writeback: Option<Box<WritebackFn>>,
+    writeback: Option<Box<dyn WritebackTarget>>,
     counters: Arc<Counters>,
     next_id: AtomicU64,
     /// 1 after the pool hit its limit, until it shrinks below the accept
@@ -662,9 +722,15 @@ impl fmt::Debug for ZswapTree {
 
 /// What one writeback attempt did.
 enum WbOutcome {
+    /// No entry on any LRU.
     Empty,
+    /// The oldest entry was written and erased.
     Written,
+    /// The oldest entry could not be decoded: erased, not written.
     Dropped,
+    /// The target refused the oldest entry's slot: rotated to its LRU's
+    /// tail.
+    Refused,
 }
 
 impl ZswapTree {
@@ -693,8 +759,10 @@ impl ZswapTree {
         Self::build(nr_slots, config, None)
     }
 
-    /// As [`ZswapTree::new`], with a writeback target used when a store
-    /// finds the pool over its limit.
+    /// As [`ZswapTree::new`], with a writeback callback used when a store
+    /// finds the pool over its limit and by [`ZswapTree::shrink`]: it
+    /// writes the page, and no slot is ever refused. See
+    /// [`ZswapTree::with_writeback_target`] for a target that pins.
     pub fn with_writeback(
         nr_slots: u64,
         config: Config,
@@ -703,7 +771,18 @@ impl ZswapTree {
         Self::build(nr_slots, config, Some(Box::new(writeback)))
     }
 
-    fn build(nr_slots: u64, config: Config, writeback: Option<Box<WritebackFn>>) -> Self {
+    /// As [`ZswapTree::with_writeback`], with a [`WritebackTarget`] that
+    /// also pins each slot while its page is written, and may refuse a slot
+    /// a swap-in holds (`zswap_writeback_entry`'s `-EEXIST`).
+    pub fn with_writeback_target(
+        nr_slots: u64,
+        config: Config,
+        target: impl WritebackTarget + 'static,
+    ) -> Self {
+        Self::build(nr_slots, config, Some(Box::new(target)))
+    }
+
+    fn build(nr_slots: u64, config: Config, writeback: Option<Box<dyn WritebackTarget>>) -> Self {
         let nr_regions = nr_slots.div_ceil(REGION_SLOTS).max(1);
         let regions = (0..nr_regions)
             .map(|_| Region {
@@ -921,9 +1000,17 @@ impl ZswapTree {
             return Ok(());
         }
         if let Some(wb) = &self.writeback {
+            let mut refused = 0;
             while self.counters.pool_bytes.load(Relaxed) > accept {
-                if let WbOutcome::Empty = self.writeback_one(&mut |o, p| wb(o, p)) {
-                    break;
+                match self.write_back_through(&**wb) {
+                    WbOutcome::Empty => break,
+                    WbOutcome::Refused => {
+                        refused += 1;
+                        if refused == MAX_RECLAIM_RETRIES {
+                            break;
+                        }
+                    }
+                    WbOutcome::Written | WbOutcome::Dropped => refused = 0,
                 }
             }
         }
@@ -1057,9 +1144,11 @@ impl ZswapTree {
 
     /// Writes back up to `n` of the least recently stored entries, oldest
     /// first, through `f(offset, &page)` (`shrink_worker` →
-    /// `zswap_reclaim_entry` → `zswap_writeback_entry`). Returns how many
-    /// entries were written back and erased. Same-filled entries are never
-    /// written back.
+    /// `zswap_reclaim_entry` → `zswap_writeback_entry`), pinning nothing:
+    /// for a store used without a swap map. Returns how many entries were
+    /// written back and erased. Same-filled entries are never written back.
+    /// [`ZswapTree::shrink`] writes back through the tree's own target,
+    /// which may refuse slots.
     ///
     /// Each entry is erased, decompressed and passed to `f` while its region
     /// lock is held, so that no load, store or invalidation of that region
@@ -1079,16 +1168,64 @@ impl ZswapTree {
     pub fn writeback(&self, n: usize, mut f: impl FnMut(u64, &Page)) -> usize {
         let mut written = 0;
         for _ in 0..n {
-            match self.writeback_one(&mut f) {
+            match self.writeback_one(&|_| true, &mut f).0 {
                 WbOutcome::Empty => break,
                 WbOutcome::Written => written += 1,
-                WbOutcome::Dropped => {}
+                WbOutcome::Dropped | WbOutcome::Refused => {}
             }
         }
         written
     }
 
-    fn writeback_one(&self, f: &mut dyn FnMut(u64, &Page)) -> WbOutcome {
+    /// Writes back up to `n` of the oldest entries through the writeback
+    /// target given to [`ZswapTree::with_writeback`] (`shrink_worker`), as
+    /// a store over the pool limit does; returns how many were written.
+    /// An entry whose slot the target refuses to pin is moved to the tail
+    /// of its LRU and counted in [`Stats::writeback_refused`]; the shrink
+    /// stops after 16 refusals in a row (`MAX_RECLAIM_RETRIES`). Without a
+    /// target it writes nothing.
+    ///
+    /// Context: as [`ZswapTree::writeback`]; the target's `unpin` runs
+    /// after the region lock is dropped.
+    pub fn shrink(&self, n: usize) -> usize {
+        let Some(wb) = &self.writeback else {
+            return 0;
+        };
+        let (mut written, mut refused) = (0, 0);
+        while written < n && refused < MAX_RECLAIM_RETRIES {
+            match self.write_back_through(&**wb) {
+                WbOutcome::Empty => break,
+                WbOutcome::Written => {
+                    written += 1;
+                    refused = 0;
+                }
+                WbOutcome::Dropped => refused = 0,
+                WbOutcome::Refused => refused += 1,
+            }
+        }
+        written
+    }
+
+    /// One writeback through `target`: pin, write, and (after the lock)
+    /// unpin.
+    fn write_back_through(&self, target: &dyn WritebackTarget) -> WbOutcome {
+        let (outcome, pinned) =
+            self.writeback_one(&|o| target.pin(o), &mut |o, p| target.write(o, p));
+        if let Some(offset) = pinned {
+            target.unpin(offset);
+        }
+        outcome
+    }
+
+    /// Writes back the globally oldest entry: `pin` its slot (refused:
+    /// rotate it), erase, decompress, `write`, all under its region lock.
+    /// Returns what happened and the offset pinned, which the caller must
+    /// unpin now that no lock is held.
+    fn writeback_one(
+        &self,
+        pin: &dyn Fn(u64) -> bool,
+        write: &mut dyn FnMut(u64, &Page),
+    ) -> (WbOutcome, Option<u64>) {
         loop {
             let oldest = self
                 .regions
@@ -1096,7 +1233,7 @@ impl ZswapTree {
                 .filter_map(|r| r.inner.lock().oldest_id().map(|id| (id, r)))
                 .min_by_key(|&(id, _)| id);
             let Some((_, region)) = oldest else {
-                return WbOutcome::Empty;
+                return (WbOutcome::Empty, None);
             };
             let mut tree = region.inner.lock();
             // Another writeback or an erase may have taken that head since
@@ -1107,8 +1244,20 @@ impl ZswapTree {
             let Some((offset, _)) = tree.tree.node(head) else {
                 continue;
             };
+            if !pin(offset) {
+                // -EEXIST: a swap-in holds the slot. Rotate the entry to the
+                // tail with a fresh age, so that the scan moves on.
+                let s = tree.slot(head);
+                let (prev, next) = (s.prev, s.next);
+                s.id = self.next_id.fetch_add(1, Relaxed);
+                tree.lru_unlink(prev, next);
+                tree.lru_push_tail(head);
+                drop(tree);
+                inc(&self.counters.writeback_refused);
+                return (WbOutcome::Refused, None);
+            }
             let Some(slot) = tree.erase(offset) else {
-                continue;
+                unreachable!("the LRU head {offset} is in the tree");
             };
             let mut page = [0u8; PAGE_SIZE];
             let decoded = match &slot.payload {
@@ -1119,7 +1268,7 @@ impl ZswapTree {
                 Payload::Compressed(bytes) => self.compressor.decompress(bytes.bytes(), &mut page),
             };
             if decoded.is_ok() {
-                f(offset, &page);
+                write(offset, &page);
                 tree.counts.writebacks += 1;
             } else {
                 // Undecodable data is dropped: no device can be given it.
@@ -1129,11 +1278,12 @@ impl ZswapTree {
             drop(tree);
             // After the lock: the free.
             Self::release(region, slot.payload);
-            return if decoded.is_ok() {
+            let outcome = if decoded.is_ok() {
                 WbOutcome::Written
             } else {
                 WbOutcome::Dropped
             };
+            return (outcome, Some(offset));
         }
     }
 
@@ -1196,6 +1346,7 @@ impl ZswapTree {
             loads_optimistic: t.hits_optimistic.saturating_sub(err_o),
             load_misses: t.load_misses,
             load_errors: err_x + err_o + r(&c.writeback_errors),
+            writeback_refused: r(&c.writeback_refused),
             writebacks: t.writebacks,
             invalidations: t.invalidations,
             compressed_frees: r(&c.compressed_frees) + recycled,

@@ -545,8 +545,11 @@ pub struct RaceArgs {
     /// Negative control: a large-folio swap-in missing one check (needs an
     /// order above 0). Adds what exercises its race unless given
     /// otherwise: a zap region for recheck-faulting-only, zswap with a
-    /// small pool for skip-backend-check. Default rows: the large forms
-    /// (pin-retry, pin-sleep, pin-waitqueue, sync-map).
+    /// small pool for skip-backend-check; for writeback-ignores-pins and
+    /// skip-backend-recheck zswap with a 150-byte pool and the
+    /// all-in-zswap rule (their race exists only there). Default rows: the
+    /// large forms (pin-retry, pin-sleep, pin-waitqueue, sync-map, and
+    /// swapcache where the control applies to it).
     #[arg(long, value_enum)]
     pub large_bug: Option<LargeBugArg>,
     /// Pages of a zap region after the counted ones, zapped and refilled
@@ -560,6 +563,12 @@ pub struct RaceArgs {
     /// the README).
     #[arg(long)]
     pub zswap_pool: Option<u64>,
+    /// A zswap shrinker thread writing the oldest entry back to the
+    /// device, one at a time, while the workers run (the kernel's
+    /// `shrink_worker`; on by default with `--large-bug
+    /// writeback-ignores-pins` and `skip-backend-recheck`).
+    #[arg(long)]
+    pub zswap_shrinker: bool,
     /// zswap's large-folio rule: mainline (no large swap-in once zswap
     /// has stored a page: `zswap_never_enabled`) or all-in-zswap (the 2026 RFC: a range all in zswap
     /// may come back as one folio).
@@ -618,6 +627,10 @@ pub enum LargeBugArg {
     SkipBackendCheck,
     /// Race 8: skip the no-entry-in-the-swap-cache check.
     SkipSwapcacheCheck,
+    /// Race 7, writeback form: zswap writeback ignores the swap-in's pins.
+    WritebackIgnoresPins,
+    /// Race 7, writeback form: check the backend only before the pin.
+    SkipBackendRecheck,
 }
 
 impl LargeBugArg {
@@ -628,7 +641,18 @@ impl LargeBugArg {
             LargeBugArg::RecheckFaultingOnly => "recheck-faulting-only",
             LargeBugArg::SkipBackendCheck => "skip-backend-check",
             LargeBugArg::SkipSwapcacheCheck => "skip-swapcache-check",
+            LargeBugArg::WritebackIgnoresPins => "writeback-ignores-pins",
+            LargeBugArg::SkipBackendRecheck => "skip-backend-recheck",
         }
+    }
+
+    /// Whether this control is zswap writeback racing a large swap-in of
+    /// an all-in-zswap range (the 2026 RFC's rule only).
+    pub fn is_writeback_race(self) -> bool {
+        matches!(
+            self,
+            LargeBugArg::WritebackIgnoresPins | LargeBugArg::SkipBackendRecheck
+        )
     }
 }
 
@@ -639,6 +663,8 @@ impl From<LargeBugArg> for LargeBug {
             LargeBugArg::RecheckFaultingOnly => LargeBug::RecheckFaultingOnly,
             LargeBugArg::SkipBackendCheck => LargeBug::SkipBackendCheck,
             LargeBugArg::SkipSwapcacheCheck => LargeBug::SkipSwapCacheCheck,
+            LargeBugArg::WritebackIgnoresPins => LargeBug::WritebackIgnoresPins,
+            LargeBugArg::SkipBackendRecheck => LargeBug::SkipBackendRecheck,
         }
     }
 }

@@ -29,7 +29,19 @@ pub const SOAK_ROUNDS: usize = 10_000;
 /// The strategies with a large-folio swap-in whose range is held (the
 /// default rows of a negative control; `bypass` holds nothing and loses
 /// data at order 0 already).
-pub const LARGE_FORMS: [&str; 4] = ["pin-retry", "pin-sleep", "pin-waitqueue", "sync-map"];
+pub const LARGE_FORMS: [&str; 5] = [
+    "pin-retry",
+    "pin-sleep",
+    "pin-waitqueue",
+    "sync-map",
+    "swapcache",
+];
+
+/// zswap's pool limit (bytes, the whole pool) of the writeback recipe
+/// (`writeback-ignores-pins`, `skip-backend-recheck`): a few zero-tail
+/// pages, so that nearly every store writes back and writeback keeps
+/// meeting ranges a large swap-in is reading.
+pub const WRITEBACK_RACE_POOL: u64 = 150;
 
 /// zswap's pool limit of the skip-backend-check recipe, per page of a
 /// folio: a zero-tail page compresses to about 35 bytes with lz4, so a
@@ -218,10 +230,11 @@ pub fn config(
     let (name, swap_cache) = super::cli::split_row(strategy)?;
     let bug = args.large_bug;
     let mix = bug == Some(LargeBugArg::SkipBackendCheck);
+    let wb_race = bug.is_some_and(LargeBugArg::is_writeback_race);
     let zswap = match (args.device, args.zswap) {
         (_, Some(z)) => Some(z.into()),
         (DeviceArg::Zswap, None) => Some(ZswapArg::ExclusiveIfCached.into()),
-        _ if mix => Some(ZswapArg::ExclusiveIfCached.into()),
+        _ if mix || wb_race => Some(ZswapArg::ExclusiveIfCached.into()),
         _ => None,
     };
     let (pages, slots, chunk, cluster_size) = sizes(args, order);
@@ -235,7 +248,8 @@ pub fn config(
         });
     let zswap_pool_bytes = args
         .zswap_pool
-        .or_else(|| mix.then(|| (pages + zap_pages) as u64 * BACKEND_MIX_POOL_PER_PAGE));
+        .or_else(|| mix.then(|| (pages + zap_pages) as u64 * BACKEND_MIX_POOL_PER_PAGE))
+        .or_else(|| wb_race.then_some(WRITEBACK_RACE_POOL));
     Ok(RaceConfig {
         strategy: name.into(),
         pages,
@@ -254,11 +268,16 @@ pub fn config(
         swap_cache,
         orders: super::cli::orders_mask(order),
         cluster_size,
-        zswap_large: args.zswap_large.into(),
+        zswap_large: if wb_race {
+            fault_path::ZswapLarge::AllInZswap
+        } else {
+            args.zswap_large.into()
+        },
         large_bug: bug.map(Into::into),
         content,
         zap_pages,
         zswap_pool_bytes,
+        zswap_shrinker: args.zswap_shrinker || wb_race,
         progress: None,
     })
 }
@@ -342,18 +361,23 @@ pub fn table(rows: &[RaceRow]) -> String {
 }
 
 /// The rows of a run: `--strategies`, else every strategy and the xarray
-/// row (without `bypass` in a soak), or [`LARGE_FORMS`] for a negative
-/// control (without `sync-map` for pin-faulting-only: sync-map holds its
-/// range by the sync map, not by pins, so that control changes nothing
-/// in it).
+/// row (without `bypass` in a soak), or the [`LARGE_FORMS`] a negative
+/// control changes: not `sync-map` for pin-faulting-only (sync-map holds
+/// its range by the sync map, not by pins), not `swapcache` for
+/// pin-faulting-only and recheck-faulting-only (its form always pins and
+/// re-checks the whole range).
 fn rows_of(args: &RaceArgs, soak: bool) -> Vec<String> {
     if !args.strategies.is_empty() {
         return args.strategies.clone();
     }
     if let Some(bug) = args.large_bug {
+        use LargeBugArg::{PinFaultingOnly, RecheckFaultingOnly};
         return LARGE_FORMS
             .iter()
-            .filter(|&&s| !(bug == LargeBugArg::PinFaultingOnly && s == "sync-map"))
+            .filter(|&&s| !(bug == PinFaultingOnly && s == "sync-map"))
+            .filter(|&&s| {
+                !(matches!(bug, PinFaultingOnly | RecheckFaultingOnly) && s == "swapcache")
+            })
             .map(|s| s.to_string())
             .collect();
     }
@@ -439,12 +463,17 @@ pub fn run_with(args: &RaceArgs, soak: bool) -> Result<Vec<RaceRow>, String> {
             probe.chunk,
             probe.device,
             probe.zswap.map_or_else(String::new, |z| format!(
-                " behind zswap ({}{}, large: {})",
+                " behind zswap ({}{}, large: {}{})",
                 z.name(),
                 probe
                     .zswap_pool_bytes
                     .map_or_else(String::new, |b| format!(", pool {b} bytes")),
-                probe.zswap_large.name()
+                probe.zswap_large.name(),
+                if probe.zswap_shrinker {
+                    ", + 1 shrinker"
+                } else {
+                    ""
+                }
             )),
             content.name(),
             args.delay,

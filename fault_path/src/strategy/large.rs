@@ -9,7 +9,9 @@
 //!     on one backend (zswap or the device), and a folio of that order
 //!  2. hold the whole range: swapcache_prepare(entry, nr) (pin-*), the
 //!     SWAP_MAP_SYNC state (sync-map), or nothing (bypass); a busy pin
-//!     refaults like an order-0 one, any other refusal takes order 0
+//!     refaults like an order-0 one, any other refusal takes order 0;
+//!     under the hold, the backend check again (zswap writeback skips a
+//!     held slot, but may have ended just before the hold)
 //!  3. swap_read_folio: every page, from one backend
 //!  4. under the PTE lock re-check all nr PTEs, install nr PTEs,
 //!     swap_free_nr; then swapcache_clear(entry, nr) and wake waiters
@@ -128,16 +130,38 @@ impl SwapFault<'_> {
                 return None;
             }
             // One backend: all in zswap or none (the 2026 RFC).
-            if let Some(z) = zswap
-                && !self.bug(LargeBug::SkipBackendCheck)
-            {
-                let inz = range.clone().filter(|&s| z.contains(s)).count();
-                if inz != 0 && inz != nr {
-                    return None;
-                }
+            let b = Batch { order, v0, s0 };
+            if self.mixed_backend(b) {
+                return None;
             }
-            Some(Batch { order, v0, s0 })
+            Some(b)
         })
+    }
+
+    /// Whether the range is part in zswap, part on the device (never with
+    /// [`LargeBug::SkipBackendCheck`]). [`SwapFault::large_batch`] asks
+    /// first; a held swap-in asks again under its hold, because a zswap
+    /// writeback that ended in between moved a page of the range to the
+    /// device. After the hold none can start: writeback pins the slot it
+    /// writes and is refused a held one (`zswap_writeback_entry`'s
+    /// `-EEXIST`). The kernel's second check is `zswap_load`'s, made with
+    /// the range pinned.
+    fn mixed_backend(&self, b: Batch) -> bool {
+        let Some(z) = self.sys.zswap() else {
+            return false;
+        };
+        if self.bug(LargeBug::SkipBackendCheck) {
+            return false;
+        }
+        let nr = u64::from(b.nr());
+        let inz = (b.s0..b.s0 + nr).filter(|&s| z.contains(s)).count() as u64;
+        inz != 0 && inz != nr
+    }
+
+    /// [`SwapFault::mixed_backend`] under the hold (skipped by the
+    /// negative control [`LargeBug::SkipBackendRecheck`]).
+    fn mixed_under_hold(&self, b: Batch) -> bool {
+        !self.bug(LargeBug::SkipBackendRecheck) && self.mixed_backend(b)
     }
 
     /// Tries a large-folio swap-in holding its range with `hold`; `on_busy`
@@ -190,6 +214,13 @@ impl SwapFault<'_> {
                 self.st.thp_swpin_fallback += 1;
                 return None;
             }
+        }
+        if hold != Hold::Nothing && self.mixed_under_hold(b) {
+            self.release(hold, b);
+            sys.frames.put(fr);
+            after(self);
+            self.st.thp_swpin_fallback += 1;
+            return None;
         }
         // SAFETY: `fr` was just allocated and is reachable from nowhere
         // until the PTEs below map it.
@@ -256,6 +287,12 @@ impl SwapFault<'_> {
                 self.st.thp_swpin_fallback += 1;
                 return None;
             }
+        }
+        if self.mixed_under_hold(b) {
+            let _ = sys.map.swapcache_clear_nr(b.s0, nr);
+            sys.frames.put(fr);
+            self.st.thp_swpin_fallback += 1;
+            return None;
         }
         // A stale lookup of this frame number may hold the lock for a
         // moment (it then finds the folio caches nothing and lets go).
