@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 
-use crate::frame::{FrameId, GetLock, PG_SWAPCACHE};
+use crate::frame::{FrameId, GetLock, MAX_FOLIO_ORDER, PG_SWAPCACHE};
 use crate::pte::{Pte, PteCell, PteKind};
 use crate::stats::FaultStats;
 use crate::strategy::{SwapFault, SwapIn};
@@ -489,11 +489,13 @@ impl AddressSpace {
         // Split: each page keeps its PTE's reference and gets one of ours.
         let split = {
             let _g = self.lock_ptl(v0);
-            let refs: Vec<u32> = (0..nr)
-                .map(|i| 1 + u32::from(self.pte(v0 + i) == Pte::present(head + i as FrameId)))
-                .collect();
+            let mut refs = [0u32; 1 << MAX_FOLIO_ORDER];
+            let refs = &mut refs[..nr];
+            for (i, r) in refs.iter_mut().enumerate() {
+                *r = 1 + u32::from(self.pte(v0 + i) == Pte::present(head + i as FrameId));
+            }
             let mapped = refs.iter().sum::<u32>() - nr as u32;
-            sys.frames.split(head, mapped + 1, &refs)
+            sys.frames.split(head, mapped + 1, refs)
         };
         if !split {
             // An extra reference (a racing fault or lookup): leave it.
@@ -554,9 +556,11 @@ impl AddressSpace {
         // slot cache-only, freed when the pins go.
         let unmapped = {
             let _g = self.lock_ptl(v0);
-            let mapped: Vec<bool> = (0..nr as usize)
-                .map(|i| self.pte(v0 + i) == Pte::present(head + i as FrameId))
-                .collect();
+            let mut mapped = [false; 1 << MAX_FOLIO_ORDER];
+            let mapped = &mut mapped[..nr as usize];
+            for (i, m) in mapped.iter_mut().enumerate() {
+                *m = self.pte(v0 + i) == Pte::present(head + i as FrameId);
+            }
             let ok = if mapped.iter().all(|&m| m) {
                 sys.map.duplicate_nr(s0, nr).is_ok()
             } else {

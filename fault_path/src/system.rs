@@ -913,13 +913,14 @@ impl System {
         if self.zswap.is_some() || nr == 1 {
             return (0..nr).try_for_each(|i| self.write_from(head + i, s0 + u64::from(i)));
         }
-        let mut pages = vec![[0u8; zswap_tree::PAGE_SIZE]; nr as usize];
-        for (i, p) in pages.iter_mut().enumerate() {
-            self.frames.copy_out(head + i as FrameId, p);
-        }
-        self.device
-            .write_run(s0, &pages)
-            .map_err(|e| FaultError::Io(e.to_string()))
+        with_pages_buffer(nr as usize, |pages| {
+            for (i, p) in pages.iter_mut().enumerate() {
+                self.frames.copy_out(head + i as FrameId, p);
+            }
+            self.device
+                .write_run(s0, pages)
+                .map_err(|e| FaultError::Io(e.to_string()))
+        })
     }
 
     /// Writes frame `fr` to `slot` (`swap_writepage`): into zswap if it
@@ -1068,6 +1069,36 @@ fn with_page_buffer<R>(f: impl FnOnce(&mut zswap_tree::Page) -> R) -> R {
     #[cfg(any(loom, shuttle))]
     {
         f(&mut Box::new([0; zswap_tree::PAGE_SIZE]))
+    }
+}
+
+/// Runs `f` on `nr` bounce pages, one buffer per thread grown to the
+/// largest folio written so far (`write_folio` of a large folio to the
+/// device: up to 2 MiB at order 9, which a fresh allocation per page-out
+/// would zero and fault in every time). Under loom and shuttle each call
+/// gets its own buffer, as [`with_page_buffer`].
+fn with_pages_buffer<R>(nr: usize, f: impl FnOnce(&mut [zswap_tree::Page]) -> R) -> R {
+    #[cfg(not(any(loom, shuttle)))]
+    {
+        std::thread_local! {
+            static PAGES: std::cell::RefCell<Vec<zswap_tree::Page>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        // As `with_page_buffer`: never borrowed across a call back into
+        // this module; a fresh buffer rather than a panic if it ever is.
+        PAGES.with(|b| match b.try_borrow_mut() {
+            Ok(mut buf) => {
+                if buf.len() < nr {
+                    buf.resize(nr, [0; zswap_tree::PAGE_SIZE]);
+                }
+                f(&mut buf[..nr])
+            }
+            Err(_) => f(&mut vec![[0; zswap_tree::PAGE_SIZE]; nr]),
+        })
+    }
+    #[cfg(any(loom, shuttle))]
+    {
+        f(&mut vec![[0; zswap_tree::PAGE_SIZE]; nr])
     }
 }
 

@@ -950,11 +950,13 @@ impl ZswapTree {
             next: None,
             on_lru: false,
         };
-        let old = region.inner.lock().insert(offset, slot);
         if !self.ever_stored.load(Relaxed) {
-            // Relaxed: a flag read without ordering (see `ever_stored`).
+            // Before the entry is visible, as the kernel's static key is
+            // enabled before zswap stores anything. Relaxed: a flag read
+            // without ordering (see `ever_stored`).
             self.ever_stored.store(true, Relaxed);
         }
+        let old = region.inner.lock().insert(offset, slot);
         // After the lock: the free of a replaced entry.
         if let Some(old) = old {
             Self::release(region, old.payload);
