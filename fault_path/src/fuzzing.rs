@@ -322,6 +322,12 @@ fn machine(u: &mut Unstructured<'_>) -> Result<Machine> {
             ..zswap_tree::Config::default()
         };
         cfg.zswap = Some(ZswapConfig { load, tree });
+        // Half the zswap machines take the 2026 RFC's rule (a range all in
+        // zswap comes back as a large folio), chosen by the slot count's
+        // parity so that inputs from before the rule decode as they did.
+        if nr_slots % 2 == 0 {
+            cfg.zswap_large = crate::ZswapLarge::AllInZswap;
+        }
     }
     // Both swap caches: the swap table (default) and the xarray.
     if u.ratio(1u8, 3)? {
