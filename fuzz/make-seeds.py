@@ -524,6 +524,8 @@ def swapcache_seeds():
     s.delete(s.small(0)).delete(s.small(1), shadow=7)   # plain, and leaving a shadow
     s.op("get_shadow", s.small(1)).op("get_entry", s.small(1)).op("get", s.small(1))
     s.delete(s.small(2), want="fresh").delete(s.small(2), want=s.small(3))
+    s.delete(s.small(2), want="fresh", shadow=6).delete(s.small(2), want=s.small(3), shadow=6)
+    s.delete_if(s.small(2), "never", shadow=6).delete_if(s.small(2), s.small(3), shadow=6)
     s.delete(s.small(1), want=s.small(3)).delete(s.small(40), want=s.small(3))
     s.delete(s.last(1), want="fresh")                   # OutOfRange
     s.add(s.small(1)).delete(s.small(1), shadow=9).op("clear_shadow", s.small(1))
