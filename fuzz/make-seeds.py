@@ -408,9 +408,212 @@ def fault_path_seeds():
           + [0, 1, 2, 0, 1, 2, 0, 1, 2, 1])
 
 
+# ------------------------------------------------------------- swapcache_ops
+# config: nr_slots index (mod 8) into SC_NR_SLOTS, reader guard if byte % 4
+# == 0. op kind (mod 19). offset tag (mod 12): 0 small (mod 131), 3 n-th
+# live slot, 5 live slot + d - 2, 6 last slot + d - 2, 7 address space k
+# (int_in_range(0..=spaces)) * 16384 + d - 2, 8 64^(1 + k % 3) + d - 2,
+# 9 int_in_range(0..=nr_slots - 1) big-endian, 10 u64::MAX - n % 4, 11 u64
+# LE. nr (mod 14): 0-9 then 1 << (byte % 7); 10-11 then 1 << (7 + byte % 3);
+# 12 zero; 13 then 3 + (u16 BE % 598). A range start for a power-of-two nr
+# is followed by a byte: % 8 != 7 rounds it down to a multiple of nr.
+SC_NR_SLOTS = [0, 1, 64, 4096, 4096 + 7, 16384 + 1, 3 * 16384 + 100, 1 << 18]
+SC_KIND = dict(add=0, add_unchecked=3, get=4, get_cloned=5, get_entry=6,
+               get_shadow=7, delete=8, delete_if=10, add_range=12,
+               delete_range=14, clear_shadow=16, hold=17, flush=18)
+
+
+def sc_int(delta, v):
+    """The bytes of int_in_range(0..=delta) giving v (big-endian)."""
+    n = 0
+    while n < 8 and delta >> (8 * n) > 0:
+        n += 1
+    return list(v.to_bytes(n, "big")) if n else []
+
+
+class Sc:
+    """Encodes one swapcache_ops input for a device of SC_NR_SLOTS[idx]."""
+
+    def __init__(self, idx, hold=False):
+        self.nr_slots = SC_NR_SLOTS[idx]
+        self.out = [idx, 0 if hold else 1]
+
+    # offsets
+    @staticmethod
+    def small(n):
+        return [0, n]
+
+    @staticmethod
+    def live(n, d=None):
+        return [3, n] if d is None else [5, n, d + 2]
+
+    @staticmethod
+    def last(d=0):
+        return [6, d + 2]
+
+    def space(self, k, d=0):
+        spaces = -(-self.nr_slots // 16384)
+        return [7] + sc_int(spaces, k) + [d + 2]
+
+    @staticmethod
+    def node(k, d=0):
+        return [8, k - 1, d + 2]
+
+    def dev(self, x):
+        return [9] + sc_int(max(self.nr_slots - 1, 0), x)
+
+    @staticmethod
+    def top(n=0):
+        return [10, n]
+
+    @staticmethod
+    def u64(v):
+        return [11] + list(struct.pack("<Q", v))
+
+    # operands
+    @staticmethod
+    def nr(n):
+        if n == 0:
+            return [12]
+        if n & (n - 1) == 0 and n <= 64:
+            return [0, n.bit_length() - 1]
+        if n & (n - 1) == 0 and n <= 512:
+            return [10, n.bit_length() - 8]
+        return [13] + list(struct.pack(">H", n - 3))
+
+    @staticmethod
+    def shadow(v=None):
+        return [0] if v is None else [1, 0, v]
+
+    def op(self, kind, *args):
+        self.out += [SC_KIND[kind]] + sum(args, [])
+        return self
+
+    def add(self, off, clone_of=None):
+        return self.op("add", off, [1] if clone_of is None else [0] + clone_of)
+
+    def delete(self, off, want="same", shadow=None):
+        w = {"same": [0], "fresh": [3]}.get(want) if isinstance(want, str) else [2] + want
+        return self.op("delete", off, w, self.shadow(shadow))
+
+    def delete_if(self, off, test="model", shadow=None):
+        t = {"model": [0], "always": [3], "never": [4]}.get(test) if isinstance(test, str) \
+            else [2] + test
+        return self.op("delete_if", off, t, self.shadow(shadow))
+
+    def range_start(self, off, n, align=True):
+        return off + ([0 if align else 7] if n and n & (n - 1) == 0 else [])
+
+    def add_range(self, off, n, align=True):
+        return self.op("add_range", self.nr(n), self.range_start(off, n, align))
+
+    def delete_range(self, off, n, want="same", shadow=None, align=True):
+        w = {"same": [0], "fresh": [3]}.get(want) if isinstance(want, str) else [2] + want
+        return self.op("delete_range", self.nr(n), self.range_start(off, n, align), w,
+                       self.shadow(shadow))
+
+
+def swapcache_seeds():
+    t = "swapcache_ops"
+    s = Sc(4)  # 4103 slots: height 3, one address space
+    for i in range(6):
+        s.add(s.small(i))
+    s.add(s.node(2, -1)).add(s.node(2)).add(s.last()).add(s.last(1)).add(s.top())
+    s.add(s.small(3))                                   # Exists
+    s.op("get", s.small(3)).op("get_cloned", s.small(4)).op("get_entry", s.node(2))
+    s.delete(s.small(0)).delete(s.small(1), shadow=7)   # plain, and leaving a shadow
+    s.op("get_shadow", s.small(1)).op("get_entry", s.small(1)).op("get", s.small(1))
+    s.delete(s.small(2), want="fresh").delete(s.small(2), want=s.small(3))
+    s.delete(s.small(2), want="fresh", shadow=6).delete(s.small(2), want=s.small(3), shadow=6)
+    s.delete_if(s.small(2), "never", shadow=6).delete_if(s.small(2), s.small(3), shadow=6)
+    s.delete(s.small(1), want=s.small(3)).delete(s.small(40), want=s.small(3))
+    s.delete(s.last(1), want="fresh")                   # OutOfRange
+    s.add(s.small(1)).delete(s.small(1), shadow=9).op("clear_shadow", s.small(1))
+    s.delete(s.small(3), shadow=5).op("clear_shadow", s.small(4))
+    s.add(s.small(3)).op("flush").op("clear_shadow", s.small(3))
+    write(t, "single-slot", s.out)
+
+    s = Sc(4)
+    for n, off in [(1, 0), (2, 2), (4, 4), (8, 8), (16, 16), (32, 32), (64, 64)]:
+        s.add_range(s.small(off), n)
+    s.add_range(s.small(8), 8)                          # Exists at 8
+    s.add_range(s.small(0), 64)                         # Exists at 0
+    s.add_range(s.small(3), 4, align=False)             # Unaligned
+    s.add_range(s.small(0), 0).add_range(s.small(0), 3)
+    s.add_range(s.small(0), 128).add_range(s.small(0), 512)
+    s.add_range(s.last(-2), 8)                          # 4096 + 8 > 4103
+    s.add_range(s.last(-2), 4).add_range(s.node(2), 8, align=False)
+    s.delete_range(s.small(16), 16, shadow=3)           # shadows left
+    s.op("get_shadow", s.small(20)).add_range(s.small(16), 16)  # first shadow back
+    s.delete_range(s.small(32), 32, want="fresh")       # Mismatch at 32
+    s.op("add_unchecked", s.small(40))
+    s.delete_range(s.small(32), 32)                     # Mismatch at 40
+    s.delete(s.small(70))                               # one page of the 64
+    s.delete_range(s.small(64), 64)                     # NotCached at 70
+    s.delete_range(s.small(120), 2, want=s.small(64), shadow=1)
+    s.delete_range(s.small(8), 8).delete_range(s.small(8), 8)
+    s.delete_range(s.small(4), 4, shadow=2).add_range(s.small(4), 4)
+    s.op("get_entry", s.small(5)).op("get_cloned", s.small(7))
+    write(t, "large-folios", s.out)
+
+    s = Sc(5)  # 16385 slots: a second address space of one slot
+    s.add(s.space(1, -1)).add(s.space(1)).add(s.space(1, 1)).add(s.dev(12345))
+    s.add_range(s.space(1, -2), 2).add_range(s.space(1), 1).add_range(s.space(1), 2)
+    s.delete_if(s.space(1)).delete_if(s.space(1, -1), "never")
+    s.delete_if(s.dev(12345), "always", shadow=77).delete_if(s.dev(12345), "always")
+    s.delete_if(s.space(1, -2), s.dev(12345)).delete_if(s.space(1, -2), s.space(1, -2))
+    s.delete_if(s.top(), "always").op("get_shadow", s.dev(12345))
+    write(t, "address-spaces", s.out)
+
+    s = Sc(7)  # 2^18 slots: 16 address spaces
+    for k in range(0, 17, 3):
+        s.add(s.space(k)).add_range(s.space(k, -2), 64)
+    s.add(s.node(3, -1)).add(s.node(3)).add(s.dev(200000)).add(s.last()).add(s.last(1))
+    for k in range(0, 17, 3):
+        s.delete_range(s.space(k, -2), 64).delete(s.space(k))
+    write(t, "many-spaces", s.out)
+
+    s = Sc(2)  # 64 slots: one leaf
+    s.add(s.small(5)).op("add_unchecked", s.small(5))   # displaces the folio
+    s.delete(s.small(6), shadow=1).add(s.small(6), clone_of=[0, 5])
+    s.add(s.small(6)).op("add_unchecked", s.small(7)).delete(s.small(7), shadow=4)
+    s.op("add_unchecked", s.small(7)).op("add_unchecked", s.small(64))
+    s.add(s.small(4), clone_of=s.small(5))              # same folio at 4, 5, 6
+    s.delete_range(s.small(4), 4)                       # 7 is another folio
+    s.delete(s.small(7)).add(s.small(7), clone_of=s.small(5))
+    s.delete_range(s.small(4), 4, want=s.small(6))      # all four: one folio
+    s.op("get_entry", s.small(5))
+    write(t, "legacy-and-clones", s.out)
+
+    s = Sc(3, hold=True)  # 4096 slots, a reader pinned throughout
+    for i in range(8):
+        s.add(s.small(i * 9)).op("hold", s.small(i * 9))
+    s.add_range(s.small(64), 64).op("hold", s.small(100))
+    for i in range(8):
+        s.op("add_unchecked", s.live(0)).op("flush")
+    for i in range(8):
+        s.delete(s.small(i * 9)).op("flush")
+    s.delete_range(s.small(64), 64).op("flush").op("hold", s.small(64))
+    write(t, "pinned-reader", s.out)
+
+    s = Sc(0)  # no slot at all
+    s.add(s.small(0)).op("add_unchecked", s.small(0)).add_range(s.small(0), 1)
+    s.delete(s.small(0), want="fresh").delete_if(s.small(0), "always")
+    s.delete_range(s.small(0), 1, want="fresh").op("clear_shadow", s.small(0))
+    s.op("get", s.dev(0)).add(s.space(0)).add(s.last())
+    write(t, "empty-device", s.out)
+
+    s = Sc(1)  # one slot
+    s.add(s.small(0)).add(s.small(1)).add_range(s.small(0), 2).add_range(s.small(0), 1)
+    s.delete(s.small(0), shadow=3).add_range(s.small(0), 1).delete_range(s.small(0), 1)
+    s.op("get_cloned", s.small(0)).op("get_shadow", s.small(0)).add(s.dev(0))
+    write(t, "one-slot", s.out)
+
+
 if __name__ == "__main__":
     fault_path_seeds()
     xarray_seeds()
+    swapcache_seeds()
     swapmap_seeds()
     zswap_decompress_seeds()
     zswap_ops_seeds()

@@ -14,6 +14,9 @@
 #   xarray_ops        address  swapcache's lock-free tree is `unsafe`: a
 #                              use after free of a reclaimed node shows
 #                              only under ASan
+#   swapcache_ops     address  the swap cache on that tree: its spaces
+#                              array, range adds and deletes (leaf copies)
+#                              and the folios it retires are `unsafe` too
 #   fault_path_ops    none,    fault_path has `unsafe` frame accesses, but
 #                     + ASan   ASan made it three times slower (554 against
 #                     replay   ~1500 exec/s); after the run every input of
@@ -47,7 +50,7 @@ esac
 fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$fuzz_dir/.."
 
-ALL_TARGETS=(swapmap_ops xarray_ops zswap_ops zswap_decompress fault_path_ops)
+ALL_TARGETS=(swapmap_ops xarray_ops swapcache_ops zswap_ops zswap_decompress fault_path_ops)
 read -r -a TARGETS <<<"${FUZZ_TARGETS:-${ALL_TARGETS[*]}}"
 
 sanitizer() {

@@ -1,9 +1,10 @@
 //! Fuzz-target logic, compiled with the `fuzzing` feature.
 //!
-//! The cargo-fuzz target `xarray_ops` (in the workspace's `fuzz/`
-//! directory) is a one-line call to [`xarray_ops`]; the crate's
-//! `tests/fuzz_replay.rs` calls the same function on every committed input
-//! under `fuzz/corpus/xarray_ops/` and `fuzz/regressions/xarray_ops/`, so
+//! The cargo-fuzz targets `xarray_ops` (the raw tree) and `swapcache_ops`
+//! (the swap cache on it), in the workspace's `fuzz/` directory, are
+//! one-line calls to [`xarray_ops`] and [`swapcache_ops`]; the crate's
+//! `tests/fuzz_replay.rs` calls the same functions on every committed input
+//! under `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/`, so
 //! stable `cargo test` replays what the fuzzer found.
 
 use std::cell::Cell;
@@ -16,8 +17,9 @@ use arbitrary::{Result, Unstructured};
 use crossbeam_epoch::Collector;
 
 use crate::{
-    ArcRef, Entry, FANOUT, InsertRangeError, Item, MAX_RANGE_ORDER, RemoveRangeError, ValueEntry,
-    XArray,
+    AddError, ArcRef, BadRange, DeleteError, Entry, FANOUT, InsertRangeError, Item,
+    MAX_FOLIO_ORDER, MAX_RANGE_ORDER, RemoveRangeError, SWAP_ADDRESS_SPACE_PAGES,
+    SWAP_ADDRESS_SPACE_SHIFT, SwapCache, SwapCacheStats, ValueEntry, XArray,
 };
 
 /// The longest operation sequence one input decodes to.
@@ -632,5 +634,823 @@ fn xa_op(u: &mut Unstructured<'_>, model: &BTreeMap<u64, M>, ranges: bool) -> Re
         18 => Op::Hold(index(u, model)?),
         19 => Op::Flush,
         _ => Op::MakeValue(u.arbitrary()?),
+    })
+}
+
+// ------------------------------------------------------------ swapcache_ops
+
+/// The device sizes [`swapcache_ops`] picks from (`nr_slots`), by the
+/// input's first byte: none and one slot; one leaf (64); a tree of height 2
+/// exactly (4096) and just past it (4096 + 7, height 3); one address space
+/// ([`SWAP_ADDRESS_SPACE_PAGES`]) plus one slot, so that a second tree
+/// exists; three address spaces and a bit; 16 address spaces (2^18 slots).
+pub const SWAPCACHE_NR_SLOTS: [u64; 8] = [
+    0,
+    1,
+    64,
+    4096,
+    4096 + 7,
+    SWAP_ADDRESS_SPACE_PAGES + 1,
+    3 * SWAP_ADDRESS_SPACE_PAGES + 100,
+    1 << 18,
+];
+
+/// Where the folio of a single-slot [`SwapCache::add`] comes from.
+#[derive(Clone, Copy, Debug)]
+enum Src {
+    /// A new folio (a new serial).
+    New,
+    /// Another reference to the folio cached at this offset, if there is one
+    /// (a new folio otherwise): the same allocation at a second slot.
+    CloneOf(u64),
+}
+
+/// The folio reference a [`SwapCache::delete`] or
+/// [`SwapCache::delete_range`] is given.
+#[derive(Clone, Copy, Debug)]
+enum Want {
+    /// The folio `get` returns at this offset now (the operation is skipped
+    /// if there is none).
+    LoadedFrom(u64),
+    /// A look-alike: another allocation with the serial of the folio at the
+    /// target offset (if any), which must never match (identity, not
+    /// contents).
+    Fresh,
+}
+
+/// The identity test of a [`SwapCache::delete_if`].
+#[derive(Clone, Copy, Debug)]
+enum Is {
+    /// The serial the model has at the target offset.
+    Model,
+    /// The serial the model has at this offset.
+    IdAt(u64),
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum ScOp {
+    Add(u64, Src),
+    AddUnchecked(u64),
+    Get(u64),
+    GetCloned(u64),
+    GetEntry(u64),
+    GetShadow(u64),
+    Delete(u64, Want, Option<ValueEntry>),
+    DeleteIf(u64, Is, Option<ValueEntry>),
+    /// `add_range(offset, nr, new folio)`.
+    AddRange(u64, u64),
+    DeleteRange(u64, u64, Want, Option<ValueEntry>),
+    ClearShadow(u64),
+    /// A lookup under the long-lived reader guard (if the input has one),
+    /// whose reference is kept until the end.
+    Hold(u64),
+    /// Flushes the writer's garbage towards reclamation.
+    Flush,
+}
+
+/// The sequential reference of [`swapcache_ops`]: what each slot holds, the
+/// address spaces that must exist, and the counters [`SwapCache::stats`]
+/// must report.
+#[derive(Default)]
+struct ScModel {
+    slots: BTreeMap<u64, M>,
+    ptrs: usize,
+    values: usize,
+    spaces: std::collections::BTreeSet<u64>,
+    adds: usize,
+    add_exists: usize,
+    deletes: usize,
+}
+
+impl ScModel {
+    fn get(&self, offset: u64) -> Option<M> {
+        self.slots.get(&offset).copied()
+    }
+
+    fn ptr_at(&self, offset: u64) -> Option<u64> {
+        match self.get(offset) {
+            Some(M::Ptr(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Sets (or with `None` clears) a slot, keeping the counts.
+    fn set(&mut self, offset: u64, m: Option<M>) {
+        let old = match m {
+            Some(m) => self.slots.insert(offset, m),
+            None => self.slots.remove(&offset),
+        };
+        for (entry, delta) in [(old, -1isize), (m, 1)] {
+            match entry {
+                Some(M::Ptr(_)) => self.ptrs = self.ptrs.wrapping_add_signed(delta),
+                Some(M::Value(_)) => self.values = self.values.wrapping_add_signed(delta),
+                None => {}
+            }
+        }
+    }
+
+    fn stats(&self) -> SwapCacheStats {
+        SwapCacheStats {
+            folios: self.ptrs,
+            shadows: self.values,
+            address_spaces: self.spaces.len(),
+            adds: self.adds,
+            add_exists: self.add_exists,
+            deletes: self.deletes,
+        }
+    }
+}
+
+/// What `add_range` and `delete_range` must refuse a range for, in the
+/// documented order of the checks (or `None` for a well-formed range).
+fn sc_bad_range(offset: u64, nr: u64, nr_slots: u64) -> Option<BadRange> {
+    if nr == 0 {
+        Some(BadRange::Empty)
+    } else if !nr.is_power_of_two() {
+        Some(BadRange::NotPowerOfTwo { nr })
+    } else if nr.trailing_zeros() > MAX_FOLIO_ORDER {
+        Some(BadRange::OrderTooLarge {
+            order: nr.trailing_zeros(),
+            max: MAX_FOLIO_ORDER,
+        })
+    } else if !offset.is_multiple_of(nr) {
+        Some(BadRange::Unaligned { start: offset, nr })
+    } else if offset.checked_add(nr).is_none_or(|end| end > nr_slots) {
+        Some(BadRange::BeyondEnd {
+            start: offset,
+            nr,
+            end: nr_slots,
+        })
+    } else {
+        None
+    }
+}
+
+/// Decodes `data` into a device size ([`SWAPCACHE_NR_SLOTS`]) and an
+/// operation sequence, and runs it on a [`SwapCache`] of
+/// `Arc`-shared folios (each a unique serial) and on a sequential model
+/// (a `BTreeMap` of slot to folio serial or shadow):
+///
+/// - `add` (`add_to_swap_cache`) of a new folio or of another reference to
+///   a cached one, and the legacy `add_unchecked` (seed 002's unlocked
+///   check), which must return exactly the folio it displaced;
+/// - `get` (`swap_cache_get_folio`), `get_cloned`, `get_entry`
+///   (`filemap_get_entry`), `get_shadow` (`get_shadow_from_swap_cache`);
+/// - `delete` (`__delete_from_swap_cache`) with the cached folio, another
+///   one or a look-alike (equal serial, other allocation: must not match),
+///   and `delete_if` with assorted identity tests, each with or without a
+///   shadow left behind;
+/// - `add_range` / `delete_range` of large folios (`nr` of 1 to 512 pages,
+///   0 and non-powers of two; aligned, unaligned, crossing the device's
+///   end), which must be all or nothing and name the first offending slot;
+/// - `clear_shadow` (`clear_shadow_from_swap_cache`).
+///
+/// Offsets are small, live, next to live ones, at node (`64^k`), address
+/// space ([`SWAP_ADDRESS_SPACE_PAGES`]) and device boundaries, or anywhere.
+/// Every result (and every error variant, with the folio a failed add hands
+/// back, untouched and not retained) must be the one the model predicts;
+/// after every operation `stats()` and `nr_folios()` must match the model
+/// and every lookup of the slots it wrote (and their neighbours) too;
+/// every [`FULL_CHECK_EVERY`] operations and after the last, every slot the
+/// model holds and each one next to them. References held under a pinned
+/// reader guard must still read their folio at the end, and every folio
+/// must have been dropped exactly once when the cache and its collector are
+/// gone.
+///
+/// # Panics
+/// On any divergence: that is the bug the fuzzer looks for.
+pub fn swapcache_ops(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let Ok(nr_slots) = u.choose(&SWAPCACHE_NR_SLOTS).copied() else {
+        return;
+    };
+    let hold = u.arbitrary::<u8>().is_ok_and(|b| b % 4 == 0);
+    let drops = Arc::new(AtomicU64::new(0));
+    let mut created = 0u64;
+    {
+        // Declared so that they drop in reverse: the cache, then the
+        // handles, then the collector.
+        let collector = Collector::new();
+        let writer = collector.register();
+        let reader_handle = collector.register();
+        let cache: SwapCache<Arc<Tracked>> = SwapCache::with_collector(nr_slots, collector.clone());
+        let reader = hold.then(|| reader_handle.pin());
+        let mut held: Vec<(u64, ArcRef<'_, Tracked>)> = Vec::new();
+        let side: XArray<Arc<Tracked>> = XArray::with_collector(collector.clone());
+        let mut model = ScModel::default();
+        let mut next_serial = 0u64;
+        let mut step = 0;
+        while !u.is_empty() && step < MAX_OPS {
+            let Ok(op) = sc_op(&mut u, &model.slots, nr_slots) else {
+                break;
+            };
+            let at = |what: String| format!("step {step} ({op:?}), nr_slots {nr_slots}: {what}");
+            let mut new_folio = || {
+                next_serial += 1;
+                created += 1;
+                (
+                    Arc::new(Tracked {
+                        serial: next_serial,
+                        drops: Arc::clone(&drops),
+                    }),
+                    next_serial,
+                )
+            };
+            let g = writer.pin();
+            match op {
+                ScOp::Add(off, src) => {
+                    let existing = match src {
+                        Src::CloneOf(j) => cache.get(j, &g).map(ArcRef::to_arc),
+                        Src::New => None,
+                    };
+                    let fresh = existing.is_none();
+                    let (folio, serial) = match existing {
+                        Some(f) => {
+                            let s = f.serial;
+                            (f, s)
+                        }
+                        None => new_folio(),
+                    };
+                    let cur = model.get(off);
+                    match cache.add(off, folio, &g) {
+                        Ok(shadow) => {
+                            assert!(
+                                off < nr_slots && !matches!(cur, Some(M::Ptr(_))),
+                                "{}",
+                                at(format!("added over {cur:?}"))
+                            );
+                            let want = match cur {
+                                Some(M::Value(v)) => Some(v),
+                                _ => None,
+                            };
+                            assert_eq!(
+                                shadow.map(ValueEntry::get),
+                                want,
+                                "{}",
+                                at("shadow".into())
+                            );
+                            model.set(off, Some(M::Ptr(serial)));
+                            model.spaces.insert(off >> SWAP_ADDRESS_SPACE_SHIFT);
+                            model.adds += 1;
+                        }
+                        Err(e) => {
+                            match (&e, cur) {
+                                (AddError::OutOfRange { offset, .. }, _) if off >= nr_slots => {
+                                    assert_eq!(*offset, off, "{}", at("error offset".into()));
+                                }
+                                (AddError::Exists { offset, .. }, Some(M::Ptr(_)))
+                                    if off < nr_slots =>
+                                {
+                                    assert_eq!(*offset, off, "{}", at("error offset".into()));
+                                    model.add_exists += 1;
+                                }
+                                _ => panic!("{}", at(format!("{e:?}, model {cur:?}"))),
+                            }
+                            sc_handed_back(e.into_folio(), serial, fresh, &at);
+                        }
+                    }
+                }
+                ScOp::AddUnchecked(off) => {
+                    let (folio, serial) = new_folio();
+                    let cur = model.get(off);
+                    match cache.add_unchecked(off, folio, &g) {
+                        Ok(displaced) => {
+                            assert!(off < nr_slots, "{}", at("added beyond the device".into()));
+                            assert_eq!(
+                                displaced.map(|f| f.serial),
+                                model.ptr_at(off),
+                                "{}",
+                                at("displaced folio".into())
+                            );
+                            model.set(off, Some(M::Ptr(serial)));
+                            model.spaces.insert(off >> SWAP_ADDRESS_SPACE_SHIFT);
+                            model.adds += 1;
+                        }
+                        Err(AddError::OutOfRange { offset, folio }) if off >= nr_slots => {
+                            assert_eq!(offset, off, "{}", at("error offset".into()));
+                            sc_handed_back(folio, serial, true, &at);
+                        }
+                        Err(e) => panic!("{}", at(format!("{e:?}, model {cur:?}"))),
+                    }
+                }
+                ScOp::Get(off) => {
+                    let got = cache.get(off, &g).map(|f| f.serial);
+                    assert_eq!(got, model.ptr_at(off), "{}", at("get".into()));
+                }
+                ScOp::GetCloned(off) => {
+                    let got = cache.get_cloned(off);
+                    assert_eq!(
+                        got.as_ref().map(|f| f.serial),
+                        model.ptr_at(off),
+                        "{}",
+                        at("get_cloned".into())
+                    );
+                    if let Some(f) = got {
+                        let cached = cache.get(off, &g).expect("still cached");
+                        assert!(cached.ptr_eq(&f), "{}", at("clone of another folio".into()));
+                    }
+                }
+                ScOp::GetEntry(off) => {
+                    let got = cache.get_entry(off, &g).map(m_of);
+                    assert_eq!(got, model.get(off), "{}", at("get_entry".into()));
+                }
+                ScOp::GetShadow(off) => {
+                    let got = cache.get_shadow(off, &g).map(ValueEntry::get);
+                    let want = match model.get(off) {
+                        Some(M::Value(v)) => Some(v),
+                        _ => None,
+                    };
+                    assert_eq!(got, want, "{}", at("get_shadow".into()));
+                }
+                ScOp::Delete(off, want, shadow) => 'op: {
+                    let cur = model.get(off);
+                    let fresh;
+                    let (folio, matches) = match want {
+                        Want::LoadedFrom(j) => {
+                            let Some(f) = cache.get(j, &g) else {
+                                break 'op;
+                            };
+                            (f, model.ptr_at(off) == Some(f.serial))
+                        }
+                        Want::Fresh => {
+                            fresh = sc_look_alike(&side, &g, model.ptr_at(off));
+                            (fresh, false)
+                        }
+                    };
+                    let res = cache.delete(off, folio, shadow, &g);
+                    sc_check_delete(res, off, nr_slots, cur, matches, &at);
+                    if matches {
+                        model.set(off, shadow.map(|v| M::Value(v.get())));
+                        model.deletes += 1;
+                    }
+                }
+                ScOp::DeleteIf(off, is, shadow) => {
+                    let cur = model.get(off);
+                    let target = match is {
+                        Is::Model => model.ptr_at(off),
+                        Is::IdAt(j) => model.ptr_at(j),
+                        Is::Always | Is::Never => None,
+                    };
+                    let test = |serial: u64| match is {
+                        Is::Model | Is::IdAt(_) => target == Some(serial),
+                        Is::Always => true,
+                        Is::Never => false,
+                    };
+                    let calls = Cell::new(0u32);
+                    let res = cache.delete_if(off, shadow, &g, |f| {
+                        calls.set(calls.get() + 1);
+                        test(f.serial)
+                    });
+                    let is_ptr = matches!(cur, Some(M::Ptr(_)));
+                    assert_eq!(
+                        calls.get(),
+                        u32::from(is_ptr),
+                        "{}",
+                        at("test calls".into())
+                    );
+                    let matches = model.ptr_at(off).is_some_and(test);
+                    sc_check_delete(res, off, nr_slots, cur, matches, &at);
+                    if matches {
+                        model.set(off, shadow.map(|v| M::Value(v.get())));
+                        model.deletes += 1;
+                    }
+                }
+                ScOp::AddRange(off, nr) => {
+                    let (folio, serial) = new_folio();
+                    let res = cache.add_range(off, nr, folio, &g);
+                    let bad = sc_bad_range(off, nr, nr_slots);
+                    // Well formed: `off + nr` cannot overflow.
+                    let occupied = || {
+                        model
+                            .slots
+                            .range(off..off + nr)
+                            .find(|(_, m)| matches!(m, M::Ptr(_)))
+                            .map(|(&i, _)| i)
+                    };
+                    match res {
+                        Err(AddError::BadRange { reason, folio }) => {
+                            assert_eq!(Some(reason), bad, "{}", at("range refused".into()));
+                            sc_handed_back(folio, serial, true, &at);
+                        }
+                        Err(AddError::Exists { offset, folio }) => {
+                            assert_eq!(bad, None, "{}", at("malformed range checked".into()));
+                            assert_eq!(Some(offset), occupied(), "{}", at("exists at".into()));
+                            model.add_exists += 1;
+                            sc_handed_back(folio, serial, true, &at);
+                        }
+                        Err(e @ AddError::OutOfRange { .. }) => {
+                            panic!("{}", at(format!("{e:?}")))
+                        }
+                        Ok(shadow) => {
+                            assert_eq!(bad, None, "{}", at("malformed range added".into()));
+                            assert_eq!(occupied(), None, "{}", at("added over a folio".into()));
+                            let first_shadow =
+                                model.slots.range(off..off + nr).find_map(|(_, m)| match m {
+                                    M::Value(v) => Some(*v),
+                                    M::Ptr(_) => None,
+                                });
+                            assert_eq!(
+                                shadow.map(ValueEntry::get),
+                                first_shadow,
+                                "{}",
+                                at("first shadow".into())
+                            );
+                            for i in off..off + nr {
+                                model.set(i, Some(M::Ptr(serial)));
+                            }
+                            model.spaces.insert(off >> SWAP_ADDRESS_SPACE_SHIFT);
+                            model.adds += 1;
+                        }
+                    }
+                }
+                ScOp::DeleteRange(off, nr, want, shadow) => 'op: {
+                    let fresh;
+                    let (folio, serial) = match want {
+                        Want::LoadedFrom(j) => {
+                            let Some(f) = cache.get(j, &g) else {
+                                break 'op;
+                            };
+                            (f, Some(f.serial))
+                        }
+                        Want::Fresh => {
+                            fresh = sc_look_alike(&side, &g, model.ptr_at(off));
+                            (fresh, None)
+                        }
+                    };
+                    let res = cache.delete_range(off, nr, folio, shadow, &g);
+                    let want_err = match sc_bad_range(off, nr, nr_slots) {
+                        Some(reason) => Some(DeleteError::BadRange(reason)),
+                        None => (off..off + nr).find_map(|i| match model.get(i) {
+                            Some(M::Ptr(s)) if Some(s) == serial => None,
+                            Some(M::Ptr(_)) => Some(DeleteError::Mismatch { offset: i }),
+                            None | Some(M::Value(_)) => Some(DeleteError::NotCached { offset: i }),
+                        }),
+                    };
+                    match (res, want_err) {
+                        (Ok(f), None) => {
+                            assert_eq!(Some(f.serial), serial, "{}", at("deleted".into()));
+                            for i in off..off + nr {
+                                model.set(i, shadow.map(|v| M::Value(v.get())));
+                            }
+                            model.deletes += 1;
+                        }
+                        (Err(e), Some(w)) => assert_eq!(e, w, "{}", at("error".into())),
+                        (r, w) => {
+                            panic!("{}", at(format!("{:?}, model {w:?}", r.map(|f| f.serial))))
+                        }
+                    }
+                }
+                ScOp::ClearShadow(off) => {
+                    let got = cache.clear_shadow(off, &g).map(ValueEntry::get);
+                    let want = match model.get(off) {
+                        Some(M::Value(v)) => Some(v),
+                        _ => None,
+                    };
+                    assert_eq!(got, want, "{}", at("clear_shadow".into()));
+                    if want.is_some() {
+                        model.set(off, None);
+                    }
+                }
+                ScOp::Hold(off) => {
+                    if let Some(r) = &reader
+                        && let Some(f) = cache.get(off, r)
+                    {
+                        held.push((f.serial, f));
+                    }
+                }
+                ScOp::Flush => g.flush(),
+            }
+            drop(g);
+            let g = writer.pin();
+            if (step + 1) % FULL_CHECK_EVERY == 0 || u.is_empty() || step + 1 == MAX_OPS {
+                sc_check(&cache, &g, &model, &|| at(String::new()));
+            } else {
+                sc_check_near(&cache, &g, &model, sc_written(op), &|| at(String::new()));
+            }
+            drop(g);
+            step += 1;
+        }
+        sc_check(&cache, &writer.pin(), &model, &|| {
+            format!("after step {step}")
+        });
+        for (serial, f) in &held {
+            assert_eq!(
+                f.serial, *serial,
+                "a held folio changed under a pinned guard"
+            );
+        }
+        drop(held);
+        drop(reader);
+        assert!(
+            drops.load(Ordering::Relaxed) <= created,
+            "more drops than folios"
+        );
+    }
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        created,
+        "folios leaked or dropped twice once the cache and collector are gone"
+    );
+}
+
+/// A failed add handed `folio` back: it must be the one given (`serial`)
+/// and, if it was a new folio, no one else may hold it (the cache kept no
+/// clone).
+fn sc_handed_back(folio: Arc<Tracked>, serial: u64, fresh: bool, at: &dyn Fn(String) -> String) {
+    assert_eq!(
+        folio.serial,
+        serial,
+        "{}",
+        at("handed back another folio".into())
+    );
+    if fresh {
+        assert_eq!(
+            Arc::strong_count(&folio),
+            1,
+            "{}",
+            at("the cache kept a reference to a refused folio".into())
+        );
+    }
+}
+
+/// The result of a single-slot delete against the model: `matches` is
+/// whether the model's folio at `off` is the one being deleted.
+fn sc_check_delete(
+    res: core::result::Result<ArcRef<'_, Tracked>, DeleteError>,
+    off: u64,
+    nr_slots: u64,
+    cur: Option<M>,
+    matches: bool,
+    at: &dyn Fn(String) -> String,
+) {
+    let want = if off >= nr_slots {
+        Err(DeleteError::OutOfRange { offset: off })
+    } else {
+        match cur {
+            Some(M::Ptr(s)) if matches => Ok(s),
+            Some(M::Ptr(_)) => Err(DeleteError::Mismatch { offset: off }),
+            None | Some(M::Value(_)) => Err(DeleteError::NotCached { offset: off }),
+        }
+    };
+    assert_eq!(
+        res.map(|f| f.serial),
+        want,
+        "{}",
+        at(format!("delete, model {cur:?}"))
+    );
+}
+
+/// A folio that is not in the cache: an `ArcRef` out of the side tree, with
+/// `serial` if given (equal contents, another identity).
+fn sc_look_alike<'g>(
+    side: &'g XArray<Arc<Tracked>>,
+    g: &'g crossbeam_epoch::Guard,
+    serial: Option<u64>,
+) -> ArcRef<'g, Tracked> {
+    match fresh_entry(side, g, serial.map(M::Ptr)) {
+        Entry::Ptr(f) => f,
+        Entry::Value(_) => unreachable!("the side tree holds pointers only"),
+    }
+}
+
+/// The slots `op` may have written: `(first, last)`, inclusive.
+fn sc_written(op: ScOp) -> Option<(u64, u64)> {
+    match op {
+        ScOp::Add(off, _)
+        | ScOp::AddUnchecked(off)
+        | ScOp::Delete(off, ..)
+        | ScOp::DeleteIf(off, ..)
+        | ScOp::ClearShadow(off) => Some((off, off)),
+        ScOp::AddRange(off, nr) | ScOp::DeleteRange(off, nr, ..) => {
+            let nr = nr.clamp(1, 1 << MAX_FOLIO_ORDER);
+            Some((off, off.saturating_add(nr - 1)))
+        }
+        ScOp::Get(_)
+        | ScOp::GetCloned(_)
+        | ScOp::GetEntry(_)
+        | ScOp::GetShadow(_)
+        | ScOp::Hold(_)
+        | ScOp::Flush => None,
+    }
+}
+
+/// One slot through every lookup: `get_entry`, `get` and `get_shadow` must
+/// all agree with the model.
+fn sc_check_slot(
+    cache: &SwapCache<Arc<Tracked>>,
+    g: &crossbeam_epoch::Guard,
+    model: &ScModel,
+    off: u64,
+    at: &dyn Fn() -> String,
+) {
+    let want = model.get(off);
+    assert_eq!(
+        cache.get_entry(off, g).map(m_of),
+        want,
+        "{}: get_entry {off}",
+        at()
+    );
+    assert_eq!(
+        cache.get(off, g).map(|f| f.serial),
+        model.ptr_at(off),
+        "{}: get {off}",
+        at()
+    );
+    let shadow = match want {
+        Some(M::Value(v)) => Some(v),
+        _ => None,
+    };
+    assert_eq!(
+        cache.get_shadow(off, g).map(ValueEntry::get),
+        shadow,
+        "{}: get_shadow {off}",
+        at()
+    );
+}
+
+fn sc_check_counts(cache: &SwapCache<Arc<Tracked>>, model: &ScModel, at: &dyn Fn() -> String) {
+    assert_eq!(cache.stats(), model.stats(), "{}: stats", at());
+    assert_eq!(cache.nr_folios(), model.ptrs, "{}: nr_folios", at());
+}
+
+/// The counts, and every slot of `near` and the one on each side.
+fn sc_check_near(
+    cache: &SwapCache<Arc<Tracked>>,
+    g: &crossbeam_epoch::Guard,
+    model: &ScModel,
+    near: Option<(u64, u64)>,
+    at: &dyn Fn() -> String,
+) {
+    sc_check_counts(cache, model, at);
+    if let Some((first, last)) = near {
+        for off in first.saturating_sub(1)..=last.saturating_add(1) {
+            sc_check_slot(cache, g, model, off, at);
+        }
+    }
+}
+
+/// The counts, every slot the model holds and the empty ones next to them,
+/// and the device's first and last slots and the first beyond it. With the
+/// counts equal, nothing outside the model can be cached.
+fn sc_check(
+    cache: &SwapCache<Arc<Tracked>>,
+    g: &crossbeam_epoch::Guard,
+    model: &ScModel,
+    at: &dyn Fn() -> String,
+) {
+    sc_check_counts(cache, model, at);
+    let nr_slots = cache.nr_slots();
+    for (&off, &m) in &model.slots {
+        assert_eq!(
+            cache.get_entry(off, g).map(m_of),
+            Some(m),
+            "{}: get_entry {off}",
+            at()
+        );
+        for n in [off.wrapping_sub(1), off.wrapping_add(1)] {
+            if !model.slots.contains_key(&n) {
+                sc_check_slot(cache, g, model, n, at);
+            }
+        }
+    }
+    for off in [0, nr_slots.wrapping_sub(1), nr_slots, u64::MAX] {
+        sc_check_slot(cache, g, model, off, at);
+    }
+}
+
+/// A swap offset: small, a live one, one next to a live one, next to the
+/// device's end, at an address-space or node boundary (plus or minus a
+/// little), anywhere on the device, near `u64::MAX`, or anything.
+fn sc_offset(u: &mut Unstructured<'_>, model: &BTreeMap<u64, M>, nr_slots: u64) -> Result<u64> {
+    let live = |u: &mut Unstructured<'_>| -> Result<u64> {
+        Ok(if model.is_empty() {
+            0
+        } else {
+            let n = usize::from(u.arbitrary::<u8>()?) % model.len();
+            *model.keys().nth(n).unwrap_or(&0)
+        })
+    };
+    let near = |u: &mut Unstructured<'_>, base: u64| -> Result<u64> {
+        Ok(base.wrapping_add(u.int_in_range(0u64..=4)?).wrapping_sub(2))
+    };
+    Ok(match u.int_in_range(0u8..=11)? {
+        0..=2 => u.int_in_range(0u64..=130)?,
+        3..=4 => live(u)?,
+        5 => {
+            let l = live(u)?;
+            near(u, l)?
+        }
+        6 => near(u, nr_slots.wrapping_sub(1))?,
+        7 => {
+            let spaces = nr_slots.div_ceil(SWAP_ADDRESS_SPACE_PAGES);
+            let k = u.int_in_range(0u64..=spaces)?;
+            near(u, k * SWAP_ADDRESS_SPACE_PAGES)?
+        }
+        8 => {
+            let k = u.int_in_range(1u32..=3)?;
+            near(u, (FANOUT as u64).pow(k))?
+        }
+        9 => u.int_in_range(0u64..=nr_slots.saturating_sub(1))?,
+        10 => u64::MAX - u.int_in_range(0u64..=3)?,
+        _ => u.arbitrary()?,
+    })
+}
+
+/// A large folio's page count: mostly a valid `2^order` (order up to
+/// [`MAX_FOLIO_ORDER`]), sometimes 128 to 512 (order too large), 0, or any
+/// count up to 600.
+fn sc_nr(u: &mut Unstructured<'_>) -> Result<u64> {
+    Ok(match u.int_in_range(0u8..=13)? {
+        0..=9 => 1 << u.int_in_range(0u32..=MAX_FOLIO_ORDER)?,
+        10..=11 => 1 << u.int_in_range(MAX_FOLIO_ORDER + 1..=9)?,
+        12 => 0,
+        _ => u.int_in_range(3u64..=600)?,
+    })
+}
+
+/// A range start for `nr` pages: an offset rounded down to a multiple of
+/// `nr` most of the time, or as it is.
+fn sc_range_start(
+    u: &mut Unstructured<'_>,
+    model: &BTreeMap<u64, M>,
+    nr_slots: u64,
+    nr: u64,
+) -> Result<u64> {
+    let off = sc_offset(u, model, nr_slots)?;
+    Ok(if nr.is_power_of_two() && u.ratio(7u8, 8)? {
+        off & !(nr - 1)
+    } else {
+        off
+    })
+}
+
+fn sc_shadow(u: &mut Unstructured<'_>) -> Result<Option<ValueEntry>> {
+    Ok(if u.ratio(1u8, 2)? {
+        None
+    } else {
+        Some(value(u)?)
+    })
+}
+
+fn sc_want(
+    u: &mut Unstructured<'_>,
+    model: &BTreeMap<u64, M>,
+    nr_slots: u64,
+    off: u64,
+) -> Result<Want> {
+    Ok(match u.int_in_range(0u8..=3)? {
+        0..=1 => Want::LoadedFrom(off),
+        2 => Want::LoadedFrom(sc_offset(u, model, nr_slots)?),
+        _ => Want::Fresh,
+    })
+}
+
+fn sc_op(u: &mut Unstructured<'_>, model: &BTreeMap<u64, M>, nr_slots: u64) -> Result<ScOp> {
+    let off = |u: &mut Unstructured<'_>| sc_offset(u, model, nr_slots);
+    Ok(match u.int_in_range(0u8..=18)? {
+        0..=2 => {
+            let o = off(u)?;
+            let src = if u.ratio(1u8, 8)? {
+                Src::CloneOf(off(u)?)
+            } else {
+                Src::New
+            };
+            ScOp::Add(o, src)
+        }
+        3 => ScOp::AddUnchecked(off(u)?),
+        4 => ScOp::Get(off(u)?),
+        5 => ScOp::GetCloned(off(u)?),
+        6 => ScOp::GetEntry(off(u)?),
+        7 => ScOp::GetShadow(off(u)?),
+        8..=9 => {
+            let o = off(u)?;
+            let want = sc_want(u, model, nr_slots, o)?;
+            ScOp::Delete(o, want, sc_shadow(u)?)
+        }
+        10..=11 => {
+            let o = off(u)?;
+            let is = match u.int_in_range(0u8..=4)? {
+                0..=1 => Is::Model,
+                2 => Is::IdAt(off(u)?),
+                3 => Is::Always,
+                _ => Is::Never,
+            };
+            ScOp::DeleteIf(o, is, sc_shadow(u)?)
+        }
+        12..=13 => {
+            let nr = sc_nr(u)?;
+            ScOp::AddRange(sc_range_start(u, model, nr_slots, nr)?, nr)
+        }
+        14..=15 => {
+            let nr = sc_nr(u)?;
+            let o = sc_range_start(u, model, nr_slots, nr)?;
+            let want = sc_want(u, model, nr_slots, o)?;
+            ScOp::DeleteRange(o, nr, want, sc_shadow(u)?)
+        }
+        16 => ScOp::ClearShadow(off(u)?),
+        17 => ScOp::Hold(off(u)?),
+        _ => ScOp::Flush,
     })
 }

@@ -7,3 +7,8 @@
 fn xarray_ops() {
     fuzz_replay::replay("xarray_ops", swapcache::fuzzing::xarray_ops);
 }
+
+#[test]
+fn swapcache_ops() {
+    fuzz_replay::replay("swapcache_ops", swapcache::fuzzing::swapcache_ops);
+}
