@@ -737,27 +737,22 @@ fn large_writeback_swapcache() {
 }
 
 #[test]
-fn large_writeback_ignores_pins_negative_control() {
-    let found = std::panic::catch_unwind(|| {
-        large_writeback("pin-retry", Some(LargeBug::WritebackIgnoresPins))
-    });
-    let msg = caught(found);
-    assert!(
-        msg.contains("zswap") || msg.contains("misload"),
-        "loom did not find the writeback under the pinned read: {msg:?}"
-    );
-}
-
-#[test]
-fn large_writeback_skip_recheck_negative_control() {
-    let found = std::panic::catch_unwind(|| {
-        large_writeback("pin-retry", Some(LargeBug::SkipBackendRecheck))
-    });
-    let msg = caught(found);
-    assert!(
-        msg.contains("zswap") || msg.contains("misload"),
-        "loom did not find the writeback before the pin: {msg:?}"
-    );
+fn large_writeback_negative_controls() {
+    for (bug, what) in [
+        (
+            LargeBug::WritebackIgnoresPins,
+            "the writeback under the pinned read",
+        ),
+        (LargeBug::SkipBackendRecheck, "the writeback before the pin"),
+    ] {
+        let msg = caught(std::panic::catch_unwind(|| {
+            large_writeback("pin-retry", Some(bug))
+        }));
+        assert!(
+            msg.contains("zswap") || msg.contains("misload"),
+            "loom did not find {what}: {msg:?}"
+        );
+    }
 }
 
 /// Race 8's setup: four order-0 pages; page 2 is paged out to slot 1,

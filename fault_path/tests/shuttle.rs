@@ -720,19 +720,13 @@ fn race7_writeback_fixed() {
 }
 
 #[test]
-fn race7_writeback_ignores_pins_negative_control() {
-    control(
-        writeback_race("pin-retry", Some(LargeBug::WritebackIgnoresPins)),
-        &["misload", "data loss", "read from zswap"],
-    );
-}
-
-#[test]
-fn race7_writeback_skip_recheck_negative_control() {
-    control(
-        writeback_race("pin-retry", Some(LargeBug::SkipBackendRecheck)),
-        &["misload", "data loss", "read from zswap"],
-    );
+fn race7_writeback_negative_controls() {
+    for bug in [LargeBug::WritebackIgnoresPins, LargeBug::SkipBackendRecheck] {
+        control(
+            writeback_race("pin-retry", Some(bug)),
+            &["misload", "data loss", "read from zswap"],
+        );
+    }
 }
 
 /// Race 8: partially cached ranges (loom's `large_cached_*` at 17 pages).
