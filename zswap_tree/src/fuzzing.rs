@@ -717,15 +717,7 @@ fn run_op(zswap: &ZswapTree, model: &mut Model, wb_log: &WbLog, op: &Op, step: u
             let mut want = Vec::new();
             model.shrink(Some(*n), None, &mut want);
             assert_eq!(got, want.len(), "{}", at("shrink count"));
-            assert!(
-                log == want,
-                "{}",
-                at(&format!(
-                    "shrink wrote {:?}, model {:?} (or different pages)",
-                    offsets_of(&log),
-                    offsets_of(&want)
-                ))
-            );
+            same_writes(&log, &want, &at);
         }
         Op::Writeback(n) => {
             let mut log = Vec::new();
@@ -738,15 +730,7 @@ fn run_op(zswap: &ZswapTree, model: &mut Model, wb_log: &WbLog, op: &Op, step: u
                 }
             }
             assert_eq!(got, want.len(), "{}", at("writeback count"));
-            assert!(
-                log == want,
-                "{}",
-                at(&format!(
-                    "wrote back {:?}, model {:?} (or different pages)",
-                    offsets_of(&log),
-                    offsets_of(&want)
-                ))
-            );
+            same_writes(&log, &want, &at);
         }
     }
     assert_eq!(
@@ -759,6 +743,19 @@ fn run_op(zswap: &ZswapTree, model: &mut Model, wb_log: &WbLog, op: &Op, step: u
     if let Err(e) = zswap.check_invariants() {
         panic!("{}", at(&format!("invariant: {e}")));
     }
+}
+
+/// The pages written back (`log`) must be the model's (`want`), in order.
+fn same_writes(log: &Written, want: &Written, at: &dyn Fn(&str) -> String) {
+    assert!(
+        log == want,
+        "{}",
+        at(&format!(
+            "wrote back {:?}, model {:?} (or different pages)",
+            offsets_of(log),
+            offsets_of(want)
+        ))
+    );
 }
 
 fn offsets_of(log: &[(u64, Box<Page>)]) -> Vec<u64> {
