@@ -618,6 +618,29 @@ per_strategy! { |s| large_vs_order0(s, None);
     race5_large_vs_order0_sync_map => "sync-map",
 }
 
+/// Race 5 through the swap cache (the swap table series' large form), on
+/// both caches. The order-0 swap-in of a subpage frees its slot, which a
+/// page-out at another address reuses, between the large swap-in's look at
+/// the range and its pins: the pins take the reused slot (count 1 again),
+/// so the large swap-in must look at the range again under them, or it
+/// caches a folio whose page a fault elsewhere then maps (the harness's
+/// `swapin race --orders 2 --strategies swapcache` found this; shuttle has
+/// not, and the lib test `a_range_reused_before_the_pin_takes_order_0`
+/// replays that interleaving step by step). With the page-out thread too.
+#[test]
+fn race5_large_vs_order0_swapcache() {
+    for kind in [SwapCacheKind::Table, SwapCacheKind::XArray] {
+        pass(Scenario {
+            swap_cache: kind,
+            ..large_vs_order0("swapcache", None)
+        });
+        pass(Scenario {
+            swap_cache: kind,
+            ..large("swapcache", None)
+        });
+    }
+}
+
 /// The same with the page-out thread (whole folios and single pages).
 #[test]
 fn race5_large_with_pageout_thread() {
@@ -645,7 +668,7 @@ fn large_zap(strategy: &'static str, bug: Option<LargeBug>) -> Scenario {
 
 #[test]
 fn race6_large_zap_fixed() {
-    for s in ["bypass", "pin-retry", "sync-map"] {
+    for s in ["bypass", "pin-retry", "sync-map", "swapcache"] {
         // `bypass` only without slot reuse by page-out (race 1 is its
         // loss); the zap's own frees are still reused by nothing.
         let sc = if s == "bypass" {

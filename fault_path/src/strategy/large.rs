@@ -60,7 +60,8 @@ impl Batch {
 
 impl SwapFault<'_> {
     /// Whether every PTE of the range still holds the swap entry of its
-    /// slot (`pte_same` over the range). Context: the PTE lock.
+    /// slot (`pte_same` over the range). Context: the PTE lock, or the
+    /// range's pins (then a look that a PTE-locked check confirms later).
     fn range_unchanged(&self, b: Batch) -> bool {
         (0..b.nr()).all(|i| self.mm.pte(b.v0 + i as usize) == Pte::swap(b.s0 + u64::from(i)))
     }
@@ -267,6 +268,12 @@ impl SwapFault<'_> {
     /// the whole range.
     pub(crate) fn swap_in_large_cached(&mut self) -> Option<Result<SwapIn, FaultError>> {
         let b = self.large_batch(Hold::Pin)?;
+        self.swap_in_large_cached_batch(b)
+    }
+
+    /// [`SwapFault::swap_in_large_cached`] from its pin on, for the range
+    /// `b` that `large_batch` chose (a test runs other faults in between).
+    fn swap_in_large_cached_batch(&mut self, b: Batch) -> Option<Result<SwapIn, FaultError>> {
         let sys = self.sys;
         let nr = b.nr();
         let Some(fr) = sys.frames.alloc_order(b.order) else {
@@ -288,7 +295,21 @@ impl SwapFault<'_> {
                 return None;
             }
         }
-        if self.mixed_under_hold(b) {
+        // Under the pins, the range again: between `large_batch`'s look
+        // and the pin, a PTE of the range may have been zapped and its
+        // slot freed and reused by a page-out elsewhere (count 1 again, so
+        // the pin took it). Cached for the range, the folio would then hand
+        // that slot's page to a fault at an unrelated address. With the
+        // pins held no slot can be reused, so a range that still matches
+        // now keeps every slot's only reference at its own PTE.
+        //
+        // Differs on purpose: the kernel re-checks only under the PTE lock
+        // after the read (`do_swap_page`), and a folio it leaves in the
+        // swap cache may later be mapped one page at a time anywhere (a
+        // PTE-mapped large folio need not be aligned). The model maps the
+        // pages of a large folio only at their aligned range, so it must
+        // not cache one for slots that have moved.
+        if self.mixed_under_hold(b) || !self.range_unchanged(b) {
             let _ = sys.map.swapcache_clear_nr(b.s0, nr);
             sys.frames.put(fr);
             self.st.thp_swpin_fallback += 1;
@@ -418,6 +439,96 @@ impl SwapFault<'_> {
             Hold::Sync => {
                 let _ = sys.map.sync_release_nr(b.s0, b.nr());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{Batch, Hold};
+    use crate::device::Ramdisk;
+    use crate::pte::{Pte, PteKind};
+    use crate::strategy::SwapFault;
+    use crate::system::{SwapCacheKind, System, SystemConfig};
+    use crate::{AddressSpace, FaultStats, check_accounting, index_word};
+
+    fn slot(mm: &AddressSpace, vpn: usize) -> u64 {
+        match mm.pte(vpn).kind() {
+            PteKind::Swap(s) => s,
+            k => panic!("page {vpn}: {k:?}"),
+        }
+    }
+
+    /// The interleaving `swapin race --orders 2 --strategies swapcache`
+    /// found (race 5 through the swap cache), step by step: a large
+    /// swap-in looks at the range 0-1; before it pins, an order-0 swap-in
+    /// of page 1 frees page 1's slot and a page-out of page 4 reuses it.
+    /// The pins then succeed (the slot has count 1 again). The swap-in
+    /// must see under its pins that the range moved and take order 0;
+    /// caching the folio for slots 2-3 would hand its page 1 to page 4's
+    /// fault, at an address outside the folio's range.
+    #[test]
+    fn a_range_reused_before_the_pin_takes_order_0() {
+        for kind in [SwapCacheKind::Table, SwapCacheKind::XArray] {
+            // Slot 0 is the header; 2-slot clusters: order-1 runs 2-3, 4-5;
+            // slot 1 is filled by page 6 first, so that the device is full
+            // and a page-out can only reuse a freed slot. No readahead
+            // (it would cache slot 2 with page 1's swap-in, and the pins
+            // would then be refused, which is the other safe outcome).
+            let mut c =
+                SystemConfig::new(64, Arc::new(Ramdisk::new(6, None))).strategy("swapcache");
+            c.orders = 0b11;
+            c.cluster_size = 2;
+            c.swap_cache = kind;
+            c.readahead = 0;
+            let sys = System::new(c).unwrap();
+            let mm = AddressSpace::new(Arc::clone(&sys), 8);
+            mm.populate().unwrap();
+            let st = &mut FaultStats::default();
+            assert_eq!(mm.pageout(6..7, st), Ok(1));
+            assert_eq!(mm.pageout(0..4, st), Ok(4));
+            assert_eq!((slot(&mm, 6), slot(&mm, 0), slot(&mm, 2)), (1, 2, 4));
+
+            // The large swap-in of page 0 looks at the range 0-1.
+            let (orig, s0) = (mm.pte(0), slot(&mm, 0));
+            let mut st0 = FaultStats::default();
+            let mut f = SwapFault {
+                mm: &mm,
+                sys: &sys,
+                vpn: 0,
+                orig,
+                slot: s0,
+                st: &mut st0,
+            };
+            let b: Batch = f.large_batch(Hold::Pin).expect("range 0-1 is a batch");
+            assert_eq!((b.v0, b.s0, b.nr()), (0, 2, 2));
+
+            // Meanwhile: page 1 in at order 0 (slot 3 freed), page 4 out
+            // (split from its folio) to slot 3.
+            sys.set_orders(1).unwrap();
+            mm.write(1, st).unwrap();
+            assert_eq!(mm.pageout(4..5, st), Ok(1));
+            assert_eq!(slot(&mm, 4), 3, "page 4 reuses page 1's slot");
+            sys.set_orders(0b11).unwrap();
+
+            // The large swap-in goes on: order 0, nothing cached.
+            assert!(f.swap_in_large_cached_batch(b).is_none(), "{kind:?}");
+            assert_eq!(sys.cached_folio(3), None, "{kind:?}");
+            assert_eq!(mm.pte(0), Pte::swap(2));
+
+            // Every page comes back right, the accounting closes.
+            for vpn in 0..8 {
+                assert_eq!(mm.read_word(vpn, 1, st), Ok(index_word(vpn)), "page {vpn}");
+                assert_eq!(
+                    mm.read_word(vpn, 0, st),
+                    Ok(u64::from(vpn == 1)),
+                    "page {vpn}"
+                );
+            }
+            let errs = check_accounting(&sys, &[&mm]);
+            assert!(errs.is_empty(), "{kind:?}: {errs:#?}");
         }
     }
 }
