@@ -122,9 +122,9 @@ enum Op {
 }
 
 /// The first two bytes of an input in the multi-index format, which adds
-/// [`Op::InsertRange`] and [`Op::RemoveRange`]. Inputs without it decode as
-/// before the range operations existed, so that every committed seed keeps
-/// its meaning (none starts with these bytes).
+/// the range operations (`insert_range`, `remove_range`). Inputs without
+/// it decode as before the range operations existed, so that every
+/// committed seed keeps its meaning (none starts with these bytes).
 pub const MULTI_INDEX_MAGIC: &[u8; 2] = b"MI";
 
 /// Decodes `data` into an operation sequence and runs it on an
