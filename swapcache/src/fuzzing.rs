@@ -121,6 +121,17 @@ enum Op {
     RemoveRange(u64, u32, Expected),
 }
 
+/// Every reference taken under a guard still names what it named then
+/// (`ArcRef`s must not see their target replaced or freed under them).
+fn check_held(held: &[(u64, ArcRef<'_, Tracked>)], what: &str) {
+    for (serial, t) in held {
+        assert_eq!(
+            t.serial, *serial,
+            "a held {what} changed under a pinned guard"
+        );
+    }
+}
+
 /// The first two bytes of an input in the multi-index format, which adds
 /// the range operations (`insert_range`, `remove_range`). Inputs without
 /// it decode as before the range operations existed, so that every
@@ -406,12 +417,7 @@ pub fn xarray_ops(data: &[u8]) {
         }
         // An input that stopped at a decoding error ends unchecked above.
         check(&xa, &writer.pin(), &model, &|| format!("after step {step}"));
-        for (serial, t) in &held {
-            assert_eq!(
-                t.serial, *serial,
-                "a held entry changed under a pinned guard"
-            );
-        }
+        check_held(&held, "entry");
         drop(held);
         drop(reader);
         assert!(
@@ -1135,12 +1141,7 @@ pub fn swapcache_ops(data: &[u8]) {
         sc_check(&cache, &writer.pin(), &model, &|| {
             format!("after step {step}")
         });
-        for (serial, f) in &held {
-            assert_eq!(
-                f.serial, *serial,
-                "a held folio changed under a pinned guard"
-            );
-        }
+        check_held(&held, "folio");
         drop(held);
         drop(reader);
         assert!(
