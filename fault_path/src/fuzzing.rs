@@ -71,8 +71,9 @@ enum DeviceKind {
 /// exit), and runs the threads' operations one at a time in the order the
 /// rest of the input chooses (then round-robin). The machine is small so
 /// that swap exhaustion, memory exhaustion, slot reuse and readahead all
-/// happen: a device of 2-32 slots (zram with any compressor, a ram disk, or
-/// the null device), 2-48 frames, clusters of 2-512 slots, any readahead
+/// happen: a device of 2-32 slots (zram with any compressor, with
+/// multi-page objects on odd slot counts, a ram disk, or the null device),
+/// 2-48 frames, clusters of 2-512 slots, any readahead
 /// window, sometimes zswap in front (either load mode, sometimes a tiny
 /// pool limit), and any strategy.
 ///
@@ -300,6 +301,16 @@ fn machine(u: &mut Unstructured<'_>) -> Result<Machine> {
         _ => DeviceKind::Null,
     };
     let device: Arc<dyn SwapDevice> = match kind {
+        // zram machines with an odd slot count store a large folio's
+        // page-out as multi-page objects of 2 or 4 pages (the 2024 RFC),
+        // chosen from the slot count so that older inputs decode as they
+        // did; without large folios (op kinds 32-39) nothing writes a run
+        // long enough, so those inputs also run as they did.
+        DeviceKind::Zram(b) if nr_slots % 2 == 1 => Arc::new(
+            Zram::new(nr_slots, b.compressor())
+                .multi_pages(1 + (nr_slots / 2) as u32 % 2)
+                .expect("orders 1 and 2 are within Zram::MAX_MULTI_ORDER"),
+        ),
         DeviceKind::Zram(b) => Arc::new(Zram::new(nr_slots, b.compressor())),
         DeviceKind::Ramdisk => Arc::new(Ramdisk::new(nr_slots, None)),
         DeviceKind::Null => Arc::new(NullDevice::new(nr_slots)),
