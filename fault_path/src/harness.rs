@@ -142,6 +142,8 @@ impl RaceContent {
     }
 
     /// Writes words 2.. of page `vpn` into frame `fr`.
+    // Under loom and shuttle a frame has only words 0 and 1 (WORDS is 2).
+    #[cfg_attr(any(loom, shuttle), allow(clippy::reversed_empty_ranges))]
     fn fill(&self, f: &crate::frame::Frames, fr: crate::frame::FrameId, vpn: usize) {
         for w in 2..crate::frame::WORDS {
             f.set_word(fr, w, self.word(vpn, w));
