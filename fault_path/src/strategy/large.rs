@@ -447,19 +447,12 @@ impl SwapFault<'_> {
 mod tests {
     use std::sync::Arc;
 
-    use super::{Batch, Hold};
+    use super::Hold;
     use crate::device::Ramdisk;
-    use crate::pte::{Pte, PteKind};
+    use crate::pte::Pte;
     use crate::strategy::SwapFault;
     use crate::system::{SwapCacheKind, System, SystemConfig};
     use crate::{AddressSpace, FaultStats, check_accounting, index_word};
-
-    fn slot(mm: &AddressSpace, vpn: usize) -> u64 {
-        match mm.pte(vpn).kind() {
-            PteKind::Swap(s) => s,
-            k => panic!("page {vpn}: {k:?}"),
-        }
-    }
 
     /// The interleaving `swapin race --orders 2 --strategies swapcache`
     /// found (race 5 through the swap cache), step by step: a large
@@ -489,20 +482,20 @@ mod tests {
             let st = &mut FaultStats::default();
             assert_eq!(mm.pageout(6..7, st), Ok(1));
             assert_eq!(mm.pageout(0..4, st), Ok(4));
-            assert_eq!((slot(&mm, 6), slot(&mm, 0), slot(&mm, 2)), (1, 2, 4));
+            let swapped = [mm.pte(6), mm.pte(0), mm.pte(2)];
+            assert_eq!(swapped, [Pte::swap(1), Pte::swap(2), Pte::swap(4)]);
 
             // The large swap-in of page 0 looks at the range 0-1.
-            let (orig, s0) = (mm.pte(0), slot(&mm, 0));
             let mut st0 = FaultStats::default();
             let mut f = SwapFault {
                 mm: &mm,
                 sys: &sys,
                 vpn: 0,
-                orig,
-                slot: s0,
+                orig: Pte::swap(2),
+                slot: 2,
                 st: &mut st0,
             };
-            let b: Batch = f.large_batch(Hold::Pin).expect("range 0-1 is a batch");
+            let b = f.large_batch(Hold::Pin).expect("range 0-1 is a batch");
             assert_eq!((b.v0, b.s0, b.nr()), (0, 2, 2));
 
             // Meanwhile: page 1 in at order 0 (slot 3 freed), page 4 out
@@ -510,7 +503,7 @@ mod tests {
             sys.set_orders(1).unwrap();
             mm.write(1, st).unwrap();
             assert_eq!(mm.pageout(4..5, st), Ok(1));
-            assert_eq!(slot(&mm, 4), 3, "page 4 reuses page 1's slot");
+            assert_eq!(mm.pte(4), Pte::swap(3), "page 4 reuses page 1's slot");
             sys.set_orders(0b11).unwrap();
 
             // The large swap-in goes on: order 0, nothing cached.
